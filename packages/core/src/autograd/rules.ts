@@ -1,0 +1,169 @@
+/**
+ * @file Every gradient rule, in one table. A rule gets the output's gradient `g` and the node (inputs,
+ * output, attrs) and returns one gradient per input (null where none flows). Rules are written with ops, so
+ * they run on any backend; `backward` runs them under noGrad.
+ */
+import { binaryKernel, unaryKernel, where } from '../ops/elementwise.ts';
+import { pad, permute, reshape, slice, expand } from '../ops/layout.ts';
+import { matmul } from '../ops/matmul.ts';
+import { scatterAdd } from '../ops/nn.ts';
+import { reduceKernel } from '../ops/reduce.ts';
+import { launch } from '../ops/apply.ts';
+import { type Shape, sameShape } from '../shape.ts';
+import { tidy } from '../scope.ts';
+import type { Tensor } from '../tensor.ts';
+
+interface RuleContext {
+  inputs: Tensor[];
+  output: Tensor;
+  attrs: Record<string, unknown>;
+}
+type GradRule = (g: Tensor, ctx: RuleContext) => (Tensor | null)[];
+
+/** Sums a broadcast gradient back down to `shape` (NumPy rules, right-aligned). */
+export function sumToShape(g: Tensor, shape: Shape): Tensor {
+  if (sameShape(g.shape, shape)) return g;
+  const lead = g.rank - shape.length;
+  const axes = g.shape.map((_, k) => k).filter((k) => k < lead || (shape[k - lead] === 1 && g.shape[k] !== 1));
+  return tidy(() => reshape(reduceKernel('sum', g, axes, false), shape));
+}
+
+/** g broadcast back over the axes a keepdims=false reduction removed. */
+function unreduce(g: Tensor, input: Tensor, axes: number[], keepdims: boolean): Tensor {
+  return tidy(() => {
+    const kept = keepdims ? g : reshape(g, input.shape.map((d, k) => (axes.includes(k) ? 1 : d)));
+    return expand(kept, input.shape);
+  });
+}
+
+const mul = (a: Tensor, b: Tensor) => binaryKernel('mul', a, b);
+const unary = (op: Parameters<typeof unaryKernel>[0], x: Tensor) => unaryKernel(op, x);
+
+export const GRAD_RULES = {
+  add: (g, { inputs: [a, b] }) => [sumToShape(g, a!.shape), sumToShape(g, b!.shape)],
+  sub: (g, { inputs: [a, b] }) => [sumToShape(g, a!.shape), tidy(() => sumToShape(unary('neg', g), b!.shape))],
+  mul: (g, { inputs: [a, b] }) => [
+    a!.requiresGrad ? tidy(() => sumToShape(mul(g, b!), a!.shape)) : null,
+    b!.requiresGrad ? tidy(() => sumToShape(mul(g, a!), b!.shape)) : null,
+  ],
+  div: (g, { inputs: [a, b], output }) => [
+    a!.requiresGrad ? tidy(() => sumToShape(binaryKernel('div', g, b!), a!.shape)) : null,
+    // d(a/b)/db = −(a/b)/b
+    b!.requiresGrad
+      ? tidy(() => sumToShape(unary('neg', binaryKernel('div', mul(g, output), b!)), b!.shape))
+      : null,
+  ],
+  pow: (g, { inputs: [a, b], output }) => [
+    // d(a^b)/da = b·a^(b−1)
+    a!.requiresGrad
+      ? tidy(() => {
+          const bMinus1 = binaryKernel('sub', b!, a!.device.scalar(1));
+          return sumToShape(mul(g, mul(b!, binaryKernel('pow', a!, bMinus1))), a!.shape);
+        })
+      : null,
+    // d(a^b)/db = a^b·ln a
+    b!.requiresGrad ? tidy(() => sumToShape(mul(g, mul(output, unary('log', a!))), b!.shape)) : null,
+  ],
+  max: (g, { inputs: [a, b] }) => minMaxRule(g, a!, b!, 'ge'),
+  min: (g, { inputs: [a, b] }) => minMaxRule(g, a!, b!, 'le'),
+  neg: (g) => [unary('neg', g)],
+  exp: (g, { output }) => [mul(g, output)],
+  log: (g, { inputs: [a] }) => [binaryKernel('div', g, a!)],
+  sqrt: (g, { output }) => [tidy(() => binaryKernel('div', g, mul(output, output.device.scalar(2))))],
+  tanh: (g, { output }) =>
+    // 1 − tanh²
+    [tidy(() => mul(g, binaryKernel('sub', output.device.scalar(1), mul(output, output))))],
+  relu: (g, { inputs: [a] }) => [tidy(() => mul(g, unary('step', a!)))],
+  gelu: (g, { inputs: [a] }) => [tidy(() => mul(g, unary('gelu_grad', a!)))],
+  abs: (g, { inputs: [a] }) =>
+    [tidy(() => mul(g, binaryKernel('sub', unary('step', a!), unary('step', unary('neg', a!)))))],
+  where: (g, { inputs: [cond, a, b] }) => {
+    const zero = () => g.device.scalar(0);
+    return [
+      null,
+      a!.requiresGrad ? tidy(() => sumToShape(where(cond!, g, zero()), a!.shape)) : null,
+      b!.requiresGrad ? tidy(() => sumToShape(where(cond!, zero(), g), b!.shape)) : null,
+    ];
+  },
+  sum: (g, { inputs: [x], attrs }) => [unreduce(g, x!, attrs.axes as number[], attrs.keepdims as boolean)],
+  max_reduce: (g, { inputs: [x], output, attrs }) => {
+    // The gradient goes to the maxima, split evenly between ties.
+    const axes = attrs.axes as number[];
+    const keepdims = attrs.keepdims as boolean;
+    return [
+      tidy(() => {
+        const isMax = binaryKernel('eq', x!, unreduce(output, x!, axes, keepdims));
+        const ties = reduceKernel('sum', isMax, axes, true);
+        return mul(isMax, binaryKernel('div', unreduce(g, x!, axes, keepdims), ties));
+      }),
+    ];
+  },
+  reshape: (g, { inputs: [x] }) => [reshape(g, x!.shape)],
+  permute: (g, { attrs }) => {
+    const perm = attrs.perm as number[];
+    const inverse = perm.map((_, k) => perm.indexOf(k));
+    return [permute(g, inverse)];
+  },
+  slice: (g, { inputs: [x], attrs }) => [pad(g, x!.shape, attrs.lo as number[])],
+  pad: (g, { inputs: [x], attrs }) => {
+    const lo = attrs.lo as number[];
+    return [slice(g, lo, lo.map((l, k) => l + x!.shape[k]!))];
+  },
+  expand: (g, { inputs: [x] }) => [sumToShape(g, x!.shape)],
+  concat: (g, { inputs: [a, b], attrs }) => {
+    const axis = attrs.axis as number;
+    const split = a!.shape[axis]!;
+    const starts = g.shape.map((_, k) => (k === axis ? split : 0));
+    return [
+      a!.requiresGrad ? slice(g, g.shape.map(() => 0), g.shape.map((d, k) => (k === axis ? split : d))) : null,
+      b!.requiresGrad ? slice(g, starts, [...g.shape]) : null,
+    ];
+  },
+  matmul: (g, { inputs: [a, b], attrs }) => {
+    const transA = attrs.transA as boolean;
+    const transB = attrs.transB as boolean;
+    // With Â = op(A), B̂ = op(B): dÂ = G·B̂ᵀ and dB̂ = Âᵀ·G, written back in each operand's stored layout.
+    const dA = () => (transA ? matmul(b!, g, { transA: transB, transB: true }) : matmul(g, b!, { transB: !transB }));
+    const dB = () => (transB ? matmul(g, a!, { transA: true, transB: transA }) : matmul(a!, g, { transA: !transA }));
+    return [
+      a!.requiresGrad ? tidy(() => sumToShape(dA(), a!.shape)) : null,
+      b!.requiresGrad ? tidy(() => sumToShape(dB(), b!.shape)) : null,
+    ];
+  },
+  gather: (g, { inputs: [table, indices] }) => [scatterAdd(g, indices!, table!.shape[0]!), null],
+  softmax: (g, { output }) =>
+    // y·(g − Σ g·y)
+    [
+      tidy(() => {
+        const dot = reduceKernel('sum', mul(g, output), [output.rank - 1], true);
+        return mul(output, binaryKernel('sub', g, dot));
+      }),
+    ],
+  logSoftmax: (g, { output }) =>
+    // g − softmax·Σ g
+    [
+      tidy(() => {
+        const total = reduceKernel('sum', g, [output.rank - 1], true);
+        return binaryKernel('sub', g, mul(unary('exp', output), total));
+      }),
+    ],
+  crossEntropy: (g, { inputs: [logits, targets], attrs }) => {
+    const cols = logits!.shape.at(-1)!;
+    const params = { rows: targets!.size, cols, ignoreIndex: attrs.ignoreIndex as number };
+    return [launch('crossEntropy backward', 'crossEntropyGrad', [logits!, targets!, g], params, logits!.shape), null];
+  },
+} satisfies Record<string, GradRule>;
+
+export type OpName = keyof typeof GRAD_RULES;
+
+function minMaxRule(g: Tensor, a: Tensor, b: Tensor, keepA: 'ge' | 'le'): (Tensor | null)[] {
+  // Ties send the gradient to a, as the comparison decides.
+  return tidy(() => {
+    const pickA = binaryKernel(keepA, a, b);
+    const zero = g.device.scalar(0);
+    return [
+      a.requiresGrad ? sumToShape(where(pickA, g, zero), a.shape) : null,
+      b.requiresGrad ? sumToShape(where(pickA, zero, g), b.shape) : null,
+    ];
+  });
+}

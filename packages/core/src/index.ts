@@ -1,0 +1,36 @@
+/**
+ * @file @reprise/core: tensors, ops with broadcasting, reverse-mode autograd, memory scopes, optimizers.
+ */
+export { Device, type RandomOptions } from './device.ts';
+export { Tensor, type NestedArray } from './tensor.ts';
+export { Rng } from './random.ts';
+export { tidy, keep, dispose } from './scope.ts';
+export { noGrad, isGradEnabled, backward } from './autograd/graph.ts';
+export { GRAD_RULES, type OpName, sumToShape } from './autograd/rules.ts';
+export {
+  add,
+  sub,
+  mul,
+  div,
+  pow,
+  maximum,
+  minimum,
+  compare,
+  neg,
+  exp,
+  log,
+  sqrt,
+  tanh,
+  relu,
+  gelu,
+  abs,
+  where,
+  maskedFill,
+  cast,
+} from './ops/elementwise.ts';
+export { sum, mean, max } from './ops/reduce.ts';
+export { reshape, permute, transpose, slice, pad, expand, concat, tile, repeat } from './ops/layout.ts';
+export { matmul, type MatmulOptions } from './ops/matmul.ts';
+export { gather, scatterAdd, softmax, logSoftmax, crossEntropy, type CrossEntropyOptions } from './ops/nn.ts';
+export { SGD } from './optim/sgd.ts';
+export { broadcastShapes, sizeOf, stridesOf, type Shape } from './shape.ts';

@@ -1,0 +1,53 @@
+/**
+ * @file Batched matmul with NumPy batch broadcasting and transposed operands read in place.
+ */
+import { record } from '../autograd/graph.ts';
+import { broadcastShapes, fmt, sizeOf } from '../shape.ts';
+import { tidy } from '../scope.ts';
+import type { Tensor } from '../tensor.ts';
+import { launch, requireDtype, requireRank } from './apply.ts';
+import { expand } from './layout.ts';
+
+export interface MatmulOptions {
+  /** Use a's last two axes transposed (a is [..., K, M]). */
+  transA?: boolean;
+  /** Use b's last two axes transposed (b is [..., N, K]). */
+  transB?: boolean;
+}
+
+/** a [..., M, K] · b [..., K, N] → [..., M, N] (batch dims broadcast). */
+export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  const transA = options.transA ?? false;
+  const transB = options.transB ?? false;
+  requireDtype('matmul', a, 'f32');
+  requireDtype('matmul', b, 'f32');
+  requireRank('matmul', a, 2, 'a');
+  requireRank('matmul', b, 2, 'b');
+  const [a0, a1] = a.shape.slice(-2) as [number, number];
+  const [b0, b1] = b.shape.slice(-2) as [number, number];
+  const [M, Ka] = transA ? [a1, a0] : [a0, a1];
+  const [Kb, N] = transB ? [b1, b0] : [b0, b1];
+  if (Ka !== Kb) {
+    throw new Error(
+      `matmul: inner dimensions differ: a ${fmt(a.shape)}${transA ? 'ᵀ' : ''} has K=${Ka}, b ${fmt(b.shape)}${transB ? 'ᵀ' : ''} has K=${Kb}`,
+    );
+  }
+  const batchShape = broadcastShapes('matmul (batch dims)', a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const batch = sizeOf(batchShape);
+  return tidy(() => {
+    // An operand whose batch dims are neither the full batch nor all 1 is materialized to the full batch.
+    const operand = (t: Tensor) => {
+      const own = sizeOf(t.shape.slice(0, -2));
+      if (own === 1) return { t, stride: 0 };
+      const full = [...batchShape, ...t.shape.slice(-2)];
+      const same = t.rank === full.length && t.shape.every((d, k) => d === full[k]);
+      const x = same ? t : expand(t, full);
+      return { t: x, stride: sizeOf(t.shape.slice(-2)) };
+    };
+    const A = operand(a);
+    const B = operand(b);
+    const params = { batch, M, N, K: Ka, transA, transB, aBatchStride: A.stride, bBatchStride: B.stride };
+    const out = launch('matmul', 'matmul', [A.t, B.t], params, [...batchShape, M, N]);
+    return record(out, 'matmul', [a, b], { transA, transB });
+  });
+}

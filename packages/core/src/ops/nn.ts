@@ -1,0 +1,84 @@
+/**
+ * @file Neural-network ops: embedding gather (scatter-add backward), softmax, log-softmax, cross-entropy.
+ */
+import { record } from '../autograd/graph.ts';
+import { fmt, normalizeAxis, sizeOf } from '../shape.ts';
+import { tidy } from '../scope.ts';
+import type { Tensor } from '../tensor.ts';
+import { compare } from './elementwise.ts';
+import { launch, requireDtype } from './apply.ts';
+import { permute } from './layout.ts';
+import { sum } from './reduce.ts';
+
+/** table [V, D] gathered at i32 `indices` [...] → [..., D]. */
+export function gather(table: Tensor, indices: Tensor): Tensor {
+  requireDtype('gather', table, 'f32');
+  requireDtype('gather (indices)', indices, 'i32');
+  if (table.rank !== 2) throw new Error(`gather: the table must be [rows, dim], got ${fmt(table.shape)}`);
+  const [vocab, dim] = table.shape as [number, number];
+  const out = launch('gather', 'gather', [table, indices], { vocab, dim, count: indices.size }, [...indices.shape, dim]);
+  return record(out, 'gather', [table, indices]);
+}
+
+/** The adjoint of gather: rows of `src` [..., D] summed into a [vocab, D] table at `indices`. */
+export function scatterAdd(src: Tensor, indices: Tensor, vocab: number): Tensor {
+  const dim = src.shape.at(-1)!;
+  if (sizeOf(src.shape.slice(0, -1)) !== indices.size) {
+    throw new Error(`scatterAdd: ${src} has ${sizeOf(src.shape.slice(0, -1))} rows but ${indices} has ${indices.size} indices`);
+  }
+  return launch('scatterAdd', 'scatterAdd', [src, indices], { vocab, dim, count: indices.size }, [vocab, dim]);
+}
+
+/** Applies a last-axis row op along any axis by moving that axis last and back. */
+function alongAxis(x: Tensor, axis: number, op: string, fn: (x: Tensor) => Tensor): Tensor {
+  const ax = normalizeAxis(op, axis, x.rank);
+  if (ax === x.rank - 1) return fn(x);
+  const perm = x.shape.map((_, k) => k);
+  perm[ax] = x.rank - 1;
+  perm[x.rank - 1] = ax;
+  return tidy(() => permute(fn(permute(x, perm)), perm));
+}
+
+function softmaxLast(x: Tensor, log: boolean): Tensor {
+  const op = log ? 'logSoftmax' : 'softmax';
+  requireDtype(op, x, 'f32');
+  const cols = x.shape.at(-1) ?? 1;
+  const out = launch(op, 'softmax', [x], { rows: x.size / Math.max(cols, 1), cols, log }, x.shape);
+  return record(out, op, [x]);
+}
+
+export const softmax = (x: Tensor, axis = -1) => alongAxis(x, axis, 'softmax', (t) => softmaxLast(t, false));
+export const logSoftmax = (x: Tensor, axis = -1) => alongAxis(x, axis, 'logSoftmax', (t) => softmaxLast(t, true));
+
+export interface CrossEntropyOptions {
+  /** Targets equal to this are skipped (default −100, as in PyTorch). */
+  ignoreIndex?: number;
+  /** 'mean' over non-ignored positions (default), 'sum', or 'none' (per position, 0 where ignored). */
+  reduction?: 'mean' | 'sum' | 'none';
+}
+
+/** Softmax cross-entropy of logits [..., C] against i32 class indices [...]. */
+export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntropyOptions = {}): Tensor {
+  const ignoreIndex = options.ignoreIndex ?? -100;
+  const reduction = options.reduction ?? 'mean';
+  requireDtype('crossEntropy', logits, 'f32');
+  requireDtype('crossEntropy (targets)', targets, 'i32');
+  const cols = logits.shape.at(-1);
+  if (cols === undefined || logits.shape.slice(0, -1).join() !== targets.shape.join()) {
+    throw new Error(
+      `crossEntropy: logits ${fmt(logits.shape)} must be targets' shape ${fmt(targets.shape)} plus a class axis`,
+    );
+  }
+  return tidy(() => {
+    const params = { rows: targets.size, cols, ignoreIndex };
+    const rows = record(launch('crossEntropy', 'crossEntropy', [logits, targets], params, targets.shape), 'crossEntropy', [
+      logits,
+      targets,
+    ], { ignoreIndex });
+    if (reduction === 'none') return rows;
+    const total = sum(rows);
+    if (reduction === 'sum') return total;
+    const valid = sum(compare('ne', targets, ignoreIndex));
+    return total.div(valid.maximum(1));
+  });
+}

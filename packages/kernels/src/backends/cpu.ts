@@ -1,0 +1,103 @@
+/**
+ * @file The CPU reference backend: every kernel's twin, in float64, with no Dawn at all.
+ * Float storages are Float64Array, so gradient checks by central differences can run in double precision.
+ */
+import { kernel } from '../kernels/registry.ts';
+import type { AdapterDescription, DType, HostArray, KernelBackend, MemoryStats, Storage } from '../types.ts';
+
+export class CpuStorage implements Storage {
+  released = false;
+  constructor(
+    readonly backend: CpuBackend,
+    readonly dtype: DType,
+    readonly data: Float64Array | Int32Array,
+  ) {}
+  get size(): number {
+    return this.data.length;
+  }
+}
+
+export function allocHost(dtype: DType, size: number): Float64Array | Int32Array {
+  return dtype === 'f32' ? new Float64Array(size) : new Int32Array(size);
+}
+
+export interface CpuBackendOptions {
+  /** Fill every output with NaN (floats) or a sentinel (ints) before its kernel runs: catches unwritten elements. */
+  poison?: boolean;
+}
+
+export const POISON_I32 = 0x7eadbeef;
+
+export class CpuBackend implements KernelBackend {
+  readonly kind = 'cpu';
+  readonly adapter: AdapterDescription = {
+    backend: 'cpu',
+    vendor: 'reprise',
+    architecture: 'float64 reference',
+    description: 'CPU reference backend (float64, TypeScript)',
+    featureLevel: 'cpu',
+    isFallbackAdapter: false,
+    isSoftware: true,
+  };
+  readonly #poison: boolean;
+  #liveBytes = 0;
+  #liveBuffers = 0;
+
+  constructor(options: CpuBackendOptions = {}) {
+    this.#poison = options.poison ?? false;
+  }
+
+  #alloc(dtype: DType, size: number): CpuStorage {
+    const data = allocHost(dtype, size);
+    this.#liveBytes += data.byteLength;
+    this.#liveBuffers++;
+    return new CpuStorage(this, dtype, data);
+  }
+
+  #own(storage: Storage): CpuStorage {
+    if (!(storage instanceof CpuStorage) || storage.backend !== this) {
+      throw new Error('cpu backend: storage belongs to another backend');
+    }
+    if (storage.released) throw new Error('cpu backend: storage used after release');
+    return storage;
+  }
+
+  upload(data: ArrayLike<number>, dtype: DType): Storage {
+    const s = this.#alloc(dtype, data.length);
+    s.data.set(data);
+    return s;
+  }
+
+  run(name: string, inputs: readonly Storage[], params: object): Storage {
+    const def = kernel(name);
+    const own = inputs.map((s) => this.#own(s));
+    const out = def.output(params, own);
+    const s = this.#alloc(out.dtype, out.size);
+    if (this.#poison) s.data.fill(out.dtype === 'f32' ? Number.NaN : POISON_I32);
+    def.cpu(
+      own.map((x) => x.data),
+      params,
+      s.data,
+    );
+    return s;
+  }
+
+  async read(storage: Storage): Promise<HostArray> {
+    return this.#own(storage).data.slice();
+  }
+
+  release(storage: Storage): void {
+    const s = this.#own(storage);
+    s.released = true;
+    this.#liveBytes -= s.data.byteLength;
+    this.#liveBuffers--;
+  }
+
+  flush(): void {}
+
+  memory(): MemoryStats {
+    return { liveBytes: this.#liveBytes, liveBuffers: this.#liveBuffers, pooledBytes: 0, pooledBuffers: 0 };
+  }
+
+  destroy(): void {}
+}

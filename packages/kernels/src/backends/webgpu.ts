@@ -1,0 +1,217 @@
+/**
+ * @file The WebGPU backend on Dawn: pooled buffers, cached pipelines, batched dispatches, async readback.
+ */
+import { kernel } from '../kernels/registry.ts';
+import type { GpuTarget } from '../kernels/kernel.ts';
+import { type DeviceChoice, type GpuContext, type OpenOptions, openGpu } from '../runtime/adapter.ts';
+import { CommandBatcher } from '../runtime/batcher.ts';
+import { BufferPool, sizeClass } from '../runtime/buffer-pool.ts';
+import { PipelineCache } from '../runtime/pipeline-cache.ts';
+import { type KernelTiming, TimestampProfiler } from '../runtime/profiler.ts';
+import type { AdapterDescription, DType, HostArray, KernelBackend, MemoryStats, Storage } from '../types.ts';
+import { POISON_I32 } from './cpu.ts';
+
+export class GpuStorage implements Storage {
+  released = false;
+  constructor(
+    readonly backend: WebGpuBackend,
+    readonly dtype: DType,
+    readonly size: number,
+    readonly buffer: GPUBuffer,
+  ) {}
+}
+
+export interface WebGpuOptions extends OpenOptions {
+  /** Fill every output with NaN (or a sentinel for i32) before its kernel runs (tests). */
+  poison?: boolean;
+  /** Per-kernel GPU timings via timestamp queries, where the adapter has them. */
+  profile?: boolean;
+  /** Dispatches per submit before an automatic flush. */
+  maxBatch?: number;
+  /** Forces kernel variants by kernel name, e.g. { matmul: 'tiled' } (tests and benchmarks). */
+  variants?: Record<string, string>;
+}
+
+const DEFAULT_BATCH = 512;
+
+export class WebGpuBackend implements KernelBackend {
+  readonly kind = 'webgpu';
+  readonly adapter: AdapterDescription;
+  readonly context: GpuContext;
+  readonly pipelines: PipelineCache;
+  readonly #pool: BufferPool;
+  readonly #batcher: CommandBatcher;
+  readonly #profiler: TimestampProfiler | null;
+  readonly #poison: boolean;
+  readonly #target: GpuTarget;
+  readonly #variants: Record<string, string>;
+  readonly #staging = new Map<number, GPUBuffer[]>();
+  #deviceError: string | null = null;
+  #destroyed = false;
+
+  static async create(choice: Exclude<DeviceChoice, 'cpu'>, options: WebGpuOptions = {}): Promise<WebGpuBackend> {
+    return new WebGpuBackend(await openGpu(choice, options), options);
+  }
+
+  private constructor(context: GpuContext, options: WebGpuOptions) {
+    this.context = context;
+    this.adapter = context.description;
+    const { device } = context;
+    this.#pool = new BufferPool(device);
+    this.pipelines = new PipelineCache(device);
+    const profile = (options.profile ?? false) && device.features.has('timestamp-query');
+    this.#profiler = profile ? new TimestampProfiler(device) : null;
+    const maxBatch = Math.min(options.maxBatch ?? DEFAULT_BATCH, TimestampProfiler.maxDispatches);
+    this.#batcher = new CommandBatcher(device, maxBatch, this.#profiler);
+    this.#poison = options.poison ?? false;
+    this.#variants = options.variants ?? {};
+    this.#target = {
+      isSoftware: this.adapter.isSoftware,
+      backend: this.adapter.backend,
+      maxWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
+    };
+    device.onuncapturederror = (e) => {
+      this.#deviceError ??= (e as GPUUncapturedErrorEvent).error.message;
+    };
+    device.lost.then((info) => {
+      if (!this.#destroyed) this.#deviceError ??= `device lost: ${info.message}`;
+    });
+  }
+
+  get profiling(): boolean {
+    return this.#profiler !== null;
+  }
+
+  /** Dispatch and submit counters, for checking that batching works. */
+  get counters() {
+    return { dispatches: this.#batcher.dispatches, submits: this.#batcher.submits, pipelines: this.pipelines.size };
+  }
+
+  #own(storage: Storage): GpuStorage {
+    if (!(storage instanceof GpuStorage) || storage.backend !== this) {
+      throw new Error('webgpu backend: storage belongs to another backend');
+    }
+    if (storage.released) throw new Error('webgpu backend: storage used after release');
+    return storage;
+  }
+
+  #alloc(dtype: DType, size: number): GpuStorage {
+    return new GpuStorage(this, dtype, size, this.#pool.acquire(Math.max(4, size * 4)));
+  }
+
+  upload(data: ArrayLike<number>, dtype: DType): Storage {
+    const s = this.#alloc(dtype, data.length);
+    if (this.#batcher.needsFlushBeforeWrite(s.buffer)) this.#batcher.flush();
+    const typed = dtype === 'f32' ? Float32Array.from(data) : Int32Array.from(data);
+    if (typed.length > 0) this.context.device.queue.writeBuffer(s.buffer, 0, typed);
+    return s;
+  }
+
+  run(name: string, inputs: readonly Storage[], params: object): Storage {
+    const def = kernel(name);
+    const own = inputs.map((s) => this.#own(s));
+    const out = def.output(params, own);
+    const s = this.#alloc(out.dtype, out.size);
+    if (out.size === 0) return s;
+    if (this.#poison) {
+      this.#dispatch('fill', [], { size: out.size, value: out.dtype === 'f32' ? Number.NaN : POISON_I32, dtype: out.dtype }, s);
+    }
+    this.#dispatch(name, own, params, s);
+    return s;
+  }
+
+  #dispatch(name: string, inputs: readonly GpuStorage[], params: object, out: GpuStorage): void {
+    const def = kernel(name);
+    const variant = this.#variants[name];
+    const target = variant ? { ...this.#target, variant } : this.#target;
+    const launch = def.gpu(params, inputs, target);
+    const pipeline = this.pipelines.get(`${name}|${launch.key}`, launch.wgsl);
+    const buffers = [...inputs.map((x) => x.buffer), out.buffer];
+    this.#batcher.dispatch(pipeline, buffers, launch.uniforms, launch.workgroups, name);
+  }
+
+  /** Compiles the pipelines for these kernel launches ahead of a run. */
+  async warmup(launches: readonly { name: string; inputs: readonly { dtype: DType; size: number }[]; params: object }[]) {
+    await this.pipelines.warm(
+      launches.map(({ name, inputs, params }) => {
+        const launch = kernel(name).gpu(params, inputs, this.#target);
+        return { key: `${name}|${launch.key}`, source: launch.wgsl };
+      }),
+    );
+  }
+
+  #acquireStaging(bytes: number): GPUBuffer {
+    const size = sizeClass(bytes);
+    return (
+      this.#staging.get(size)?.pop() ??
+      this.context.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST })
+    );
+  }
+
+  async read(storage: Storage): Promise<HostArray> {
+    const s = this.#own(storage);
+    this.#throwDeviceError();
+    if (s.size === 0) return s.dtype === 'f32' ? new Float32Array(0) : new Int32Array(0);
+    const bytes = s.size * 4;
+    const staging = this.#acquireStaging(bytes);
+    this.#batcher.copy(s.buffer, staging, bytes);
+    this.#batcher.flush();
+    await staging.mapAsync(GPUMapMode.READ, 0, bytes);
+    const range = staging.getMappedRange(0, bytes);
+    const out = s.dtype === 'f32' ? new Float32Array(range.slice(0)) : new Int32Array(range.slice(0));
+    staging.unmap();
+    const list = this.#staging.get(staging.size) ?? [];
+    list.push(staging);
+    this.#staging.set(staging.size, list);
+    this.#throwDeviceError();
+    return out;
+  }
+
+  #throwDeviceError(): void {
+    if (this.#deviceError) throw new Error(`webgpu (${this.adapter.description}): ${this.#deviceError}`);
+  }
+
+  release(storage: Storage): void {
+    const s = this.#own(storage);
+    s.released = true;
+    this.#pool.release(s.buffer);
+    this.#batcher.noteReleased(s.buffer);
+  }
+
+  flush(): void {
+    this.#batcher.flush();
+  }
+
+  /** Waits until the GPU has finished all submitted work (for timing). */
+  async sync(): Promise<void> {
+    this.#batcher.flush();
+    await this.context.device.queue.onSubmittedWorkDone();
+    this.#throwDeviceError();
+  }
+
+  memory(): MemoryStats {
+    return this.#pool.stats();
+  }
+
+  /** Frees pooled buffers that no live storage uses. */
+  trim(): void {
+    this.#batcher.flush();
+    this.#pool.trim();
+  }
+
+  async profile(): Promise<KernelTiming[]> {
+    if (!this.#profiler) throw new Error('profiling is off: create the backend with profile: true (REPRISE_PROFILE=1)');
+    this.#batcher.flush();
+    return this.#profiler.report();
+  }
+
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.#batcher.flush();
+    this.#pool.trim();
+    this.#batcher.destroy();
+    for (const list of this.#staging.values()) for (const b of list) b.destroy();
+    this.context.device.destroy();
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * @file Row gather (embedding lookup) and its adjoint, a deterministic scatter-add.
+ * Out-of-range indices read as zero rows on the GPU; the CPU twin throws, naming the position, so that
+ * debug mode and the CPU backend catch them.
+ */
+import { assertInputs, defineKernel } from './kernel.ts';
+import { WORKGROUP_1D, grid1d, gridIndexFn, paramsDecl } from './wgsl.ts';
+
+export interface GatherParams {
+  /** Rows in the table. */
+  vocab: number;
+  /** Row width. */
+  dim: number;
+  /** Number of indices. */
+  count: number;
+}
+
+function checkIndex(index: number, vocab: number, position: number): void {
+  if (!(index >= 0 && index < vocab)) {
+    throw new Error(`gather: index ${index} at position ${position} is outside the table's ${vocab} rows`);
+  }
+}
+
+/** out[i, :] = table[idx[i], :]. Inputs: table [vocab, dim] (f32), idx [count] (i32). */
+export const gather = defineKernel<GatherParams>({
+  name: 'gather',
+  output: (p, inputs) => {
+    assertInputs('gather', inputs, [
+      ['f32', p.vocab * p.dim],
+      ['i32', p.count],
+    ]);
+    return { size: p.count * p.dim, dtype: 'f32' };
+  },
+  cpu: ([table, idx], p, out) => {
+    for (let i = 0; i < p.count; i++) {
+      const row = idx![i]!;
+      checkIndex(row, p.vocab, i);
+      for (let d = 0; d < p.dim; d++) out[i * p.dim + d] = table![row * p.dim + d]!;
+    }
+  },
+  gpu: (p, _inputs, target) => {
+    const n = p.count * p.dim;
+    const grid = grid1d(n, target.maxWorkgroupsPerDimension);
+    return {
+      key: 'gather',
+      workgroups: grid.workgroups,
+      uniforms: [n, grid.rowStride, p.dim, p.vocab],
+      wgsl: () => `
+@group(0) @binding(0) var<storage, read> table: array<f32>;
+@group(0) @binding(1) var<storage, read> idx: array<i32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+${paramsDecl(3)}${gridIndexFn}
+@compute @workgroup_size(${WORKGROUP_1D})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gridIndex(gid, pu(1u));
+  if (i >= pu(0u)) { return; }
+  let dim = pu(2u);
+  let row = idx[i / dim];
+  if (row < 0 || u32(row) >= pu(3u)) { out[i] = 0.0; return; }
+  out[i] = table[u32(row) * dim + i % dim];
+}`,
+    };
+  },
+  tolerance: () => ({ rtol: 0, atol: 0 }),
+  describe: (p) => `gather(table [${p.vocab}, ${p.dim}], ${p.count} indices)`,
+});
+
+/**
+ * grad[v, :] = Σ_{i : idx[i] = v} src[i, :], summed in increasing i. WGSL has no float atomics, and atomics
+ * would make the sum order (and so the bits) vary between runs; instead one invocation per (row v, column
+ * block) scans the indices in order. Cost O(vocab · count) compares, which is small next to the matmuls of
+ * the models this engine trains. Inputs: src [count, dim] (f32), idx [count] (i32).
+ */
+export const scatterAdd = defineKernel<GatherParams>({
+  name: 'scatterAdd',
+  output: (p, inputs) => {
+    assertInputs('scatterAdd', inputs, [
+      ['f32', p.count * p.dim],
+      ['i32', p.count],
+    ]);
+    return { size: p.vocab * p.dim, dtype: 'f32' };
+  },
+  cpu: ([src, idx], p, out) => {
+    out.fill(0);
+    for (let i = 0; i < p.count; i++) {
+      const row = idx![i]!;
+      checkIndex(row, p.vocab, i);
+      for (let d = 0; d < p.dim; d++) out[row * p.dim + d]! += src![i * p.dim + d]!;
+    }
+  },
+  gpu: (p, _inputs, target) => {
+    const cols = Math.min(p.dim, 4);
+    const blocks = Math.ceil(p.dim / cols);
+    const n = p.vocab * blocks;
+    const grid = grid1d(n, target.maxWorkgroupsPerDimension, 64);
+    return {
+      key: `scatterAdd:${cols}`,
+      workgroups: grid.workgroups,
+      uniforms: [n, grid.rowStride, p.dim, p.count, blocks],
+      wgsl: () => `
+@group(0) @binding(0) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read> idx: array<i32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+${paramsDecl(3)}${gridIndexFn}
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let t = gridIndex(gid, pu(1u));
+  if (t >= pu(0u)) { return; }
+  let dim = pu(2u);
+  let count = pu(3u);
+  let v = i32(t / pu(4u));
+  let c0 = (t % pu(4u)) * ${cols}u;
+  var acc: array<f32, ${cols}>;
+  for (var i = 0u; i < count; i++) {
+    if (idx[i] == v) {
+      for (var c = 0u; c < ${cols}u; c++) {
+        acc[c] += src[i * dim + min(c0 + c, dim - 1u)];
+      }
+    }
+  }
+  for (var c = 0u; c < ${cols}u; c++) {
+    if (c0 + c < dim) { out[u32(v) * dim + c0 + c] = acc[c]; }
+  }
+}`,
+    };
+  },
+  // Sums of f32 values in index order; error ~ (rows sharing an index)·2^-24 relative.
+  tolerance: (p) => ({ rtol: 1e-5, atol: 1e-6 * Math.sqrt(p.count) }),
+  describe: (p) => `scatterAdd(${p.count} rows of ${p.dim} into [${p.vocab}, ${p.dim}])`,
+});

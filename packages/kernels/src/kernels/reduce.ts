@@ -1,0 +1,116 @@
+/**
+ * @file Sum and max over any set of axes. The caller splits the input's axes into kept ones (the output,
+ * with the input strides of each kept axis) and reduced ones; one invocation per output walks the reduced
+ * elements. Adjacent reduced axes that are contiguous are merged first, so the common cases (last axis,
+ * one axis, everything) run as a single strided loop.
+ */
+import { assertInputs, defineKernel } from './kernel.ts';
+import {
+  MAX_RANK,
+  WORKGROUP_1D,
+  grid1d,
+  gridIndexFn,
+  padRank,
+  paramsDecl,
+  product,
+  stridedOffset,
+  stridedOffsetFn,
+} from './wgsl.ts';
+
+export interface ReduceParams {
+  op: 'sum' | 'max';
+  outShape: number[];
+  outStrides: number[];
+  redShape: number[];
+  redStrides: number[];
+}
+
+/** Merges adjacent axes whose memory is contiguous across the pair (shape 1 axes dropped). */
+export function collapseAxes(shape: readonly number[], strides: readonly number[]) {
+  const s: number[] = [];
+  const t: number[] = [];
+  shape.forEach((d, k) => {
+    if (d === 1) return;
+    const last = s.length - 1;
+    if (last >= 0 && t[last] === strides[k]! * d) {
+      s[last] = s[last]! * d;
+      t[last] = strides[k]!;
+    } else {
+      s.push(d);
+      t.push(strides[k]!);
+    }
+  });
+  return { shape: s.length ? s : [1], strides: t.length ? t : [0] };
+}
+
+const OUT_SHAPE = 4;
+const OUT_STRIDES = OUT_SHAPE + MAX_RANK;
+const RED_SHAPE = OUT_STRIDES + MAX_RANK;
+const RED_STRIDES = RED_SHAPE + MAX_RANK;
+
+export const reduce = defineKernel<ReduceParams>({
+  name: 'reduce',
+  output: (p, inputs) => {
+    assertInputs(`reduce ${p.op}`, inputs, [['f32', 0]]);
+    if (product(p.redShape) === 0 && p.op === 'max') throw new Error('reduce max: cannot reduce over zero elements');
+    return { size: product(p.outShape), dtype: 'f32' };
+  },
+  cpu: ([x], p, out) => {
+    const n = product(p.outShape);
+    const r = product(p.redShape);
+    for (let o = 0; o < n; o++) {
+      const base = stridedOffset(o, p.outShape, p.outStrides);
+      let acc = p.op === 'sum' ? 0 : Number.NEGATIVE_INFINITY;
+      for (let j = 0; j < r; j++) {
+        const v = x![base + stridedOffset(j, p.redShape, p.redStrides)]!;
+        acc = p.op === 'sum' ? acc + v : Math.max(acc, v);
+      }
+      out[o] = acc;
+    }
+  },
+  gpu: (p, _inputs, target) => {
+    const n = product(p.outShape);
+    const red = collapseAxes(p.redShape, p.redStrides);
+    const simple = red.shape.length === 1;
+    const grid = grid1d(n, target.maxWorkgroupsPerDimension);
+    const init = p.op === 'sum' ? '0.0' : '-3.4028234663852886e38';
+    const combine = p.op === 'sum' ? 'acc + v' : 'max(acc, v)';
+    const offset = simple ? `j * pu(${RED_STRIDES}u)` : `stridedOffset(j, pu(3u), ${RED_SHAPE}u, ${RED_STRIDES}u)`;
+    return {
+      key: `reduce:${p.op}:${simple ? 'simple' : 'strided'}`,
+      workgroups: grid.workgroups,
+      uniforms: [
+        n,
+        grid.rowStride,
+        p.outShape.length,
+        red.shape.length,
+        ...padRank(p.outShape, 1),
+        ...padRank(p.outStrides),
+        ...padRank(red.shape, 1),
+        ...padRank(red.strides),
+        product(red.shape),
+      ],
+      wgsl: () => `
+@group(0) @binding(0) var<storage, read> xs: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+${paramsDecl(2)}${gridIndexFn}${stridedOffsetFn}
+@compute @workgroup_size(${WORKGROUP_1D})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let o = gridIndex(gid, pu(1u));
+  if (o >= pu(0u)) { return; }
+  let base = stridedOffset(o, pu(2u), ${OUT_SHAPE}u, ${OUT_STRIDES}u);
+  let count = pu(${RED_STRIDES + MAX_RANK}u);
+  var acc: f32 = ${init};
+  for (var j = 0u; j < count; j++) {
+    let v = xs[base + ${offset}];
+    acc = ${combine};
+  }
+  out[o] = acc;
+}`,
+    };
+  },
+  // f32 accumulation over R terms of magnitude ~1: rounding error grows like sqrt(R)·2^-24 for random signs.
+  tolerance: (p) =>
+    p.op === 'max' ? { rtol: 0, atol: 0 } : { rtol: 1e-5, atol: 1e-6 * Math.sqrt(product(p.redShape)) * 8 },
+  describe: (p) => `reduce ${p.op}(out [${p.outShape}], over [${p.redShape}])`,
+});

@@ -1,0 +1,60 @@
+/**
+ * @file The kernel interface shared by every backend: flat storages in, one flat storage out.
+ * Kernels know nothing of tensors or autograd; shapes arrive as plain numbers in each kernel's params.
+ */
+
+export type DType = 'f32' | 'i32';
+
+/** Host-side element arrays. The CPU reference backend keeps float data in float64. */
+export type HostArray = Float32Array | Float64Array | Int32Array;
+
+/** A backend-owned block of `size` elements of `dtype`. Opaque outside its backend. */
+export interface Storage {
+  readonly dtype: DType;
+  readonly size: number;
+  readonly backend: KernelBackend;
+}
+
+/** Memory statistics, in bytes and buffers. For the CPU backend "pooled" is always 0. */
+export interface MemoryStats {
+  liveBytes: number;
+  liveBuffers: number;
+  pooledBytes: number;
+  pooledBuffers: number;
+}
+
+export interface AdapterDescription {
+  /** 'cpu' for the reference backend, otherwise Dawn's backend ('vulkan', 'opengles', …). */
+  backend: string;
+  vendor: string;
+  architecture: string;
+  description: string;
+  featureLevel: 'core' | 'compatibility' | 'cpu';
+  isFallbackAdapter: boolean;
+  /** true for llvmpipe/lavapipe/SwiftShader and the CPU backend. */
+  isSoftware: boolean;
+}
+
+export interface KernelBackend {
+  readonly kind: 'cpu' | 'webgpu';
+  readonly adapter: AdapterDescription;
+  /** Copies host data into a new storage. */
+  upload(data: ArrayLike<number>, dtype: DType): Storage;
+  /**
+   * Runs kernel `name` on `inputs`; returns a new storage holding its single output.
+   * `label` names the calling op in debug-mode reports.
+   */
+  run(name: string, inputs: readonly Storage[], params: object, label?: string): Storage;
+  /**
+   * Reads a storage back (async on every backend, so that callers write one code path).
+   * Floats come back as Float32Array from WebGPU and as Float64Array from the CPU reference.
+   */
+  read(storage: Storage): Promise<HostArray>;
+  /** Returns the storage's memory to the backend. Releasing twice is an error. */
+  release(storage: Storage): void;
+  /** Submits queued work (WebGPU); a no-op on the CPU. */
+  flush(): void;
+  memory(): MemoryStats;
+  /** Frees everything the backend still holds (pools, caches, the device). */
+  destroy(): void;
+}
