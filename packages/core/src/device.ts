@@ -1,7 +1,13 @@
 /**
  * @file Device: a kernel backend plus tensor creation. Tensors remember their device; ops refuse to mix two.
  */
-import { type BackendOptions, type DType, type KernelBackend, type MemoryStats, createBackend } from '@reprise/kernels';
+import {
+  type BackendOptions,
+  type DType,
+  type KernelBackend,
+  type MemoryStats,
+  createBackend,
+} from '@reprise/kernels';
 import { Rng } from './random.ts';
 import { type Shape, checkShape, fmt, sizeOf } from './shape.ts';
 import { type NestedArray, Tensor } from './tensor.ts';
@@ -21,7 +27,9 @@ function flatten(data: NestedArray, shape: number[], depth = 0, out: number[] = 
   }
   if (shape.length === depth) shape.push(data.length);
   else if (shape[depth] !== data.length) {
-    throw new Error(`tensor: ragged nested array: expected ${shape[depth]} items at depth ${depth}, found ${data.length}`);
+    throw new Error(
+      `tensor: ragged nested array: expected ${shape[depth]} items at depth ${depth}, found ${data.length}`,
+    );
   }
   for (const item of data) flatten(item, shape, depth + 1, out);
   return out;
@@ -57,7 +65,8 @@ export class Device {
       finalShape = [];
       flat = flatten(data as NestedArray, finalShape);
       if (shape) {
-        if (sizeOf(shape) !== flat.length) throw new Error(`tensor: ${flat.length} values do not fit shape ${fmt(shape)}`);
+        if (sizeOf(shape) !== flat.length)
+          throw new Error(`tensor: ${flat.length} values do not fit shape ${fmt(shape)}`);
         finalShape = [...shape];
       }
     } else {
@@ -70,7 +79,8 @@ export class Device {
     checkShape('tensor', finalShape);
     if (dtype === 'i32') {
       for (let i = 0; i < flat.length; i++) {
-        if (!Number.isInteger(flat[i])) throw new Error(`tensor: i32 data holds a non-integer ${flat[i]} at index ${i}`);
+        if (!Number.isInteger(flat[i]))
+          throw new Error(`tensor: i32 data holds a non-integer ${flat[i]} at index ${i}`);
       }
     }
     return new Tensor(this, this.backend.upload(flat, dtype), finalShape);
@@ -82,7 +92,11 @@ export class Device {
 
   full(shape: Shape, value: number, dtype: DType = 'f32'): Tensor {
     checkShape('full', shape);
-    return new Tensor(this, this.backend.run('fill', [], { size: sizeOf(shape), value, dtype }, 'full'), shape);
+    return new Tensor(
+      this,
+      this.backend.run('fill', [], { size: sizeOf(shape), value, dtype }, 'full'),
+      shape,
+    );
   }
 
   zeros(shape: Shape, dtype: DType = 'f32'): Tensor {
@@ -97,7 +111,9 @@ export class Device {
   rand(shape: Shape, options: RandomOptions & { low?: number; high?: number } = {}): Tensor {
     const rng = options.rng ?? new Rng(options.seed ?? 0);
     const { low = 0, high = 1 } = options;
-    const values = Array.from({ length: sizeOf(shape) }, () => Math.fround(low + (high - low) * rng.uniform()));
+    const values = Array.from({ length: sizeOf(shape) }, () =>
+      Math.fround(low + (high - low) * rng.uniform()),
+    );
     return this.tensor(values, shape, options.dtype ?? 'f32');
   }
 

@@ -1,7 +1,8 @@
 /**
  * @file Memory scopes. `tidy(fn)` disposes every tensor created inside `fn` except those it returns (found in
  * returned arrays and plain objects), those passed to `keep`, and those the autograd graph of a returned
- * tensor still needs: these become graph-owned and are disposed when `backward()` releases the graph.
+ * tensor still needs: these become graph-owned and are disposed when no graph node refers to them any more
+ * (after `backward()`, or when the graph's output is disposed).
  */
 import type { Tensor } from './tensor.ts';
 
@@ -68,18 +69,22 @@ export function tidy<T>(fn: () => T): T {
   scopes.pop();
   if (result instanceof Promise) {
     for (const t of scope) t.dispose();
-    throw new Error('tidy: the function must be synchronous (op calls are synchronous; await data outside tidy)');
+    throw new Error(
+      'tidy: the function must be synchronous (op calls are synchronous; await data outside tidy)',
+    );
   }
   const returned = new Set<Tensor>();
   collectTensors(result, returned);
   const needed = graphOf(returned);
   const parent = scopes.at(-1);
+  // Mark first, then dispose: disposing a tensor drops its node, which frees graph-owned inputs no node uses.
   for (const t of scope) {
     if (returned.has(t)) parent?.add(t);
     else if (needed.has(t) && !t.isDisposed) {
       t.graphOwned = true;
       parent?.add(t);
-    } else t.dispose();
+    }
   }
+  for (const t of scope) if (!returned.has(t) && !t.graphOwned) t.dispose();
   return result;
 }

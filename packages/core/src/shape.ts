@@ -65,7 +65,11 @@ export function normalizeAxis(op: string, axis: number, rank: number): number {
   return a;
 }
 
-export function normalizeAxes(op: string, axes: number | readonly number[] | undefined, rank: number): number[] {
+export function normalizeAxes(
+  op: string,
+  axes: number | readonly number[] | undefined,
+  rank: number,
+): number[] {
   if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
   const list = (typeof axes === 'number' ? [axes] : [...axes]).map((a) => normalizeAxis(op, a, rank));
   if (new Set(list).size !== list.length) throw new Error(`${op}: repeated axis in [${axes}]`);
@@ -74,6 +78,7 @@ export function normalizeAxes(op: string, axes: number | readonly number[] | und
 
 export function checkShape(op: string, shape: Shape): void {
   for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) throw new Error(`${op}: invalid shape ${fmt(shape)} (dims must be integers ≥ 0)`);
+    if (!Number.isInteger(d) || d < 0)
+      throw new Error(`${op}: invalid shape ${fmt(shape)} (dims must be integers ≥ 0)`);
   }
 }

@@ -4,14 +4,14 @@
  * Op methods forward to the functions in ./ops, which hold the logic.
  */
 import type { DType, HostArray, Storage } from '@reprise/kernels';
+import type { GraphNode } from './autograd/graph.ts';
+import { backward, dropNode } from './autograd/graph.ts';
 import type { Device } from './device.ts';
 import * as el from './ops/elementwise.ts';
 import * as lay from './ops/layout.ts';
-import { matmul, type MatmulOptions } from './ops/matmul.ts';
+import { type MatmulOptions, matmul } from './ops/matmul.ts';
 import * as nn from './ops/nn.ts';
 import * as red from './ops/reduce.ts';
-import type { GraphNode } from './autograd/graph.ts';
-import { backward } from './autograd/graph.ts';
 import { track } from './scope.ts';
 import { type Shape, fmt, sizeOf } from './shape.ts';
 
@@ -37,14 +37,18 @@ export class Tensor {
   grad: Tensor | null = null;
   /** The op that produced this tensor, while its graph is alive. */
   node: GraphNode | null = null;
-  /** Kept alive only because a live graph needs it; disposed when that graph is released. */
+  /** Kept alive only because a live graph needs it; disposed when no graph node refers to it any more. */
   graphOwned = false;
+  /** Number of live graph nodes that have this tensor as an input. */
+  graphRefs = 0;
 
   /** Use the Device's creation methods; this wraps an existing storage. */
   constructor(device: Device, storage: Storage | StorageRef, shape: Shape) {
     const ref = 'refs' in storage ? storage : { storage, refs: 0 };
     if (ref.storage.size !== sizeOf(shape)) {
-      throw new Error(`tensor: shape ${fmt(shape)} needs ${sizeOf(shape)} elements, storage has ${ref.storage.size}`);
+      throw new Error(
+        `tensor: shape ${fmt(shape)} needs ${sizeOf(shape)} elements, storage has ${ref.storage.size}`,
+      );
     }
     ref.refs++;
     this.#ref = ref;
@@ -89,8 +93,8 @@ export class Tensor {
     const ref = this.#ref;
     if (!ref) return;
     this.#ref = null;
-    this.node = null;
     if (--ref.refs === 0) this.device.backend.release(ref.storage);
+    dropNode(this);
   }
 
   /** Replaces this tensor's contents with `value`'s (which is consumed), keeping identity (optimizers). */
@@ -101,6 +105,7 @@ export class Tensor {
     value.storage;
     const ref = value.#ref!;
     value.#ref = null;
+    dropNode(value);
     this.dispose();
     this.#ref = ref;
     return this;
@@ -137,7 +142,8 @@ export class Tensor {
   // --- autograd -----------------------------------------------------------------------------------
 
   setRequiresGrad(on = true): this {
-    if (on && this.dtype !== 'f32') throw new Error(`requiresGrad: ${this} is ${this.dtype}; only f32 tensors have gradients`);
+    if (on && this.dtype !== 'f32')
+      throw new Error(`requiresGrad: ${this} is ${this.dtype}; only f32 tensors have gradients`);
     this.requiresGrad = on;
     return this;
   }

@@ -31,12 +31,32 @@ export function noGrad<T>(fn: () => T): T {
 }
 
 /** Attaches the op to `out` when grad mode is on and some input requires grad. Returns `out`. */
-export function record(out: Tensor, op: OpName, inputs: Tensor[], attrs: Record<string, unknown> = {}): Tensor {
+export function record(
+  out: Tensor,
+  op: OpName,
+  inputs: Tensor[],
+  attrs: Record<string, unknown> = {},
+): Tensor {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
     out.node = { op, inputs, attrs };
+    for (const t of inputs) t.graphRefs++;
   }
   return out;
+}
+
+/**
+ * Forgets the op that made `t`. Inputs that only a graph kept alive (graph-owned) are disposed once no
+ * node refers to them, which cascades up the graph.
+ */
+export function dropNode(t: Tensor): void {
+  const node = t.node;
+  if (!node) return;
+  t.node = null;
+  for (const input of node.inputs) {
+    input.graphRefs--;
+    if (input.graphOwned && input.graphRefs === 0) input.dispose();
+  }
 }
 
 function topologicalOrder(root: Tensor): Tensor[] {
@@ -52,7 +72,8 @@ function topologicalOrder(root: Tensor): Tensor[] {
     if (visited.has(t)) continue;
     visited.add(t);
     stack.push([t, true]);
-    for (const input of t.node?.inputs ?? []) if (input.requiresGrad && !visited.has(input)) stack.push([input, false]);
+    for (const input of t.node?.inputs ?? [])
+      if (input.requiresGrad && !visited.has(input)) stack.push([input, false]);
   }
   return order; // inputs before the tensors made from them
 }
@@ -62,7 +83,8 @@ function topologicalOrder(root: Tensor): Tensor[] {
  * scalar root. Afterwards the graph is released: nodes are cleared and graph-owned intermediates disposed.
  */
 export function backward(root: Tensor, grad?: Tensor): void {
-  if (!root.requiresGrad) throw new Error(`backward: ${root} does not require grad (no input of its graph does)`);
+  if (!root.requiresGrad)
+    throw new Error(`backward: ${root} does not require grad (no input of its graph does)`);
   if (!grad && sizeOf(root.shape) !== 1) {
     throw new Error(`backward: ${root} is not a scalar; pass the gradient of the output explicitly`);
   }
@@ -114,9 +136,5 @@ function accumulateLeaf(t: Tensor, g: Tensor): void {
 }
 
 function releaseGraph(order: Tensor[]): void {
-  for (const t of order) {
-    if (!t.node) continue;
-    t.node = null;
-    if (t.graphOwned) t.dispose();
-  }
+  for (let i = order.length - 1; i >= 0; i--) dropNode(order[i]!);
 }

@@ -1,16 +1,16 @@
+import { launch } from '../ops/apply.ts';
 /**
  * @file Every gradient rule, in one table. A rule gets the output's gradient `g` and the node (inputs,
  * output, attrs) and returns one gradient per input (null where none flows). Rules are written with ops, so
  * they run on any backend; `backward` runs them under noGrad.
  */
 import { binaryKernel, unaryKernel, where } from '../ops/elementwise.ts';
-import { pad, permute, reshape, slice, expand } from '../ops/layout.ts';
+import { expand, pad, permute, reshape, slice } from '../ops/layout.ts';
 import { matmul } from '../ops/matmul.ts';
 import { scatterAdd } from '../ops/nn.ts';
 import { reduceKernel } from '../ops/reduce.ts';
-import { launch } from '../ops/apply.ts';
-import { type Shape, sameShape } from '../shape.ts';
 import { tidy } from '../scope.ts';
+import { type Shape, sameShape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 
 interface RuleContext {
@@ -24,14 +24,21 @@ type GradRule = (g: Tensor, ctx: RuleContext) => (Tensor | null)[];
 export function sumToShape(g: Tensor, shape: Shape): Tensor {
   if (sameShape(g.shape, shape)) return g;
   const lead = g.rank - shape.length;
-  const axes = g.shape.map((_, k) => k).filter((k) => k < lead || (shape[k - lead] === 1 && g.shape[k] !== 1));
+  const axes = g.shape
+    .map((_, k) => k)
+    .filter((k) => k < lead || (shape[k - lead] === 1 && g.shape[k] !== 1));
   return tidy(() => reshape(reduceKernel('sum', g, axes, false), shape));
 }
 
 /** g broadcast back over the axes a keepdims=false reduction removed. */
 function unreduce(g: Tensor, input: Tensor, axes: number[], keepdims: boolean): Tensor {
   return tidy(() => {
-    const kept = keepdims ? g : reshape(g, input.shape.map((d, k) => (axes.includes(k) ? 1 : d)));
+    const kept = keepdims
+      ? g
+      : reshape(
+          g,
+          input.shape.map((d, k) => (axes.includes(k) ? 1 : d)),
+        );
     return expand(kept, input.shape);
   });
 }
@@ -41,7 +48,10 @@ const unary = (op: Parameters<typeof unaryKernel>[0], x: Tensor) => unaryKernel(
 
 export const GRAD_RULES = {
   add: (g, { inputs: [a, b] }) => [sumToShape(g, a!.shape), sumToShape(g, b!.shape)],
-  sub: (g, { inputs: [a, b] }) => [sumToShape(g, a!.shape), tidy(() => sumToShape(unary('neg', g), b!.shape))],
+  sub: (g, { inputs: [a, b] }) => [
+    sumToShape(g, a!.shape),
+    tidy(() => sumToShape(unary('neg', g), b!.shape)),
+  ],
   mul: (g, { inputs: [a, b] }) => [
     a!.requiresGrad ? tidy(() => sumToShape(mul(g, b!), a!.shape)) : null,
     b!.requiresGrad ? tidy(() => sumToShape(mul(g, a!), b!.shape)) : null,
@@ -75,8 +85,9 @@ export const GRAD_RULES = {
     [tidy(() => mul(g, binaryKernel('sub', output.device.scalar(1), mul(output, output))))],
   relu: (g, { inputs: [a] }) => [tidy(() => mul(g, unary('step', a!)))],
   gelu: (g, { inputs: [a] }) => [tidy(() => mul(g, unary('gelu_grad', a!)))],
-  abs: (g, { inputs: [a] }) =>
-    [tidy(() => mul(g, binaryKernel('sub', unary('step', a!), unary('step', unary('neg', a!)))))],
+  abs: (g, { inputs: [a] }) => [
+    tidy(() => mul(g, binaryKernel('sub', unary('step', a!), unary('step', unary('neg', a!))))),
+  ],
   where: (g, { inputs: [cond, a, b] }) => {
     const zero = () => g.device.scalar(0);
     return [
@@ -107,7 +118,13 @@ export const GRAD_RULES = {
   slice: (g, { inputs: [x], attrs }) => [pad(g, x!.shape, attrs.lo as number[])],
   pad: (g, { inputs: [x], attrs }) => {
     const lo = attrs.lo as number[];
-    return [slice(g, lo, lo.map((l, k) => l + x!.shape[k]!))];
+    return [
+      slice(
+        g,
+        lo,
+        lo.map((l, k) => l + x!.shape[k]!),
+      ),
+    ];
   },
   expand: (g, { inputs: [x] }) => [sumToShape(g, x!.shape)],
   concat: (g, { inputs: [a, b], attrs }) => {
@@ -115,7 +132,13 @@ export const GRAD_RULES = {
     const split = a!.shape[axis]!;
     const starts = g.shape.map((_, k) => (k === axis ? split : 0));
     return [
-      a!.requiresGrad ? slice(g, g.shape.map(() => 0), g.shape.map((d, k) => (k === axis ? split : d))) : null,
+      a!.requiresGrad
+        ? slice(
+            g,
+            g.shape.map(() => 0),
+            g.shape.map((d, k) => (k === axis ? split : d)),
+          )
+        : null,
       b!.requiresGrad ? slice(g, starts, [...g.shape]) : null,
     ];
   },
@@ -123,8 +146,10 @@ export const GRAD_RULES = {
     const transA = attrs.transA as boolean;
     const transB = attrs.transB as boolean;
     // With Â = op(A), B̂ = op(B): dÂ = G·B̂ᵀ and dB̂ = Âᵀ·G, written back in each operand's stored layout.
-    const dA = () => (transA ? matmul(b!, g, { transA: transB, transB: true }) : matmul(g, b!, { transB: !transB }));
-    const dB = () => (transB ? matmul(g, a!, { transA: true, transB: transA }) : matmul(a!, g, { transA: !transA }));
+    const dA = () =>
+      transA ? matmul(b!, g, { transA: transB, transB: true }) : matmul(g, b!, { transB: !transB });
+    const dB = () =>
+      transB ? matmul(g, a!, { transA: true, transB: transA }) : matmul(a!, g, { transA: !transA });
     return [
       a!.requiresGrad ? tidy(() => sumToShape(dA(), a!.shape)) : null,
       b!.requiresGrad ? tidy(() => sumToShape(dB(), b!.shape)) : null,
@@ -150,7 +175,10 @@ export const GRAD_RULES = {
   crossEntropy: (g, { inputs: [logits, targets], attrs }) => {
     const cols = logits!.shape.at(-1)!;
     const params = { rows: targets!.size, cols, ignoreIndex: attrs.ignoreIndex as number };
-    return [launch('crossEntropy backward', 'crossEntropyGrad', [logits!, targets!, g], params, logits!.shape), null];
+    return [
+      launch('crossEntropy backward', 'crossEntropyGrad', [logits!, targets!, g], params, logits!.shape),
+      null,
+    ];
   },
 } satisfies Record<string, GradRule>;
 

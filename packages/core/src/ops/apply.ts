@@ -1,6 +1,6 @@
 /**
- * @file What every op does around its kernel: check devices, run the kernel, wrap the result, and manage the
- * scalar constants that `x.mul(2)`-style calls create.
+ * @file What every op does around its kernel: check devices, run the kernel, wrap the result, and make the
+ * scalar constants that `x.mul(2)`-style calls need.
  */
 import type { DType } from '@reprise/kernels';
 import type { Device } from '../device.ts';
@@ -18,7 +18,13 @@ export function deviceOf(op: string, tensors: readonly Tensor[]): Device {
 }
 
 /** Runs kernel `kernelName` for op `op` and wraps the output with `shape`. */
-export function launch(op: string, kernelName: string, inputs: readonly Tensor[], params: object, shape: Shape): Tensor {
+export function launch(
+  op: string,
+  kernelName: string,
+  inputs: readonly Tensor[],
+  params: object,
+  shape: Shape,
+): Tensor {
   const device = deviceOf(op, inputs);
   const storage = device.backend.run(
     kernelName,
@@ -30,31 +36,16 @@ export function launch(op: string, kernelName: string, inputs: readonly Tensor[]
 }
 
 export function requireDtype(op: string, t: Tensor, dtype: DType): void {
-  if (t.dtype !== dtype) throw new Error(`${op}: expected a ${dtype} tensor, got ${t} (use .cast('${dtype}'))`);
+  if (t.dtype !== dtype)
+    throw new Error(`${op}: expected a ${dtype} tensor, got ${t} (use .cast('${dtype}'))`);
 }
 
 export function requireRank(op: string, t: Tensor, min: number, what = 'input'): void {
-  if (t.rank < min) throw new Error(`${op}: ${what} must have at least ${min} dimensions, got ${fmt(t.shape)}`);
+  if (t.rank < min)
+    throw new Error(`${op}: ${what} must have at least ${min} dimensions, got ${fmt(t.shape)}`);
 }
 
-/**
- * Turns numbers into scalar tensors of `dtype` on `device`. Call `settle(out)` after the op: constants the graph
- * needs become graph-owned (freed with the graph), the others are freed at once.
- */
-export function constants(device: Device, dtype: DType, ...values: Operand[]) {
-  const made: Tensor[] = [];
-  const tensors = values.map((v) => {
-    if (typeof v !== 'number') return v;
-    const t = device.scalar(v, dtype);
-    made.push(t);
-    return t;
-  });
-  const settle = (out: Tensor): Tensor => {
-    for (const t of made) {
-      if (out.node) t.graphOwned = true;
-      else t.dispose();
-    }
-    return out;
-  };
-  return { tensors, settle };
+/** Turns numbers into scalar tensors of `dtype` on `device` (call inside the op's tidy, which frees them). */
+export function constants(device: Device, dtype: DType, ...values: Operand[]): Tensor[] {
+  return values.map((v) => (typeof v === 'number' ? device.scalar(v, dtype) : v));
 }

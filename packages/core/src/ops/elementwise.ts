@@ -4,9 +4,10 @@
 import type { BinaryOpName, DType, UnaryOpName } from '@reprise/kernels';
 import { record } from '../autograd/graph.ts';
 import type { OpName } from '../autograd/rules.ts';
+import { tidy } from '../scope.ts';
 import { broadcastShapes, broadcastStrides, fmt } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
-import { type Operand, constants, launch, requireDtype } from './apply.ts';
+import { constants, type Operand, launch, requireDtype } from './apply.ts';
 
 /** The binary kernel without autograd (rules use it too). */
 export function binaryKernel(op: BinaryOpName, a: Tensor, b: Tensor, label: string = op): Tensor {
@@ -14,15 +15,21 @@ export function binaryKernel(op: BinaryOpName, a: Tensor, b: Tensor, label: stri
     throw new Error(`${label}: dtypes differ (${a} and ${b}); cast one with .cast()`);
   }
   const shape = broadcastShapes(label, a.shape, b.shape);
-  const params = { op, shape, aStrides: broadcastStrides(a.shape, shape), bStrides: broadcastStrides(b.shape, shape) };
+  const params = {
+    op,
+    shape,
+    aStrides: broadcastStrides(a.shape, shape),
+    bStrides: broadcastStrides(b.shape, shape),
+  };
   return launch(label, 'binary', [a, b], params, shape);
 }
 
 function differentiableBinary(op: BinaryOpName & OpName, a: Tensor | number, b: Operand): Tensor {
   const base = typeof a === 'number' ? (b as Tensor) : a;
-  const { tensors, settle } = constants(base.device, base.dtype, a, b);
-  const [x, y] = tensors as [Tensor, Tensor];
-  return settle(record(binaryKernel(op, x, y), op, [x, y]));
+  return tidy(() => {
+    const [x, y] = constants(base.device, base.dtype, a, b) as [Tensor, Tensor];
+    return record(binaryKernel(op, x, y), op, [x, y]);
+  });
 }
 
 export const add = (a: Tensor, b: Operand) => differentiableBinary('add', a, b);
@@ -35,8 +42,7 @@ export const minimum = (a: Tensor, b: Operand) => differentiableBinary('min', a,
 
 /** 1.0 where the comparison holds, else 0.0 (f32); no gradient. */
 export function compare(op: 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge', a: Tensor, b: Operand): Tensor {
-  const { tensors, settle } = constants(a.device, a.dtype, b);
-  return settle(binaryKernel(op, a, tensors[0]!));
+  return tidy(() => binaryKernel(op, a, constants(a.device, a.dtype, b)[0]!));
 }
 
 /** The unary kernel without autograd. */
@@ -59,24 +65,27 @@ export const abs = differentiableUnary('abs');
 /** cond ? a : b with broadcasting; `cond` is any dtype, nonzero meaning true. Gradients flow to a and b. */
 export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
   const dtype = typeof a !== 'number' ? a.dtype : typeof b !== 'number' ? b.dtype : 'f32';
-  const { tensors, settle } = constants(cond.device, dtype, a, b);
-  const [x, y] = tensors as [Tensor, Tensor];
-  if (x.dtype !== y.dtype) throw new Error(`where: value dtypes differ (${x} and ${y})`);
-  const shape = broadcastShapes('where', cond.shape, x.shape, y.shape);
-  const params = {
-    shape,
-    condStrides: broadcastStrides(cond.shape, shape),
-    aStrides: broadcastStrides(x.shape, shape),
-    bStrides: broadcastStrides(y.shape, shape),
-  };
-  return settle(record(launch('where', 'where', [cond, x, y], params, shape), 'where', [cond, x, y]));
+  return tidy(() => {
+    const [x, y] = constants(cond.device, dtype, a, b) as [Tensor, Tensor];
+    if (x.dtype !== y.dtype) throw new Error(`where: value dtypes differ (${x} and ${y})`);
+    const shape = broadcastShapes('where', cond.shape, x.shape, y.shape);
+    const params = {
+      shape,
+      condStrides: broadcastStrides(cond.shape, shape),
+      aStrides: broadcastStrides(x.shape, shape),
+      bStrides: broadcastStrides(y.shape, shape),
+    };
+    return record(launch('where', 'where', [cond, x, y], params, shape), 'where', [cond, x, y]);
+  });
 }
 
 /** x with `value` wherever `mask` is nonzero. */
 export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
   const shape = broadcastShapes('maskedFill', x.shape, mask.shape);
   if (shape.join() !== x.shape.join()) {
-    throw new Error(`maskedFill: mask ${fmt(mask.shape)} must broadcast to the tensor's shape ${fmt(x.shape)}`);
+    throw new Error(
+      `maskedFill: mask ${fmt(mask.shape)} must broadcast to the tensor's shape ${fmt(x.shape)}`,
+    );
   }
   return where(mask, value, x);
 }

@@ -4,8 +4,17 @@
  * Composite ops run in `tidy`, so their intermediates are freed at once or with the graph that needs them.
  */
 import { record } from '../autograd/graph.ts';
-import { type Shape, broadcastShapes, broadcastStrides, checkShape, fmt, normalizeAxis, sizeOf, stridesOf } from '../shape.ts';
 import { tidy } from '../scope.ts';
+import {
+  type Shape,
+  broadcastShapes,
+  broadcastStrides,
+  checkShape,
+  fmt,
+  normalizeAxis,
+  sizeOf,
+  stridesOf,
+} from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { deviceOf, launch } from './apply.ts';
 
@@ -20,7 +29,8 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
     final[free] = x.size / known;
   }
   checkShape('reshape', final);
-  if (sizeOf(final) !== x.size) throw new Error(`reshape: ${x} has ${x.size} elements, shape ${fmt(shape)} holds ${sizeOf(final)}`);
+  if (sizeOf(final) !== x.size)
+    throw new Error(`reshape: ${x} has ${x.size} elements, shape ${fmt(shape)} holds ${sizeOf(final)}`);
   final = final.map(Number);
   return record(x.withShape(final), 'reshape', [x]);
 }
@@ -32,7 +42,13 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   }
   const strides = stridesOf(x.shape);
   const shape = axes.map((a) => x.shape[a]!);
-  const out = launch('permute', 'strided', [x], { shape, strides: axes.map((a) => strides[a]!), offset: 0 }, shape);
+  const out = launch(
+    'permute',
+    'strided',
+    [x],
+    { shape, strides: axes.map((a) => strides[a]!), offset: 0 },
+    shape,
+  );
   return record(out, 'permute', [x], { perm: axes });
 }
 
@@ -66,7 +82,13 @@ export function slice(x: Tensor, starts: readonly number[], ends: readonly numbe
 
 /** Zero-pads x into `shape`, placing x's origin at `lo` (the adjoint of slice). */
 export function pad(x: Tensor, shape: Shape, lo: readonly number[]): Tensor {
-  const params = { shape: [...shape], strides: stridesOf(x.shape), offset: 0, lo: [...lo], extent: [...x.shape] };
+  const params = {
+    shape: [...shape],
+    strides: stridesOf(x.shape),
+    offset: 0,
+    lo: [...lo],
+    extent: [...x.shape],
+  };
   return record(launch('pad', 'strided', [x], params, shape), 'pad', [x], { lo: [...lo] });
 }
 
@@ -75,7 +97,11 @@ export function expand(x: Tensor, shape: Shape): Tensor {
   const out = broadcastShapes('expand', x.shape, shape);
   if (out.join() !== shape.join()) throw new Error(`expand: ${x} cannot be expanded to ${fmt(shape)}`);
   const strides = broadcastStrides(x.shape, shape);
-  return record(launch('expand', 'strided', [x], { shape: [...shape], strides, offset: 0 }, shape), 'expand', [x]);
+  return record(
+    launch('expand', 'strided', [x], { shape: [...shape], strides, offset: 0 }, shape),
+    'expand',
+    [x],
+  );
 }
 
 /** Joins tensors along `axis`; all other dims must match. */
@@ -90,7 +116,9 @@ function concatChain(tensors: readonly Tensor[], axis: number): Tensor {
   const ax = normalizeAxis('concat', axis, out.rank);
   for (const next of tensors.slice(1)) {
     const ok =
-      next.rank === out.rank && next.dtype === out.dtype && next.shape.every((d, k) => k === ax || d === out.shape[k]);
+      next.rank === out.rank &&
+      next.dtype === out.dtype &&
+      next.shape.every((d, k) => k === ax || d === out.shape[k]);
     if (!ok) throw new Error(`concat: ${next} does not match ${out} outside axis ${ax}`);
     const outer = sizeOf(out.shape.slice(0, ax));
     const shape = out.shape.map((d, k) => (k === ax ? d + next.shape[k]! : d));

@@ -2,8 +2,8 @@
  * @file Batched matmul with NumPy batch broadcasting and transposed operands read in place.
  */
 import { record } from '../autograd/graph.ts';
-import { broadcastShapes, fmt, sizeOf } from '../shape.ts';
 import { tidy } from '../scope.ts';
+import { broadcastShapes, fmt, sizeOf } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { launch, requireDtype, requireRank } from './apply.ts';
 import { expand } from './layout.ts';

@@ -2,11 +2,11 @@
  * @file Neural-network ops: embedding gather (scatter-add backward), softmax, log-softmax, cross-entropy.
  */
 import { record } from '../autograd/graph.ts';
-import { fmt, normalizeAxis, sizeOf } from '../shape.ts';
 import { tidy } from '../scope.ts';
+import { fmt, normalizeAxis, sizeOf } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
-import { compare } from './elementwise.ts';
 import { launch, requireDtype } from './apply.ts';
+import { compare } from './elementwise.ts';
 import { permute } from './layout.ts';
 import { sum } from './reduce.ts';
 
@@ -16,7 +16,10 @@ export function gather(table: Tensor, indices: Tensor): Tensor {
   requireDtype('gather (indices)', indices, 'i32');
   if (table.rank !== 2) throw new Error(`gather: the table must be [rows, dim], got ${fmt(table.shape)}`);
   const [vocab, dim] = table.shape as [number, number];
-  const out = launch('gather', 'gather', [table, indices], { vocab, dim, count: indices.size }, [...indices.shape, dim]);
+  const out = launch('gather', 'gather', [table, indices], { vocab, dim, count: indices.size }, [
+    ...indices.shape,
+    dim,
+  ]);
   return record(out, 'gather', [table, indices]);
 }
 
@@ -24,9 +27,14 @@ export function gather(table: Tensor, indices: Tensor): Tensor {
 export function scatterAdd(src: Tensor, indices: Tensor, vocab: number): Tensor {
   const dim = src.shape.at(-1)!;
   if (sizeOf(src.shape.slice(0, -1)) !== indices.size) {
-    throw new Error(`scatterAdd: ${src} has ${sizeOf(src.shape.slice(0, -1))} rows but ${indices} has ${indices.size} indices`);
+    throw new Error(
+      `scatterAdd: ${src} has ${sizeOf(src.shape.slice(0, -1))} rows but ${indices} has ${indices.size} indices`,
+    );
   }
-  return launch('scatterAdd', 'scatterAdd', [src, indices], { vocab, dim, count: indices.size }, [vocab, dim]);
+  return launch('scatterAdd', 'scatterAdd', [src, indices], { vocab, dim, count: indices.size }, [
+    vocab,
+    dim,
+  ]);
 }
 
 /** Applies a last-axis row op along any axis by moving that axis last and back. */
@@ -48,7 +56,8 @@ function softmaxLast(x: Tensor, log: boolean): Tensor {
 }
 
 export const softmax = (x: Tensor, axis = -1) => alongAxis(x, axis, 'softmax', (t) => softmaxLast(t, false));
-export const logSoftmax = (x: Tensor, axis = -1) => alongAxis(x, axis, 'logSoftmax', (t) => softmaxLast(t, true));
+export const logSoftmax = (x: Tensor, axis = -1) =>
+  alongAxis(x, axis, 'logSoftmax', (t) => softmaxLast(t, true));
 
 export interface CrossEntropyOptions {
   /** Targets equal to this are skipped (default −100, as in PyTorch). */
@@ -71,10 +80,12 @@ export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntr
   }
   return tidy(() => {
     const params = { rows: targets.size, cols, ignoreIndex };
-    const rows = record(launch('crossEntropy', 'crossEntropy', [logits, targets], params, targets.shape), 'crossEntropy', [
-      logits,
-      targets,
-    ], { ignoreIndex });
+    const rows = record(
+      launch('crossEntropy', 'crossEntropy', [logits, targets], params, targets.shape),
+      'crossEntropy',
+      [logits, targets],
+      { ignoreIndex },
+    );
     if (reduction === 'none') return rows;
     const total = sum(rows);
     if (reduction === 'sum') return total;

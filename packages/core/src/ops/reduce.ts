@@ -8,11 +8,18 @@ import type { Tensor } from '../tensor.ts';
 import { launch, requireDtype } from './apply.ts';
 
 export function reducedShape(shape: Shape, axes: readonly number[], keepdims: boolean): number[] {
-  return keepdims ? shape.map((d, k) => (axes.includes(k) ? 1 : d)) : shape.filter((_, k) => !axes.includes(k));
+  return keepdims
+    ? shape.map((d, k) => (axes.includes(k) ? 1 : d))
+    : shape.filter((_, k) => !axes.includes(k));
 }
 
 /** The reduce kernel without autograd. */
-export function reduceKernel(op: 'sum' | 'max', x: Tensor, axes: readonly number[], keepdims: boolean): Tensor {
+export function reduceKernel(
+  op: 'sum' | 'max',
+  x: Tensor,
+  axes: readonly number[],
+  keepdims: boolean,
+): Tensor {
   requireDtype(op, x, 'f32');
   const strides = stridesOf(x.shape);
   const kept = x.shape.map((_, k) => k).filter((k) => !axes.includes(k));

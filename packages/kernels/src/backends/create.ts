@@ -6,7 +6,7 @@ import { type DeviceChoice, deviceChoiceFromEnv } from '../runtime/adapter.ts';
 import type { KernelBackend } from '../types.ts';
 import { CpuBackend } from './cpu.ts';
 import { DebugBackend } from './debug.ts';
-import { type WebGpuOptions, WebGpuBackend } from './webgpu.ts';
+import { WebGpuBackend, type WebGpuOptions } from './webgpu.ts';
 
 export interface BackendOptions extends WebGpuOptions {
   /** Defaults to REPRISE_DEVICE, else 'auto'. 'auto' never falls back to the CPU silently. */
@@ -20,6 +20,9 @@ const envFlag = (name: string) => ['1', 'true', 'yes'].includes((process.env[nam
 export async function createBackend(options: BackendOptions = {}): Promise<KernelBackend> {
   const device = options.device ?? deviceChoiceFromEnv();
   if (device === 'cpu') return new CpuBackend({ poison: options.poison });
-  const gpu = await WebGpuBackend.create(device, { ...options, profile: options.profile ?? envFlag('REPRISE_PROFILE') });
+  const gpu = await WebGpuBackend.create(device, {
+    ...options,
+    profile: options.profile ?? envFlag('REPRISE_PROFILE'),
+  });
   return (options.debug ?? envFlag('REPRISE_DEBUG')) ? new DebugBackend(gpu) : gpu;
 }

@@ -13,7 +13,8 @@ export function compareToTwin(gpu: HostArray, cpu: HostArray, rtol: number, atol
   for (let i = 0; i < cpu.length; i++) {
     const g = gpu[i]!;
     const c = cpu[i]!;
-    if (!Number.isFinite(g) && Number.isFinite(c)) return `element ${i} is ${g} on webgpu but ${c} on the cpu twin`;
+    if (!Number.isFinite(g) && Number.isFinite(c))
+      return `element ${i} is ${g} on webgpu but ${c} on the cpu twin`;
     if (Number.isNaN(g) !== Number.isNaN(c)) return `element ${i}: webgpu ${g}, cpu ${c}`;
     if (!Number.isFinite(c)) {
       if (g !== c && !Number.isNaN(c)) return `element ${i}: webgpu ${g}, cpu ${c}`;

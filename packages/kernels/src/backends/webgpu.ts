@@ -1,8 +1,8 @@
+import type { GpuTarget } from '../kernels/kernel.ts';
 /**
  * @file The WebGPU backend on Dawn: pooled buffers, cached pipelines, batched dispatches, async readback.
  */
 import { kernel } from '../kernels/registry.ts';
-import type { GpuTarget } from '../kernels/kernel.ts';
 import { type DeviceChoice, type GpuContext, type OpenOptions, openGpu } from '../runtime/adapter.ts';
 import { CommandBatcher } from '../runtime/batcher.ts';
 import { BufferPool, sizeClass } from '../runtime/buffer-pool.ts';
@@ -49,7 +49,10 @@ export class WebGpuBackend implements KernelBackend {
   #deviceError: string | null = null;
   #destroyed = false;
 
-  static async create(choice: Exclude<DeviceChoice, 'cpu'>, options: WebGpuOptions = {}): Promise<WebGpuBackend> {
+  static async create(
+    choice: Exclude<DeviceChoice, 'cpu'>,
+    options: WebGpuOptions = {},
+  ): Promise<WebGpuBackend> {
     return new WebGpuBackend(await openGpu(choice, options), options);
   }
 
@@ -84,7 +87,11 @@ export class WebGpuBackend implements KernelBackend {
 
   /** Dispatch and submit counters, for checking that batching works. */
   get counters() {
-    return { dispatches: this.#batcher.dispatches, submits: this.#batcher.submits, pipelines: this.pipelines.size };
+    return {
+      dispatches: this.#batcher.dispatches,
+      submits: this.#batcher.submits,
+      pipelines: this.pipelines.size,
+    };
   }
 
   #own(storage: Storage): GpuStorage {
@@ -114,7 +121,12 @@ export class WebGpuBackend implements KernelBackend {
     const s = this.#alloc(out.dtype, out.size);
     if (out.size === 0) return s;
     if (this.#poison) {
-      this.#dispatch('fill', [], { size: out.size, value: out.dtype === 'f32' ? Number.NaN : POISON_I32, dtype: out.dtype }, s);
+      this.#dispatch(
+        'fill',
+        [],
+        { size: out.size, value: out.dtype === 'f32' ? Number.NaN : POISON_I32, dtype: out.dtype },
+        s,
+      );
     }
     this.#dispatch(name, own, params, s);
     return s;
@@ -131,7 +143,9 @@ export class WebGpuBackend implements KernelBackend {
   }
 
   /** Compiles the pipelines for these kernel launches ahead of a run. */
-  async warmup(launches: readonly { name: string; inputs: readonly { dtype: DType; size: number }[]; params: object }[]) {
+  async warmup(
+    launches: readonly { name: string; inputs: readonly { dtype: DType; size: number }[]; params: object }[],
+  ) {
     await this.pipelines.warm(
       launches.map(({ name, inputs, params }) => {
         const launch = kernel(name).gpu(params, inputs, this.#target);
@@ -200,7 +214,8 @@ export class WebGpuBackend implements KernelBackend {
   }
 
   async profile(): Promise<KernelTiming[]> {
-    if (!this.#profiler) throw new Error('profiling is off: create the backend with profile: true (REPRISE_PROFILE=1)');
+    if (!this.#profiler)
+      throw new Error('profiling is off: create the backend with profile: true (REPRISE_PROFILE=1)');
     this.#batcher.flush();
     return this.#profiler.report();
   }

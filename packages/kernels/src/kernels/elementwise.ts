@@ -253,7 +253,11 @@ export const where = defineKernel<WhereParams>({
     const grid = grid1d(n, target.maxWorkgroupsPerDimension);
     const ct = wgslType(c!.dtype);
     const t = wgslType(a!.dtype);
-    const acc = [accessOf(p.shape, p.condStrides), accessOf(p.shape, p.aStrides), accessOf(p.shape, p.bStrides)];
+    const acc = [
+      accessOf(p.shape, p.condStrides),
+      accessOf(p.shape, p.aStrides),
+      accessOf(p.shape, p.bStrides),
+    ];
     return {
       key: `where:${ct}:${t}:${acc.join(':')}`,
       workgroups: grid.workgroups,

@@ -85,7 +85,7 @@ export const scatterAdd = defineKernel<GatherParams>({
     for (let i = 0; i < p.count; i++) {
       const row = idx![i]!;
       checkIndex(row, p.vocab, i);
-      for (let d = 0; d < p.dim; d++) out[row * p.dim + d]! += src![i * p.dim + d]!;
+      for (let d = 0; d < p.dim; d++) out[row * p.dim + d]! += src![i * p.dim + d];
     }
   },
   gpu: (p, _inputs, target) => {

@@ -51,7 +51,11 @@ export function defineKernel<P>(def: KernelDef<P>): KernelDef<P> {
   return def;
 }
 
-export function assertInputs(name: string, inputs: readonly TensorInfo[], expected: readonly [DType | '*', number][]) {
+export function assertInputs(
+  name: string,
+  inputs: readonly TensorInfo[],
+  expected: readonly [DType | '*', number][],
+) {
   if (inputs.length !== expected.length) {
     throw new Error(`kernel ${name}: expected ${expected.length} inputs, got ${inputs.length}`);
   }
@@ -60,6 +64,7 @@ export function assertInputs(name: string, inputs: readonly TensorInfo[], expect
     if (dtype !== '*' && got.dtype !== dtype) {
       throw new Error(`kernel ${name}: input ${i} must be ${dtype}, got ${got.dtype}`);
     }
-    if (got.size < size) throw new Error(`kernel ${name}: input ${i} holds ${got.size} elements, needs ${size}`);
+    if (got.size < size)
+      throw new Error(`kernel ${name}: input ${i} holds ${got.size} elements, needs ${size}`);
   });
 }

@@ -5,7 +5,16 @@
  */
 import { EXACT_TOL } from './elementwise-ops.ts';
 import { assertInputs, defineKernel } from './kernel.ts';
-import { MAX_RANK, WORKGROUP_1D, grid1d, gridIndexFn, padRank, paramsDecl, product, wgslType } from './wgsl.ts';
+import {
+  MAX_RANK,
+  WORKGROUP_1D,
+  grid1d,
+  gridIndexFn,
+  padRank,
+  paramsDecl,
+  product,
+  wgslType,
+} from './wgsl.ts';
 
 export interface StridedParams {
   /** Output shape (contiguous). */

@@ -52,7 +52,8 @@ export const reduce = defineKernel<ReduceParams>({
   name: 'reduce',
   output: (p, inputs) => {
     assertInputs(`reduce ${p.op}`, inputs, [['f32', 0]]);
-    if (product(p.redShape) === 0 && p.op === 'max') throw new Error('reduce max: cannot reduce over zero elements');
+    if (product(p.redShape) === 0 && p.op === 'max')
+      throw new Error('reduce max: cannot reduce over zero elements');
     return { size: product(p.outShape), dtype: 'f32' };
   },
   cpu: ([x], p, out) => {
@@ -75,7 +76,9 @@ export const reduce = defineKernel<ReduceParams>({
     const grid = grid1d(n, target.maxWorkgroupsPerDimension);
     const init = p.op === 'sum' ? '0.0' : '-3.4028234663852886e38';
     const combine = p.op === 'sum' ? 'acc + v' : 'max(acc, v)';
-    const offset = simple ? `j * pu(${RED_STRIDES}u)` : `stridedOffset(j, pu(3u), ${RED_SHAPE}u, ${RED_STRIDES}u)`;
+    const offset = simple
+      ? `j * pu(${RED_STRIDES}u)`
+      : `stridedOffset(j, pu(3u), ${RED_SHAPE}u, ${RED_STRIDES}u)`;
     return {
       key: `reduce:${p.op}:${simple ? 'simple' : 'strided'}`,
       workgroups: grid.workgroups,

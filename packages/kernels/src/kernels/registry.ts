@@ -1,5 +1,5 @@
 /** @file Every kernel, by name. Backends look kernels up here; nothing else needs the list. */
-import { cast, binary, fill, unary, where } from './elementwise.ts';
+import { binary, cast, fill, unary, where } from './elementwise.ts';
 import { gather, scatterAdd } from './gather.ts';
 import type { KernelDef } from './kernel.ts';
 import { concat, strided } from './layout.ts';
@@ -9,9 +9,22 @@ import { crossEntropy, crossEntropyGrad, softmax } from './rows.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: the registry is heterogeneous by design; each entry is typed at its definition.
 export const KERNELS: Record<string, KernelDef<any>> = Object.fromEntries(
-  [fill, cast, unary, binary, where, strided, concat, reduce, matmul, gather, scatterAdd, softmax, crossEntropy, crossEntropyGrad].map(
-    (k) => [k.name, k],
-  ),
+  [
+    fill,
+    cast,
+    unary,
+    binary,
+    where,
+    strided,
+    concat,
+    reduce,
+    matmul,
+    gather,
+    scatterAdd,
+    softmax,
+    crossEntropy,
+    crossEntropyGrad,
+  ].map((k) => [k.name, k]),
 );
 
 // biome-ignore lint/suspicious/noExplicitAny: see above.

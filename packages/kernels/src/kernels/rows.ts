@@ -81,7 +81,9 @@ export interface CrossEntropyParams {
 
 function ceIndexCheck(t: number, p: CrossEntropyParams, row: number) {
   if (t !== p.ignoreIndex && !(t >= 0 && t < p.cols)) {
-    throw new Error(`crossEntropy: target ${t} at row ${row} is outside [0, ${p.cols}) and is not ignoreIndex ${p.ignoreIndex}`);
+    throw new Error(
+      `crossEntropy: target ${t} at row ${row} is outside [0, ${p.cols}) and is not ignoreIndex ${p.ignoreIndex}`,
+    );
   }
 }
 
@@ -146,7 +148,8 @@ export const crossEntropyGrad = defineKernel<CrossEntropyParams>({
       const base = r * p.cols;
       const lse = t === p.ignoreIndex ? 0 : rowLogSumExp(x!, base, p.cols);
       for (let j = 0; j < p.cols; j++) {
-        out[base + j] = t === p.ignoreIndex ? 0 : g![r]! * (Math.exp(x![base + j]! - lse) - (j === t ? 1 : 0));
+        out[base + j] =
+          t === p.ignoreIndex ? 0 : g![r]! * (Math.exp(x![base + j]! - lse) - (j === t ? 1 : 0));
       }
     }
   },

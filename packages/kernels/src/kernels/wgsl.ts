@@ -68,7 +68,8 @@ fn stridedOffset(i: u32, rank: u32, shapeSlot: u32, strideSlot: u32) -> u32 {
 
 /** Pads a list of dims or strides to MAX_RANK entries (unused trailing slots are ignored by `rank`). */
 export function padRank(values: readonly number[], fill = 0): number[] {
-  if (values.length > MAX_RANK) throw new Error(`rank ${values.length} exceeds the supported maximum ${MAX_RANK}`);
+  if (values.length > MAX_RANK)
+    throw new Error(`rank ${values.length} exceeds the supported maximum ${MAX_RANK}`);
   return [...values, ...new Array(MAX_RANK - values.length).fill(fill)];
 }
 

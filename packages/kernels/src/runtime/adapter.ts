@@ -63,7 +63,8 @@ function describe(adapter: GPUAdapter, backend: GpuBackendName): AdapterDescript
     vendor: info.vendor,
     architecture: info.architecture,
     description: info.description || info.device,
-    featureLevel: adapter.features.has('core-features-and-limits') || backend !== 'opengles' ? 'core' : 'compatibility',
+    featureLevel:
+      adapter.features.has('core-features-and-limits') || backend !== 'opengles' ? 'core' : 'compatibility',
     isFallbackAdapter,
     isSoftware: isFallbackAdapter || SOFTWARE_ADAPTER.test(text),
   };
@@ -123,7 +124,10 @@ async function openDevice(
  * Opens a WebGPU device. `auto`: hardware first (any backend), then GLES/llvmpipe, then Vulkan/lavapipe.
  * Throws, listing every attempt, when nothing is found.
  */
-export async function openGpu(choice: Exclude<DeviceChoice, 'cpu'>, options: OpenOptions = {}): Promise<GpuContext> {
+export async function openGpu(
+  choice: Exclude<DeviceChoice, 'cpu'>,
+  options: OpenOptions = {},
+): Promise<GpuContext> {
   const order: GpuBackendName[] = choice === 'auto' ? ['vulkan', 'opengles'] : [choice];
   const tried: string[] = [];
   const software: { gpu: GPU; adapter: GPUAdapter; backend: GpuBackendName }[] = [];

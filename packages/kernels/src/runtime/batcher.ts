@@ -49,12 +49,17 @@ export class CommandBatcher {
     label: string,
   ): void {
     if (uniforms.length > UNIFORM_WORDS) {
-      throw new Error(`kernel ${label}: ${uniforms.length} param words exceed the ${UNIFORM_WORDS}-word slot`);
+      throw new Error(
+        `kernel ${label}: ${uniforms.length} param words exceed the ${UNIFORM_WORDS}-word slot`,
+      );
     }
     if (this.#count === this.#maxDispatches) this.flush();
     const slot = this.#count++;
     this.#staging.set(uniforms, slot * UNIFORM_WORDS);
-    const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
+    const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({
+      binding,
+      resource: { buffer },
+    }));
     entries.push({
       binding: buffers.length,
       resource: { buffer: this.#arena, offset: slot * UNIFORM_SLOT_BYTES, size: UNIFORM_SLOT_BYTES },

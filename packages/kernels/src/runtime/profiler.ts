@@ -42,7 +42,10 @@ export class TimestampProfiler {
     const n = this.#labels.length * 2;
     if (n === 0) return;
     encoder.resolveQuerySet(this.#querySet, 0, n, this.#resolveBuffer, 0);
-    const read = this.#device.createBuffer({ size: n * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const read = this.#device.createBuffer({
+      size: n * 8,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
     encoder.copyBufferToBuffer(this.#resolveBuffer, 0, read, 0, n * 8);
     this.#pendingRead = read;
   }

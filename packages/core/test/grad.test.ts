@@ -1,0 +1,142 @@
+/**
+ * Every differentiable op: backward() against central differences (float64, CPU backend), then the WebGPU
+ * forward and gradients against the CPU's. Shapes are small and odd, with broadcasting wherever the op has it.
+ */
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import {
+  type Device,
+  type Tensor,
+  concat,
+  crossEntropy,
+  gather,
+  maximum,
+  minimum,
+  where,
+} from '../src/index.ts';
+import { gradCheck, openDevices } from './helpers.ts';
+
+let devices: { cpu: Device; gpu: Device };
+beforeAll(async () => {
+  devices = await openDevices();
+});
+afterAll(() => {
+  devices?.cpu.destroy();
+  devices?.gpu.destroy();
+});
+
+const check = (fn: (xs: Tensor[]) => Tensor, specs: Parameters<typeof gradCheck>[2]) =>
+  gradCheck(devices, fn, specs);
+
+describe('elementwise gradients with broadcasting', () => {
+  const bshapes = [{ shape: [3, 1, 5] }, { shape: [4, 5] }];
+  it('add', () => check(([a, b]) => a!.add(b!), bshapes));
+  it('sub', () => check(([a, b]) => a!.sub(b!), bshapes));
+  it('mul', () => check(([a, b]) => a!.mul(b!), bshapes));
+  it('div', () => check(([a, b]) => a!.div(b!), [{ shape: [3, 1, 5] }, { shape: [4, 5], lo: 0.5, hi: 2 }]));
+  it('pow', () =>
+    check(
+      ([a, b]) => a!.pow(b!),
+      [
+        { shape: [2, 3], lo: 0.5, hi: 2 },
+        { shape: [3], lo: -2, hi: 2 },
+      ],
+    ));
+  it('pow with a scalar exponent', () => check(([a]) => a!.pow(3), [{ shape: [7], lo: -2, hi: 2 }]));
+  it('maximum and minimum', async () => {
+    await check(([a, b]) => maximum(a!, b!), bshapes);
+    await check(([a, b]) => minimum(a!, b!), bshapes);
+  });
+  it('a tensor used twice accumulates', () => check(([a]) => a!.mul(a!).add(a!), [{ shape: [7] }]));
+  it('scalar operands', () => check(([a]) => a!.mul(3).add(1).div(2).sub(0.5), [{ shape: [2, 3] }]));
+});
+
+describe('unary gradients', () => {
+  const s = [{ shape: [3, 7], lo: -2, hi: 2 }];
+  it('neg', () => check(([a]) => a!.neg(), s));
+  it('exp', () => check(([a]) => a!.exp(), s));
+  it('log', () => check(([a]) => a!.log(), [{ shape: [3, 7], lo: 0.2, hi: 3 }]));
+  it('sqrt', () => check(([a]) => a!.sqrt(), [{ shape: [3, 7], lo: 0.2, hi: 3 }]));
+  it('tanh', () => check(([a]) => a!.tanh(), s));
+  it('relu', () => check(([a]) => a!.relu(), [{ shape: [3, 7], gap: 0.05 }]));
+  it('gelu', () => check(([a]) => a!.gelu(), [{ shape: [3, 7], lo: -4, hi: 4 }]));
+  it('abs', () => check(([a]) => a!.abs(), [{ shape: [3, 7], gap: 0.05 }]));
+  it('where (broadcast condition and values)', () =>
+    check(
+      ([c, a, b]) => where(c!, a!, b!),
+      [{ shape: [4, 1], values: [1, 0, 1, 1], grad: false }, { shape: [5] }, { shape: [4, 5] }],
+    ));
+});
+
+describe('reduction gradients', () => {
+  const x = [{ shape: [3, 4, 5] }];
+  it('sum over all, one, and several axes, with and without keepdims', async () => {
+    await check(([a]) => a!.sum(), x);
+    await check(([a]) => a!.sum(1), x);
+    await check(([a]) => a!.sum([0, 2], true), x);
+  });
+  it('mean', () => check(([a]) => a!.mean([0, 2]), x));
+  it('max', async () => {
+    await check(([a]) => a!.max(-1), x);
+    await check(([a]) => a!.max([0, 1], true), x);
+  });
+});
+
+describe('layout gradients', () => {
+  const x = [{ shape: [2, 3, 5] }];
+  it('reshape', () => check(([a]) => a!.reshape([5, -1]).mul(a!.reshape([5, 6])), x));
+  it('permute and transpose', async () => {
+    await check(([a]) => a!.permute([2, 0, 1]), x);
+    await check(([a]) => a!.transpose(0, 2), x);
+  });
+  it('slice', () => check(([a]) => a!.slice([0, 1, 1], [2, 3, -1]), x));
+  it('concat of three along a middle axis', () =>
+    check(
+      ([a, b, c]) => concat([a!, b!, c!], 1),
+      [{ shape: [2, 3, 4] }, { shape: [2, 1, 4] }, { shape: [2, 2, 4] }],
+    ));
+  it('expand, tile and repeat', async () => {
+    await check(([a]) => a!.expand([4, 3, 5]), [{ shape: [3, 1] }]);
+    await check(([a]) => a!.tile(0, 3), [{ shape: [2, 3] }]);
+    await check(([a]) => a!.repeat(1, 2), [{ shape: [2, 3] }]);
+  });
+});
+
+describe('matmul gradients', () => {
+  it.each([
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ])('transA %s, transB %s', (transA, transB) =>
+    check(
+      ([a, b]) => a!.matmul(b!, { transA, transB }),
+      [{ shape: transA ? [5, 3] : [3, 5] }, { shape: transB ? [4, 5] : [5, 4] }],
+    ),
+  );
+  it('batched with broadcast batch dims', async () => {
+    await check(([a, b]) => a!.matmul(b!), [{ shape: [2, 3, 4] }, { shape: [4, 5] }]);
+    await check(([a, b]) => a!.matmul(b!), [{ shape: [2, 1, 3, 4] }, { shape: [3, 4, 2] }]);
+  });
+});
+
+describe('neural-network op gradients', () => {
+  it('gather with repeated indices', () =>
+    check(
+      ([table, idx]) => gather(table!, idx!),
+      [{ shape: [6, 3] }, { shape: [2, 3], dtype: 'i32', values: [1, 4, 1, 0, 5, 1] }],
+    ));
+  it('softmax and log-softmax on the last and a leading axis', async () => {
+    await check(([a]) => a!.softmax(), [{ shape: [3, 7], lo: -3, hi: 3 }]);
+    await check(([a]) => a!.softmax(0), [{ shape: [3, 7], lo: -3, hi: 3 }]);
+    await check(([a]) => a!.logSoftmax(), [{ shape: [3, 7], lo: -3, hi: 3 }]);
+  });
+  it('cross-entropy with ignore_index, mean / sum / none', async () => {
+    const specs = [
+      { shape: [2, 3, 5], lo: -3, hi: 3 },
+      { shape: [2, 3], dtype: 'i32' as const, values: [1, -100, 4, 0, 2, -100] },
+    ];
+    await check(([x, t]) => crossEntropy(x!, t!), specs);
+    await check(([x, t]) => crossEntropy(x!, t!, { reduction: 'sum' }), specs);
+    await check(([x, t]) => crossEntropy(x!, t!, { reduction: 'none' }), specs);
+  });
+});

@@ -1,0 +1,239 @@
+/**
+ * Every kernel on WebGPU against its CPU twin, on fresh random inputs at odd sizes, with outputs poisoned
+ * (NaN) before each run so that an element a kernel forgets to write fails the comparison.
+ * Tolerances are each kernel's own (see `tolerance` in its file, with the reasoning).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WebGpuBackend } from '../src/index.ts';
+import { BINARY_OPS, UNARY_OPS } from '../src/index.ts';
+import { type KernelCase, checkAgainstTwin, openGpu, randomInts, randomValues } from './helpers.ts';
+
+const SIZES = [1, 7, 33, 129, 1031];
+const f32 = (data: number[]) => ({ data, dtype: 'f32' as const });
+const i32 = (data: number[]) => ({ data, dtype: 'i32' as const });
+const contiguous = (shape: number[]) => {
+  let s = 1;
+  return shape.map((_, k) => shape.slice(k + 1).reduce((a, d) => a * d, 1)).map((x) => (s = x));
+};
+
+let gpu: WebGpuBackend;
+beforeAll(async () => {
+  gpu = await openGpu();
+});
+afterAll(() => gpu?.destroy());
+
+async function expectCases(name: string, cases: KernelCase[]) {
+  for (const c of cases) expect(await checkAgainstTwin(gpu, name, c)).toBeNull();
+}
+
+describe('elementwise kernels', () => {
+  it('fill and cast', async () => {
+    await expectCases(
+      'fill',
+      SIZES.flatMap((size) => [
+        { inputs: [], params: { size, value: -2.5, dtype: 'f32' } },
+        { inputs: [], params: { size, value: 7, dtype: 'i32' } },
+      ]),
+    );
+    await expectCases(
+      'cast',
+      SIZES.flatMap((size) => [
+        { inputs: [i32(randomInts(size, 1000))], params: { size, to: 'f32' } },
+        { inputs: [f32(randomValues(size, -50, 50))], params: { size, to: 'i32' } },
+      ]),
+    );
+  });
+
+  it.each(Object.keys(UNARY_OPS))('unary %s', async (op) => {
+    const positive = op === 'log' || op === 'sqrt';
+    await expectCases(
+      'unary',
+      SIZES.map((size) => ({
+        inputs: [f32(randomValues(size, positive ? 0.01 : -4, 4))],
+        params: { op, size },
+      })),
+    );
+  });
+
+  it.each(Object.keys(BINARY_OPS))('binary %s with broadcasting', async (op) => {
+    const shapes: [number[], number[], number[]][] = [
+      [[7], [7], [7]],
+      [
+        [33, 5],
+        [33, 5],
+        [1, 5],
+      ],
+      [
+        [3, 7, 5],
+        [3, 1, 5],
+        [7, 1],
+      ],
+      [[129], [129], []],
+      [
+        [2, 1031],
+        [1, 1031],
+        [2, 1],
+      ],
+    ];
+    const cases = shapes.map(([out, a, b]) => {
+      const n = (s: number[]) => s.reduce((x, d) => x * d, 1);
+      const lo = op === 'pow' ? 0.1 : -3;
+      const strides = (s: number[]) => {
+        const own = contiguous(s);
+        return out.map((_, k) => {
+          const i = k - (out.length - s.length);
+          return i < 0 || s[i] === 1 ? 0 : own[i]!;
+        });
+      };
+      // Small integers make comparisons take both branches and hit equality.
+      const values = (s: number[]) =>
+        ['eq', 'ne', 'le', 'ge'].includes(op) ? randomInts(n(s), 3) : randomValues(n(s), lo, 3);
+      return {
+        inputs: [f32(values(a)), f32(op === 'div' ? values(b).map((v) => v + 4) : values(b))],
+        params: { op, shape: out, aStrides: strides(a), bStrides: strides(b) },
+      };
+    });
+    await expectCases('binary', cases);
+  });
+
+  it('binary on i32 inputs', async () => {
+    for (const op of ['add', 'sub', 'mul', 'max', 'min', 'eq', 'lt']) {
+      await expectCases('binary', [
+        {
+          inputs: [i32(randomInts(33, 50)), i32(randomInts(33, 50))],
+          params: { op, shape: [33], aStrides: [1], bStrides: [1] },
+        },
+      ]);
+    }
+  });
+
+  it('where with broadcasting', async () => {
+    await expectCases('where', [
+      {
+        inputs: [f32(randomInts(7 * 33, 2)), f32(randomValues(33)), f32(randomValues(7 * 33))],
+        params: { shape: [7, 33], condStrides: [33, 1], aStrides: [0, 1], bStrides: [33, 1] },
+      },
+      {
+        inputs: [i32(randomInts(129, 2)), f32(randomValues(1)), f32(randomValues(129))],
+        params: { shape: [129], condStrides: [1], aStrides: [0], bStrides: [1] },
+      },
+    ]);
+  });
+});
+
+describe('layout kernels', () => {
+  it('strided copies: permute, slice, expand, pad', async () => {
+    const x = randomValues(3 * 7 * 33);
+    await expectCases('strided', [
+      // permute [3,7,33] -> [33,3,7]
+      { inputs: [f32(x)], params: { shape: [33, 3, 7], strides: [1, 231, 33], offset: 0 } },
+      // slice [1:3, 2:7, 5:32]
+      { inputs: [f32(x)], params: { shape: [2, 5, 27], strides: [231, 33, 1], offset: 231 + 66 + 5 } },
+      // expand [1, 33] -> [129, 33]
+      { inputs: [f32(x.slice(0, 33))], params: { shape: [129, 33], strides: [0, 1], offset: 0 } },
+      // pad [3, 7] into [5, 12] at (1, 4)
+      {
+        inputs: [f32(x.slice(0, 21))],
+        params: { shape: [5, 12], strides: [7, 1], offset: 0, lo: [1, 4], extent: [3, 7] },
+      },
+      { inputs: [i32(randomInts(1031, 9))], params: { shape: [1031], strides: [1], offset: 0 } },
+    ]);
+  });
+
+  it('concat', async () => {
+    await expectCases(
+      'concat',
+      [1, 7, 33].map((outer) => ({
+        inputs: [f32(randomValues(outer * 5)), f32(randomValues(outer * 129))],
+        params: { outer, aInner: 5, bInner: 129 },
+      })),
+    );
+  });
+});
+
+describe('reduce kernel', () => {
+  it.each(['sum', 'max'])('%s over various axes', async (op) => {
+    const cases = [
+      // [7, 33] over the last axis, the first axis, and everything
+      { outShape: [7], outStrides: [33], redShape: [33], redStrides: [1] },
+      { outShape: [33], outStrides: [1], redShape: [7], redStrides: [33] },
+      { outShape: [], outStrides: [], redShape: [7, 33], redStrides: [33, 1] },
+      // [3, 7, 33] over axes 0 and 2 (a non-contiguous reduced set)
+      { outShape: [7], outStrides: [33], redShape: [3, 33], redStrides: [231, 1] },
+    ].map((p) => ({ inputs: [f32(randomValues(3 * 7 * 33))], params: { op, ...p } }));
+    cases.push({
+      inputs: [f32(randomValues(1031 * 3))],
+      params: { op, outShape: [3], outStrides: [1031], redShape: [1031], redStrides: [1] },
+    });
+    await expectCases('reduce', cases);
+  });
+});
+
+describe('matmul kernel', () => {
+  const shapes: [number, number, number][] = [
+    [1, 1, 1],
+    [1, 33, 7],
+    [33, 1, 7],
+    [7, 9, 1],
+    [33, 129, 65],
+    [129, 33, 12],
+    [64, 64, 64],
+    [200, 136, 68],
+  ];
+  const variants = ['auto', 'register4x4', 'register8x8', 'register16x16', 'register4x8', 'tiled'];
+
+  it.each(variants)('variant %s: every transpose, odd and edge sizes, broadcast batch', async (variant) => {
+    const backend = variant === 'auto' ? gpu : await openGpu({ matmul: variant });
+    try {
+      for (const [M, N, K] of shapes) {
+        for (const transA of [false, true]) {
+          for (const transB of [false, true]) {
+            const batch = M * N * K < 50000 ? 3 : 1;
+            const params = { batch, M, N, K, transA, transB, aBatchStride: M * K, bBatchStride: 0 };
+            const c = { inputs: [f32(randomValues(batch * M * K)), f32(randomValues(K * N))], params };
+            expect(await checkAgainstTwin(backend, 'matmul', c)).toBeNull();
+          }
+        }
+      }
+    } finally {
+      if (backend !== gpu) backend.destroy();
+    }
+  });
+});
+
+describe('gather and scatter-add', () => {
+  it.each([
+    [1, 1, 1],
+    [7, 33, 5],
+    [129, 7, 1031],
+  ])('vocab %i, dim %i, count %i', async (vocab, dim, count) => {
+    const idx = randomInts(count, vocab);
+    await expectCases('gather', [
+      { inputs: [f32(randomValues(vocab * dim)), i32(idx)], params: { vocab, dim, count } },
+    ]);
+    await expectCases('scatterAdd', [
+      { inputs: [f32(randomValues(count * dim)), i32(idx)], params: { vocab, dim, count } },
+    ]);
+  });
+});
+
+describe('row kernels', () => {
+  it.each([
+    [1, 1],
+    [7, 33],
+    [129, 7],
+    [3, 1031],
+  ])('softmax, log-softmax and cross-entropy on [%i, %i]', async (rows, cols) => {
+    const x = f32(randomValues(rows * cols, -6, 6));
+    await expectCases('softmax', [
+      { inputs: [x], params: { rows, cols, log: false } },
+      { inputs: [x], params: { rows, cols, log: true } },
+    ]);
+    const targets = randomInts(rows, cols).map((t, r) => (r % 3 === 1 ? -100 : t));
+    const p = { rows, cols, ignoreIndex: -100 };
+    await expectCases('crossEntropy', [{ inputs: [x, i32(targets)], params: p }]);
+    await expectCases('crossEntropyGrad', [
+      { inputs: [x, i32(targets), f32(randomValues(rows))], params: p },
+    ]);
+  });
+});
