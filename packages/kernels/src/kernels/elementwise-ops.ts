@@ -40,7 +40,7 @@ export const UNARY_OPS = {
   },
   /** d gelu / dx, tanh form. */
   gelu_grad: {
-    wgsl: `gelu_grad(x)`,
+    wgsl: 'gelu_grad(x)',
     cpu: geluGradCpu,
     exact: false,
   },
