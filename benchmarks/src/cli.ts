@@ -39,19 +39,26 @@ async function main(): Promise<number> {
   }
   const device = (values.device ?? deviceChoiceFromEnv()) as DeviceChoice;
   if (!DEVICE_CHOICES.includes(device) || device === 'cpu') {
-    console.error(`--device must be one of auto, vulkan, opengles (the CPU twin is measured alongside), got ${device}`);
+    console.error(
+      `--device must be one of auto, vulkan, opengles (the CPU twin is measured alongside), got ${device}`,
+    );
     return 2;
   }
   const gpu = await WebGpuBackend.create(device);
   const log = (s: string) => (values.json ? process.stderr : process.stdout).write(`${s}\n`);
-  log(`adapter: ${gpu.adapter.description} (${gpu.adapter.backend}, ${gpu.adapter.featureLevel}${gpu.adapter.isSoftware ? ', software' : ''})`);
+  log(
+    `adapter: ${gpu.adapter.description} (${gpu.adapter.backend}, ${gpu.adapter.featureLevel}${gpu.adapter.isSoftware ? ', software' : ''})`,
+  );
   const notes: string[] = [];
   const options: SuiteOptions = {
     mode: values.full ? 'full' : values.quick ? 'quick' : 'default',
     note: (line) => notes.push(line),
     progress: (m) => {
       if (values.json) console.log(JSON.stringify(m));
-      else log(`  ${m.bench} ${m.label ?? m.shape.join('×')} ${m.impl}: ${m.error ?? `${m.gflops?.toFixed(1)} GFLOP/s`}`);
+      else
+        log(
+          `  ${m.bench} ${m.label ?? m.shape.join('×')} ${m.impl}: ${m.error ?? `${m.gflops?.toFixed(1)} GFLOP/s`}`,
+        );
     },
   };
   const results: Measurement[] = [];

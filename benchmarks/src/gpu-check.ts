@@ -34,7 +34,13 @@ async function correctness(gpu: WebGpuBackend, variant: string): Promise<number>
   }
   if (variant !== 'auto') return failures;
   const n = 1031;
-  report('unary gelu', await checkAgainstTwin(gpu, 'unary', { inputs: [f32(randomValues(n, -4, 4))], params: { op: 'gelu', size: n } }));
+  report(
+    'unary gelu',
+    await checkAgainstTwin(gpu, 'unary', {
+      inputs: [f32(randomValues(n, -4, 4))],
+      params: { op: 'gelu', size: n },
+    }),
+  );
   report(
     'binary pow broadcast',
     await checkAgainstTwin(gpu, 'binary', {
@@ -51,17 +57,47 @@ async function correctness(gpu: WebGpuBackend, variant: string): Promise<number>
   );
   const x = f32(randomValues(33 * 129, -6, 6));
   const t = i32(randomInts(33, 129));
-  report('softmax', await checkAgainstTwin(gpu, 'softmax', { inputs: [x], params: { rows: 33, cols: 129, log: false } }));
-  report('crossEntropy', await checkAgainstTwin(gpu, 'crossEntropy', { inputs: [x, t], params: { rows: 33, cols: 129, ignoreIndex: -100 } }));
+  report(
+    'softmax',
+    await checkAgainstTwin(gpu, 'softmax', { inputs: [x], params: { rows: 33, cols: 129, log: false } }),
+  );
+  report(
+    'crossEntropy',
+    await checkAgainstTwin(gpu, 'crossEntropy', {
+      inputs: [x, t],
+      params: { rows: 33, cols: 129, ignoreIndex: -100 },
+    }),
+  );
   const idx = i32(randomInts(n, 129));
-  report('gather', await checkAgainstTwin(gpu, 'gather', { inputs: [f32(randomValues(129 * 7)), idx], params: { vocab: 129, dim: 7, count: n } }));
-  report('scatterAdd', await checkAgainstTwin(gpu, 'scatterAdd', { inputs: [f32(randomValues(n * 7)), idx], params: { vocab: 129, dim: 7, count: n } }));
+  report(
+    'gather',
+    await checkAgainstTwin(gpu, 'gather', {
+      inputs: [f32(randomValues(129 * 7)), idx],
+      params: { vocab: 129, dim: 7, count: n },
+    }),
+  );
+  report(
+    'scatterAdd',
+    await checkAgainstTwin(gpu, 'scatterAdd', {
+      inputs: [f32(randomValues(n * 7)), idx],
+      params: { vocab: 129, dim: 7, count: n },
+    }),
+  );
   return failures;
 }
 
 async function speed(gpu: WebGpuBackend, variant: string, sizes: number[]) {
   for (const n of sizes) {
-    const params: MatmulParams = { batch: 1, M: n, N: n, K: n, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 };
+    const params: MatmulParams = {
+      batch: 1,
+      M: n,
+      N: n,
+      K: n,
+      transA: false,
+      transB: false,
+      aBatchStride: 0,
+      bBatchStride: 0,
+    };
     const a = gpu.upload(randomValues(n * n), 'f32');
     const b = gpu.upload(randomValues(n * n), 'f32');
     const timing = await timeIt(
@@ -71,7 +107,14 @@ async function speed(gpu: WebGpuBackend, variant: string, sizes: number[]) {
       },
       { warmup: 2, samples: 5, minSampleMs: 50 },
     );
-    out({ bench: 'matmul', shape: [n, n, n], impl: `reprise-webgpu-${variant}`, adapter: gpu.adapter.description, median_ms: timing.medianMs, gflops: (2 * n ** 3) / timing.medianMs / 1e6 });
+    out({
+      bench: 'matmul',
+      shape: [n, n, n],
+      impl: `reprise-webgpu-${variant}`,
+      adapter: gpu.adapter.description,
+      median_ms: timing.medianMs,
+      gflops: (2 * n ** 3) / timing.medianMs / 1e6,
+    });
     gpu.release(a);
     gpu.release(b);
   }
@@ -82,10 +125,17 @@ async function main() {
   const sizes = (process.env.SIZES ?? '1024,2048,4096,8192').split(',').map(Number);
   let failures = 0;
   for (const variant of variants) {
-    const gpu = await WebGpuBackend.create('auto', variant === 'auto' ? {} : { variants: { matmul: variant } });
+    const gpu = await WebGpuBackend.create(
+      'auto',
+      variant === 'auto' ? {} : { variants: { matmul: variant } },
+    );
     if (variant === 'auto') {
       const features = [...gpu.context.adapter.features].sort();
-      out({ adapter: gpu.adapter, features, limits: { maxComputeWorkgroupStorageSize: gpu.context.device.limits.maxComputeWorkgroupStorageSize } });
+      out({
+        adapter: gpu.adapter,
+        features,
+        limits: { maxComputeWorkgroupStorageSize: gpu.context.device.limits.maxComputeWorkgroupStorageSize },
+      });
     }
     failures += await correctness(gpu, variant);
     await speed(gpu, variant, sizes);

@@ -29,7 +29,9 @@ export function matmulShapes(mode: SuiteOptions['mode']): Shape[] {
     { M: 1000, N: 1000, K: 1000, label: 'odd 1000³' },
     { M: 1, N: 1024, K: 1024, label: 'skinny 1×1024×1024' },
   ];
-  return full ? [...squares, ...transformer, ...odd] : [...squares, ...transformer.slice(0, 1), ...odd.slice(0, 1)];
+  return full
+    ? [...squares, ...transformer, ...odd]
+    : [...squares, ...transformer.slice(0, 1), ...odd.slice(0, 1)];
 }
 
 function randomData(n: number, seed: number): Float32Array {
@@ -43,7 +45,12 @@ function randomData(n: number, seed: number): Float32Array {
 }
 
 /** Compares 64 sampled outputs with float64 dot products; returns a problem or null. */
-function checkSamples(c: ArrayLike<number>, a: Float32Array, b: Float32Array, { M, N, K }: Shape): string | null {
+function checkSamples(
+  c: ArrayLike<number>,
+  a: Float32Array,
+  b: Float32Array,
+  { M, N, K }: Shape,
+): string | null {
   for (let s = 0; s < 64; s++) {
     const m = (s * 7919) % M;
     const n = (s * 104729) % N;
@@ -57,9 +64,22 @@ function checkSamples(c: ArrayLike<number>, a: Float32Array, b: Float32Array, { 
   return null;
 }
 
-async function measure(backend: KernelBackend, shape: Shape, impl: string): Promise<Omit<Measurement, 'adapter'>> {
+async function measure(
+  backend: KernelBackend,
+  shape: Shape,
+  impl: string,
+): Promise<Omit<Measurement, 'adapter'>> {
   const { M, N, K } = shape;
-  const params: MatmulParams = { batch: 1, M, N, K, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 };
+  const params: MatmulParams = {
+    batch: 1,
+    M,
+    N,
+    K,
+    transA: false,
+    transB: false,
+    aBatchStride: 0,
+    bBatchStride: 0,
+  };
   const aData = randomData(M * K, 1);
   const bData = randomData(K * N, 2);
   const a = backend.upload(aData, 'f32');
@@ -93,14 +113,20 @@ export async function benchMatmul(gpu: WebGpuBackend, options: SuiteOptions): Pr
     results.push({ ...(await measure(gpu, shape, 'reprise-webgpu')), adapter });
     options.progress?.(results.at(-1)!);
     if (shape.M * shape.N * shape.K <= (options.mode === 'full' ? 1024 ** 3 : CPU_TWIN_LIMIT)) {
-      results.push({ ...(await measure(cpu, shape, 'reprise-cpu-twin')), adapter: 'cpu (float64 TypeScript)' });
+      results.push({
+        ...(await measure(cpu, shape, 'reprise-cpu-twin')),
+        adapter: 'cpu (float64 TypeScript)',
+      });
       options.progress?.(results.at(-1)!);
     }
   }
   const at1024 = results.find((r) => r.impl === 'reprise-webgpu' && r.shape.join() === '1024,1024,1024');
   if (at1024?.gflops !== undefined && gpu.adapter.isSoftware) {
-    const verdict = at1024.gflops >= TARGET_1024 ? 'met' : `missed by ${(TARGET_1024 - at1024.gflops).toFixed(1)} GFLOP/s`;
-    options.note?.(`target on a software adapter: ≥ ${TARGET_1024} GFLOP/s at 1024³: ${at1024.gflops.toFixed(1)}, ${verdict}`);
+    const verdict =
+      at1024.gflops >= TARGET_1024 ? 'met' : `missed by ${(TARGET_1024 - at1024.gflops).toFixed(1)} GFLOP/s`;
+    options.note?.(
+      `target on a software adapter: ≥ ${TARGET_1024} GFLOP/s at 1024³: ${at1024.gflops.toFixed(1)}, ${verdict}`,
+    );
   }
   return results;
 }

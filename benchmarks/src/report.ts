@@ -32,7 +32,9 @@ export function renderTable(results: readonly Measurement[], baselineImpl: strin
     style: { head: [], border: [], compact: true },
   });
   for (const r of results) {
-    const base = results.find((b) => b.bench === r.bench && b.shape.join() === r.shape.join() && b.impl === baselineImpl);
+    const base = results.find(
+      (b) => b.bench === r.bench && b.shape.join() === r.shape.join() && b.impl === baselineImpl,
+    );
     const ratio = r.gflops && base?.gflops ? (r.gflops / base.gflops).toFixed(2) : '';
     table.push([
       r.bench,

@@ -1,23 +1,14 @@
 /**
  * @file Shape arithmetic: NumPy broadcasting, axis normalization, strides. Errors name the op and the shapes.
  */
+import { contiguousStrides, product } from '@reprise/kernels';
+
 export type Shape = readonly number[];
 
-export function sizeOf(shape: Shape): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
-
-export function stridesOf(shape: Shape): number[] {
-  const strides = new Array<number>(shape.length);
-  let s = 1;
-  for (let k = shape.length - 1; k >= 0; k--) {
-    strides[k] = s;
-    s *= shape[k]!;
-  }
-  return strides;
-}
+/** Number of elements. */
+export const sizeOf: (shape: Shape) => number = product;
+/** Row-major strides. */
+export const stridesOf: (shape: Shape) => number[] = contiguousStrides;
 
 export const fmt = (shape: Shape) => `[${shape.join(', ')}]`;
 

@@ -2,7 +2,7 @@
  * Every differentiable op: backward() against central differences (float64, CPU backend), then the WebGPU
  * forward and gradients against the CPU's. Shapes are small and odd, with broadcasting wherever the op has it.
  */
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { describe, it } from 'vitest';
 import {
   type Device,
   type Tensor,
@@ -13,16 +13,9 @@ import {
   minimum,
   where,
 } from '../src/index.ts';
-import { gradCheck, openDevices } from './helpers.ts';
+import { gradCheck, useDevices } from './helpers.ts';
 
-let devices: { cpu: Device; gpu: Device };
-beforeAll(async () => {
-  devices = await openDevices();
-});
-afterAll(() => {
-  devices?.cpu.destroy();
-  devices?.gpu.destroy();
-});
+const devices = useDevices();
 
 const check = (fn: (xs: Tensor[]) => Tensor, specs: Parameters<typeof gradCheck>[2]) =>
   gradCheck(devices, fn, specs);

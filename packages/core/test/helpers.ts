@@ -3,7 +3,7 @@
  * checks, and central-difference gradient checks in float64 on the CPU backend.
  */
 import type { DeviceChoice } from '@reprise/kernels';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { Device, type Shape, type Tensor, sizeOf, tidy } from '../src/index.ts';
 
 export async function openDevices(): Promise<{ cpu: Device; gpu: Device }> {
@@ -14,6 +14,17 @@ export async function openDevices(): Promise<{ cpu: Device; gpu: Device }> {
     cpu: await Device.create({ device: 'cpu', poison: true }),
     gpu: await Device.create({ device: choice, poison: true }),
   };
+}
+
+/** Opens both devices for a test file (before all tests) and destroys them after; call at module level. */
+export function useDevices(): { cpu: Device; gpu: Device } {
+  const devices = {} as { cpu: Device; gpu: Device };
+  beforeAll(async () => Object.assign(devices, await openDevices()));
+  afterAll(() => {
+    devices.cpu?.destroy();
+    devices.gpu?.destroy();
+  });
+  return devices;
 }
 
 export function expectClose(

@@ -2,18 +2,11 @@
  * Memory: scopes, dispose, graph release, and a leak test (a few hundred MLP training steps on WebGPU keep
  * live bytes and buffer count flat).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Device, Rng, SGD, type Tensor, crossEntropy, keep, noGrad, tidy } from '../src/index.ts';
-import { openDevices } from './helpers.ts';
+import { useDevices } from './helpers.ts';
 
-let devices: { cpu: Device; gpu: Device };
-beforeAll(async () => {
-  devices = await openDevices();
-});
-afterAll(() => {
-  devices?.cpu.destroy();
-  devices?.gpu.destroy();
-});
+const devices = useDevices();
 
 describe.each(['cpu', 'gpu'] as const)('scopes on %s', (which) => {
   it('tidy frees what it does not return, keep() survives, returned tensors survive', () => {

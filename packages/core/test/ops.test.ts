@@ -2,24 +2,29 @@
  * Op semantics and bad input: forward results of the non-differentiable ops on both backends, creation and
  * reading, and the errors users see for mismatched shapes, wrong dtypes and bad arguments.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Device, concat, crossEntropy, gather, matmul, tidy } from '../src/index.ts';
-import { openDevices } from './helpers.ts';
+import { useDevices } from './helpers.ts';
 
-let devices: { cpu: Device; gpu: Device };
-beforeAll(async () => {
-  devices = await openDevices();
-});
-afterAll(() => {
-  devices?.cpu.destroy();
-  devices?.gpu.destroy();
-});
+const devices = useDevices();
 
 describe.each(['cpu', 'gpu'] as const)('forward semantics on %s', (which) => {
   const dev = () => devices[which];
 
   it('creates tensors from nested arrays, flat data and fills, and reads them back', async () => {
-    await tidy(() => dev().tensor([[1, 2, 3], [4, 5, 6]])).toArray().then((v) => expect(v).toEqual([[1, 2, 3], [4, 5, 6]]));
+    await tidy(() =>
+      dev().tensor([
+        [1, 2, 3],
+        [4, 5, 6],
+      ]),
+    )
+      .toArray()
+      .then((v) =>
+        expect(v).toEqual([
+          [1, 2, 3],
+          [4, 5, 6],
+        ]),
+      );
     expect(Array.from(await dev().full([2, 2], 3.5).data())).toEqual([3.5, 3.5, 3.5, 3.5]);
     expect(await dev().scalar(7, 'i32').item()).toBe(7);
     expect(await dev().zeros([0, 3]).toArray()).toEqual([]);
@@ -49,17 +54,36 @@ describe.each(['cpu', 'gpu'] as const)('forward semantics on %s', (which) => {
   });
 
   it('layout ops: transpose, slice, concat, tile vs repeat', async () => {
-    const x = dev().tensor([[1, 2, 3], [4, 5, 6]]);
-    expect(await x.transpose().toArray()).toEqual([[1, 4], [2, 5], [3, 6]]);
-    expect(await x.slice([0, 1], [2, 3]).toArray()).toEqual([[2, 3], [5, 6]]);
-    expect(await concat([x, x.mul(10)], 0).toArray()).toEqual([[1, 2, 3], [4, 5, 6], [10, 20, 30], [40, 50, 60]]);
+    const x = dev().tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
+    expect(await x.transpose().toArray()).toEqual([
+      [1, 4],
+      [2, 5],
+      [3, 6],
+    ]);
+    expect(await x.slice([0, 1], [2, 3]).toArray()).toEqual([
+      [2, 3],
+      [5, 6],
+    ]);
+    expect(await concat([x, x.mul(10)], 0).toArray()).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+      [10, 20, 30],
+      [40, 50, 60],
+    ]);
     const v = dev().tensor([1, 2]);
     expect(await v.tile(0, 3).toArray()).toEqual([1, 2, 1, 2, 1, 2]);
     expect(await v.repeat(0, 3).toArray()).toEqual([1, 1, 1, 2, 2, 2]);
   });
 
   it('cross-entropy ignores ignore_index positions in the mean', async () => {
-    const logits = dev().tensor([[0, 0], [10, 0], [0, 0]]);
+    const logits = dev().tensor([
+      [0, 0],
+      [10, 0],
+      [0, 0],
+    ]);
     const loss = crossEntropy(logits, dev().tensor([0, -100, 1], [3], 'i32'));
     expect(await loss.item()).toBeCloseTo(Math.log(2), 5);
   });
@@ -69,25 +93,39 @@ describe.each(['cpu', 'gpu'] as const)('bad input on %s', (which) => {
   const dev = () => devices[which];
 
   it('mismatched shapes name the op and both shapes', () => {
-    expect(() => dev().ones([2, 3]).add(dev().ones([4]))).toThrow(
-      'add: shapes [2, 3] and [4] cannot be broadcast together (axis -1: 3 vs 4)',
-    );
+    expect(() =>
+      dev()
+        .ones([2, 3])
+        .add(dev().ones([4])),
+    ).toThrow('add: shapes [2, 3] and [4] cannot be broadcast together (axis -1: 3 vs 4)');
     expect(() => matmul(dev().ones([2, 3]), dev().ones([4, 5]))).toThrow(
       'matmul: inner dimensions differ: a [2, 3] has K=3, b [4, 5] has K=4',
     );
-    expect(() => concat([dev().ones([2, 3]), dev().ones([3, 3])], 1)).toThrow(/concat: .*\[3, 3\].* does not match .*\[2, 3\]/);
-    expect(() => dev().ones([6]).reshape([4, 2])).toThrow(/reshape: .* has 6 elements, shape \[4, 2\] holds 8/);
+    expect(() => concat([dev().ones([2, 3]), dev().ones([3, 3])], 1)).toThrow(
+      /concat: .*\[3, 3\].* does not match .*\[2, 3\]/,
+    );
+    expect(() => dev().ones([6]).reshape([4, 2])).toThrow(
+      /reshape: .* has 6 elements, shape \[4, 2\] holds 8/,
+    );
     expect(() => dev().ones([2, 3]).sum(2)).toThrow('sum: axis 2 is out of range for a tensor of rank 2');
-    expect(() => dev().ones([2, 3]).slice([0, 1], [2, 5])).toThrow(/slice: range 1:5 on axis 1 is outside 0..3/);
+    expect(() => dev().ones([2, 3]).slice([0, 1], [2, 5])).toThrow(
+      /slice: range 1:5 on axis 1 is outside 0..3/,
+    );
   });
 
   it('wrong dtypes are refused with the fix', () => {
     const ints = dev().tensor([1, 2], [2], 'i32');
     expect(() => ints.add(dev().ones([2]))).toThrow(/add: dtypes differ .*i32.*f32.*cast/);
     expect(() => ints.exp()).toThrow(/exp: expected a f32 tensor, got .*i32/);
-    expect(() => gather(dev().ones([3, 2]), dev().ones([2]))).toThrow(/gather \(indices\): expected a i32 tensor/);
-    expect(() => crossEntropy(dev().ones([3, 2]), dev().ones([3]))).toThrow(/crossEntropy \(targets\): expected a i32/);
-    expect(() => dev().tensor([1.5], [1], 'i32')).toThrow('tensor: i32 data holds a non-integer 1.5 at index 0');
+    expect(() => gather(dev().ones([3, 2]), dev().ones([2]))).toThrow(
+      /gather \(indices\): expected a i32 tensor/,
+    );
+    expect(() => crossEntropy(dev().ones([3, 2]), dev().ones([3]))).toThrow(
+      /crossEntropy \(targets\): expected a i32/,
+    );
+    expect(() => dev().tensor([1.5], [1], 'i32')).toThrow(
+      'tensor: i32 data holds a non-integer 1.5 at index 0',
+    );
     expect(() => ints.setRequiresGrad()).toThrow(/only f32 tensors have gradients/);
   });
 
@@ -99,5 +137,7 @@ describe.each(['cpu', 'gpu'] as const)('bad input on %s', (which) => {
 });
 
 it('mixing devices is an error naming both tensors', () => {
-  expect(() => devices.cpu.ones([2]).add(devices.gpu.ones([2]))).toThrow(/add: tensors on different devices .*cpu.*webgpu/);
+  expect(() => devices.cpu.ones([2]).add(devices.gpu.ones([2]))).toThrow(
+    /add: tensors on different devices .*cpu.*webgpu/,
+  );
 });

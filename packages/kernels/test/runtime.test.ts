@@ -27,7 +27,9 @@ describe('adapter', () => {
     const before = process.env.REPRISE_DEVICE;
     process.env.REPRISE_DEVICE = 'cuda';
     try {
-      expect(() => deviceChoiceFromEnv()).toThrow(/REPRISE_DEVICE=cuda is not a device: expected one of auto, cpu, vulkan, opengles/);
+      expect(() => deviceChoiceFromEnv()).toThrow(
+        /REPRISE_DEVICE=cuda is not a device: expected one of auto, cpu, vulkan, opengles/,
+      );
     } finally {
       if (before === undefined) delete process.env.REPRISE_DEVICE;
       else process.env.REPRISE_DEVICE = before;
@@ -36,8 +38,12 @@ describe('adapter', () => {
 
   it('refuses a limit the adapter lacks, naming the limit and both values', async () => {
     await expect(
-      WebGpuBackend.create(testDeviceChoice(), { requiredLimits: { maxComputeWorkgroupStorageSize: 2 ** 30 } }),
-    ).rejects.toThrow(/limit maxComputeWorkgroupStorageSize: requested 1073741824, but the .* adapter .* offers at most \d+/);
+      WebGpuBackend.create(testDeviceChoice(), {
+        requiredLimits: { maxComputeWorkgroupStorageSize: 2 ** 30 },
+      }),
+    ).rejects.toThrow(
+      /limit maxComputeWorkgroupStorageSize: requested 1073741824, but the .* adapter .* offers at most \d+/,
+    );
   });
 
   it('without any adapter, lists what it tried and names the setup command', () => {
@@ -47,7 +53,9 @@ describe('adapter', () => {
       env: { ...process.env, VK_DRIVER_FILES: '/nonexistent.json', VK_ICD_FILENAMES: '/nonexistent.json' },
       encoding: 'utf8',
     });
-    expect(out).toMatch(/no WebGPU adapter found \(device 'vulkan'\)\. Tried: vulkan: .*bash scripts\/setup\.sh.*'cpu'/s);
+    expect(out).toMatch(
+      /no WebGPU adapter found \(device 'vulkan'\)\. Tried: vulkan: .*bash scripts\/setup\.sh.*'cpu'/s,
+    );
   });
 });
 
@@ -109,7 +117,9 @@ describe('buffer pool, pipeline cache, batching', () => {
 
   it('warms pipelines ahead of a run', async () => {
     const before = gpu.counters.pipelines;
-    await gpu.warmup([{ name: 'unary', inputs: [{ dtype: 'f32', size: 8 }], params: { op: 'sqrt', size: 8 } }]);
+    await gpu.warmup([
+      { name: 'unary', inputs: [{ dtype: 'f32', size: 8 }], params: { op: 'sqrt', size: 8 } },
+    ]);
     expect(gpu.counters.pipelines).toBe(before + 1);
   });
 });
@@ -130,7 +140,9 @@ describe('debug mode', () => {
       const ok = debug.run('unary', [x], { op: 'tanh', size: 7 }, 'tanh');
       await debug.read(ok);
       const bad = debug.run('unary', [x], { op: 'exp', size: 7 }, 'exp (in my model)');
-      await expect(debug.read(bad)).rejects.toThrow(/debug mode: op #2 exp \(in my model\): kernel unary exp\(size=7\).*element 3/);
+      await expect(debug.read(bad)).rejects.toThrow(
+        /debug mode: op #2 exp \(in my model\): kernel unary exp\(size=7\).*element 3/,
+      );
     } finally {
       unary.cpu = original;
       debug.destroy();
@@ -143,7 +155,9 @@ describe('debug mode', () => {
       const table = debug.upload(randomValues(12), 'f32');
       const idx = debug.upload([0, 5], 'i32');
       const out = debug.run('gather', [table, idx], { vocab: 4, dim: 3, count: 2 }, 'embedding');
-      await expect(debug.read(out)).rejects.toThrow(/embedding.*index 5 at position 1 is outside the table's 4 rows/);
+      await expect(debug.read(out)).rejects.toThrow(
+        /embedding.*index 5 at position 1 is outside the table's 4 rows/,
+      );
     } finally {
       debug.destroy();
     }
@@ -171,7 +185,16 @@ describe('timestamp profiling', () => {
         return;
       }
       const a = prof.upload(randomValues(64 * 64), 'f32');
-      const p = { batch: 1, M: 64, N: 64, K: 64, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 };
+      const p = {
+        batch: 1,
+        M: 64,
+        N: 64,
+        K: 64,
+        transA: false,
+        transB: false,
+        aBatchStride: 0,
+        bBatchStride: 0,
+      };
       for (let i = 0; i < 3; i++) prof.release(prof.run('matmul', [a, a], p));
       const report = await prof.profile();
       const mm = report.find((r) => r.kernel === 'matmul');
