@@ -31,6 +31,14 @@ export {
 export { sum, mean, max } from './ops/reduce.ts';
 export { reshape, permute, transpose, slice, pad, expand, concat, tile, repeat } from './ops/layout.ts';
 export { matmul, type MatmulOptions } from './ops/matmul.ts';
-export { gather, scatterAdd, softmax, logSoftmax, crossEntropy, type CrossEntropyOptions } from './ops/nn.ts';
+export {
+  gather,
+  scatterAdd,
+  softmax,
+  logSoftmax,
+  crossEntropy,
+  type CrossEntropyOptions,
+  layerNorm,
+} from './ops/nn.ts';
 export { SGD } from './optim/sgd.ts';
 export { broadcastShapes, sizeOf, stridesOf, type Shape } from './shape.ts';

@@ -9,6 +9,7 @@ import {
   concat,
   crossEntropy,
   gather,
+  layerNorm,
   maximum,
   minimum,
   where,
@@ -123,6 +124,11 @@ describe('neural-network op gradients', () => {
     await check(([a]) => a!.softmax(0), [{ shape: [3, 7], lo: -3, hi: 3 }]);
     await check(([a]) => a!.logSoftmax(), [{ shape: [3, 7], lo: -3, hi: 3 }]);
   });
+  it('layerNorm (input, weight and bias gradients)', () =>
+    check(
+      ([x, w, b]) => layerNorm(x!, w!, b!),
+      [{ shape: [2, 3, 7], lo: -2, hi: 2 }, { shape: [7] }, { shape: [7] }],
+    ));
   it('cross-entropy with ignore_index, mean / sum / none', async () => {
     const specs = [
       { shape: [2, 3, 5], lo: -3, hi: 3 },

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebGpuBackend } from '../src/index.ts';
-import { BINARY_OPS, UNARY_OPS } from '../src/index.ts';
+import { BINARY_OPS, CpuBackend, UNARY_OPS } from '../src/index.ts';
 import { type KernelCase, checkAgainstTwin, openGpu, randomInts, randomValues } from './helpers.ts';
 
 const SIZES = [1, 7, 33, 129, 1031];
@@ -240,5 +240,25 @@ describe('row kernels', () => {
     await expectCases('crossEntropyGrad', [
       { inputs: [x, i32(targets), f32(randomValues(rows))], params: p },
     ]);
+  });
+});
+
+describe('layerNorm kernels', () => {
+  it.each([
+    [1, 1],
+    [7, 33],
+    [129, 7],
+    [3, 1031],
+  ])('[%i, %i]: stats, apply, input and parameter gradients', async (rows, dim) => {
+    const p = { rows, dim, eps: 1e-5 };
+    const x = f32(randomValues(rows * dim, -3, 3).map((v, i) => v + (i % 5)));
+    const cpu = new CpuBackend();
+    const stats = f32(Array.from(await cpu.read(cpu.run('layerNormStats', [cpu.upload(x.data, 'f32')], p))));
+    const w = f32(randomValues(dim));
+    const dy = f32(randomValues(rows * dim));
+    await expectCases('layerNormStats', [{ inputs: [x], params: p }]);
+    await expectCases('layerNormApply', [{ inputs: [x, stats, w, f32(randomValues(dim))], params: p }]);
+    await expectCases('layerNormGradInput', [{ inputs: [x, stats, w, dy], params: p }]);
+    await expectCases('layerNormGradParams', [{ inputs: [x, stats, dy], params: p }]);
   });
 });

@@ -180,6 +180,22 @@ export const GRAD_RULES = {
       null,
     ];
   },
+  layerNorm: (g, { inputs: [x, weight, bias, stats], attrs }) => {
+    const dim = x!.shape.at(-1)!;
+    const params = { rows: x!.size / dim, dim, eps: attrs.eps as number };
+    return tidy(() => {
+      const dx = x!.requiresGrad
+        ? launch('layerNorm backward', 'layerNormGradInput', [x!, stats!, weight!, g], params, x!.shape)
+        : null;
+      if (!weight!.requiresGrad && !bias!.requiresGrad) return [dx, null, null, null];
+      // One column pass gives both: row 0 is dW, row 1 is dB.
+      const both = launch('layerNorm backward (params)', 'layerNormGradParams', [x!, stats!, g], params, [
+        2,
+        dim,
+      ]);
+      return [dx, reshape(slice(both, [0], [1]), [dim]), reshape(slice(both, [1], [2]), [dim]), null];
+    });
+  },
 } satisfies Record<string, GradRule>;
 
 export type OpName = keyof typeof GRAD_RULES;

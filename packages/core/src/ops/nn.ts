@@ -1,5 +1,6 @@
 /**
- * @file Neural-network ops: embedding gather (scatter-add backward), softmax, log-softmax, cross-entropy.
+ * @file Neural-network ops: embedding gather (scatter-add backward), softmax, log-softmax, cross-entropy,
+ * layer normalization.
  */
 import { record } from '../autograd/graph.ts';
 import { tidy } from '../scope.ts';
@@ -91,5 +92,22 @@ export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntr
     if (reduction === 'sum') return total;
     const valid = sum(compare('ne', targets, ignoreIndex));
     return total.div(valid.maximum(1));
+  });
+}
+
+/** LayerNorm over the last axis: (x − mean)/sqrt(var + eps)·weight + bias, statistics in f32. */
+export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5): Tensor {
+  requireDtype('layerNorm', x, 'f32');
+  const dim = x.shape.at(-1);
+  if (dim === undefined || weight.shape.join() !== `${dim}` || bias.shape.join() !== `${dim}`) {
+    throw new Error(
+      `layerNorm: weight ${fmt(weight.shape)} and bias ${fmt(bias.shape)} must both be [${dim}] for input ${fmt(x.shape)}`,
+    );
+  }
+  const params = { rows: x.size / Math.max(dim, 1), dim, eps };
+  return tidy(() => {
+    const stats = launch('layerNorm stats', 'layerNormStats', [x], params, [params.rows, 2]);
+    const y = launch('layerNorm', 'layerNormApply', [x, stats, weight, bias], params, x.shape);
+    return record(y, 'layerNorm', [x, weight, bias, stats], { eps });
   });
 }

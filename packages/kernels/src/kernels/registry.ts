@@ -2,6 +2,7 @@
 import { binary, cast, fill, unary, where } from './elementwise.ts';
 import { gather, scatterAdd } from './gather.ts';
 import type { KernelDef } from './kernel.ts';
+import { layerNormApply, layerNormGradInput, layerNormGradParams, layerNormStats } from './layernorm.ts';
 import { concat, strided } from './layout.ts';
 import { matmul } from './matmul.ts';
 import { reduce } from './reduce.ts';
@@ -24,6 +25,10 @@ export const KERNELS: Record<string, KernelDef<any>> = Object.fromEntries(
     softmax,
     crossEntropy,
     crossEntropyGrad,
+    layerNormStats,
+    layerNormApply,
+    layerNormGradInput,
+    layerNormGradParams,
   ].map((k) => [k.name, k]),
 );
 

@@ -1,0 +1,222 @@
+/**
+ * @file LayerNorm over the last axis, as four single-output kernels: row statistics (mean, rstd in f32),
+ * the affine normalization, the input gradient, and the weight/bias gradients (a column reduction).
+ * One invocation per row (or column): right for llvmpipe, where workgroup reductions cost barriers.
+ */
+import { assertInputs, defineKernel } from './kernel.ts';
+import { f32bits, grid1d, gridIndexFn, paramsDecl } from './wgsl.ts';
+
+export interface LayerNormParams {
+  rows: number;
+  dim: number;
+  eps: number;
+}
+
+const WG = 64;
+
+function launchRows(name: string, p: LayerNormParams, count: number, maxPerDim: number, wgsl: string) {
+  const grid = grid1d(count, maxPerDim, WG);
+  return {
+    key: name,
+    workgroups: grid.workgroups,
+    uniforms: [count, grid.rowStride, p.dim, p.rows, f32bits(p.eps)],
+    wgsl: () => wgsl,
+  };
+}
+
+const header = (bindings: string[], outType = 'f32') => `
+${bindings.map((b, i) => `@group(0) @binding(${i}) var<storage, read> ${b}: array<f32>;`).join('\n')}
+@group(0) @binding(${bindings.length}) var<storage, read_write> out: array<${outType}>;
+${paramsDecl(bindings.length + 1)}${gridIndexFn}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gridIndex(gid, pu(1u));
+  if (i >= pu(0u)) { return; }
+  let dim = pu(2u);
+  let rows = pu(3u);`;
+
+/** Mean and 1/sqrt(var + eps) (biased variance) of each row, as [rows, 2]. */
+export const layerNormStats = defineKernel<LayerNormParams>({
+  name: 'layerNormStats',
+  output: (p, inputs) => {
+    assertInputs('layerNormStats', inputs, [['f32', p.rows * p.dim]]);
+    return { size: p.rows * 2, dtype: 'f32' };
+  },
+  cpu: ([x], p, out) => {
+    for (let r = 0; r < p.rows; r++) {
+      let mean = 0;
+      for (let j = 0; j < p.dim; j++) mean += x![r * p.dim + j]!;
+      mean /= p.dim;
+      let v = 0;
+      for (let j = 0; j < p.dim; j++) v += (x![r * p.dim + j]! - mean) ** 2;
+      out[2 * r] = mean;
+      out[2 * r + 1] = 1 / Math.sqrt(v / p.dim + p.eps);
+    }
+  },
+  gpu: (p, _inputs, target) =>
+    launchRows(
+      'layerNormStats',
+      p,
+      p.rows,
+      target.maxWorkgroupsPerDimension,
+      `${header(['xs'])}
+  let base = i * dim;
+  var s = 0.0;
+  for (var j = 0u; j < dim; j++) { s += xs[base + j]; }
+  let mean = s / f32(dim);
+  var v = 0.0;
+  for (var j = 0u; j < dim; j++) { let d = xs[base + j] - mean; v = fma(d, d, v); }
+  out[2u * i] = mean;
+  out[2u * i + 1u] = inverseSqrt(v / f32(dim) + pf(4u));
+}`,
+    ),
+  // Two-pass f32 statistics over `dim` terms: relative error ~ dim·2^-24 at worst.
+  tolerance: (p) => ({ rtol: 1e-5 + 1e-7 * p.dim, atol: 1e-6 }),
+  describe: (p) => `layerNormStats([${p.rows}, ${p.dim}], eps ${p.eps})`,
+});
+
+/** y = (x − mean)·rstd·w + b. Inputs: x [rows, dim], stats [rows, 2], w [dim], b [dim]. */
+export const layerNormApply = defineKernel<LayerNormParams>({
+  name: 'layerNormApply',
+  output: (p, inputs) => {
+    assertInputs('layerNormApply', inputs, [
+      ['f32', p.rows * p.dim],
+      ['f32', p.rows * 2],
+      ['f32', p.dim],
+      ['f32', p.dim],
+    ]);
+    return { size: p.rows * p.dim, dtype: 'f32' };
+  },
+  cpu: ([x, stats, w, b], p, out) => {
+    for (let i = 0; i < p.rows * p.dim; i++) {
+      const r = Math.floor(i / p.dim);
+      const j = i % p.dim;
+      out[i] = (x![i]! - stats![2 * r]!) * stats![2 * r + 1]! * w![j]! + b![j]!;
+    }
+  },
+  gpu: (p, _inputs, target) =>
+    launchRows(
+      'layerNormApply',
+      p,
+      p.rows * p.dim,
+      target.maxWorkgroupsPerDimension,
+      `${header(['xs', 'stats', 'w', 'b'])}
+  let r = i / dim;
+  let j = i % dim;
+  out[i] = fma((xs[i] - stats[2u * r]) * stats[2u * r + 1u], w[j], b[j]);
+}`,
+    ),
+  tolerance: () => ({ rtol: 1e-5, atol: 1e-6 }),
+  describe: (p) => `layerNormApply([${p.rows}, ${p.dim}])`,
+});
+
+/**
+ * dx = rstd·(g − mean(g) − x̂·mean(g·x̂)) with g = dy·w, x̂ = (x − mean)·rstd.
+ * Inputs: x, stats, w, dy.
+ */
+export const layerNormGradInput = defineKernel<LayerNormParams>({
+  name: 'layerNormGradInput',
+  output: (p, inputs) => {
+    assertInputs('layerNormGradInput', inputs, [
+      ['f32', p.rows * p.dim],
+      ['f32', p.rows * 2],
+      ['f32', p.dim],
+      ['f32', p.rows * p.dim],
+    ]);
+    return { size: p.rows * p.dim, dtype: 'f32' };
+  },
+  cpu: ([x, stats, w, dy], p, out) => {
+    for (let r = 0; r < p.rows; r++) {
+      const mean = stats![2 * r]!;
+      const rstd = stats![2 * r + 1]!;
+      let gMean = 0;
+      let gxMean = 0;
+      for (let j = 0; j < p.dim; j++) {
+        const g = dy![r * p.dim + j]! * w![j]!;
+        gMean += g;
+        gxMean += g * (x![r * p.dim + j]! - mean) * rstd;
+      }
+      gMean /= p.dim;
+      gxMean /= p.dim;
+      for (let j = 0; j < p.dim; j++) {
+        const k = r * p.dim + j;
+        out[k] = rstd * (dy![k]! * w![j]! - gMean - (x![k]! - mean) * rstd * gxMean);
+      }
+    }
+  },
+  gpu: (p, _inputs, target) =>
+    launchRows(
+      'layerNormGradInput',
+      p,
+      p.rows,
+      target.maxWorkgroupsPerDimension,
+      `${header(['xs', 'stats', 'w', 'dy'])}
+  let base = i * dim;
+  let mean = stats[2u * i];
+  let rstd = stats[2u * i + 1u];
+  var gMean = 0.0;
+  var gxMean = 0.0;
+  for (var j = 0u; j < dim; j++) {
+    let g = dy[base + j] * w[j];
+    gMean += g;
+    gxMean = fma(g, (xs[base + j] - mean) * rstd, gxMean);
+  }
+  gMean = gMean / f32(dim);
+  gxMean = gxMean / f32(dim);
+  for (var j = 0u; j < dim; j++) {
+    let xhat = (xs[base + j] - mean) * rstd;
+    out[base + j] = rstd * (dy[base + j] * w[j] - gMean - xhat * gxMean);
+  }
+}`,
+    ),
+  // Row sums in f32 feed a difference of O(1) terms.
+  tolerance: (p) => ({ rtol: 1e-4, atol: 1e-6 * Math.sqrt(p.dim) * 4 }),
+  describe: (p) => `layerNormGradInput([${p.rows}, ${p.dim}])`,
+});
+
+/** [dW; dB] as [2, dim]: dW = Σ_rows dy·x̂, dB = Σ_rows dy. Inputs: x, stats, dy. */
+export const layerNormGradParams = defineKernel<LayerNormParams>({
+  name: 'layerNormGradParams',
+  output: (p, inputs) => {
+    assertInputs('layerNormGradParams', inputs, [
+      ['f32', p.rows * p.dim],
+      ['f32', p.rows * 2],
+      ['f32', p.rows * p.dim],
+    ]);
+    return { size: 2 * p.dim, dtype: 'f32' };
+  },
+  cpu: ([x, stats, dy], p, out) => {
+    for (let j = 0; j < p.dim; j++) {
+      let dw = 0;
+      let db = 0;
+      for (let r = 0; r < p.rows; r++) {
+        const k = r * p.dim + j;
+        dw += dy![k]! * (x![k]! - stats![2 * r]!) * stats![2 * r + 1]!;
+        db += dy![k]!;
+      }
+      out[j] = dw;
+      out[p.dim + j] = db;
+    }
+  },
+  gpu: (p, _inputs, target) =>
+    launchRows(
+      'layerNormGradParams',
+      p,
+      p.dim,
+      target.maxWorkgroupsPerDimension,
+      `${header(['xs', 'stats', 'dy'])}
+  var dw = 0.0;
+  var db = 0.0;
+  for (var r = 0u; r < rows; r++) {
+    let k = r * dim + i;
+    dw = fma(dy[k], (xs[k] - stats[2u * r]) * stats[2u * r + 1u], dw);
+    db += dy[k];
+  }
+  out[i] = dw;
+  out[dim + i] = db;
+}`,
+    ),
+  // Column sums over `rows` f32 terms.
+  tolerance: (p) => ({ rtol: 1e-5, atol: 1e-6 * Math.sqrt(p.rows) * 8 }),
+  describe: (p) => `layerNormGradParams([${p.rows}, ${p.dim}])`,
+});
