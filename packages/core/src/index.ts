@@ -39,6 +39,9 @@ export {
   crossEntropy,
   type CrossEntropyOptions,
   layerNorm,
+  dropout,
 } from './ops/nn.ts';
 export { SGD } from './optim/sgd.ts';
+export { AdamW, type AdamWOptions, globalGradNorm } from './optim/adamw.ts';
+export { type Schedule, constantSchedule, warmupCosine, warmupLinear } from './optim/schedule.ts';
 export { broadcastShapes, sizeOf, stridesOf, type Shape } from './shape.ts';

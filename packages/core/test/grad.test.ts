@@ -8,6 +8,7 @@ import {
   type Tensor,
   concat,
   crossEntropy,
+  dropout,
   gather,
   layerNorm,
   maximum,
@@ -124,6 +125,8 @@ describe('neural-network op gradients', () => {
     await check(([a]) => a!.softmax(0), [{ shape: [3, 7], lo: -3, hi: 3 }]);
     await check(([a]) => a!.logSoftmax(), [{ shape: [3, 7], lo: -3, hi: 3 }]);
   });
+  it('dropout (the same seed gives the same mask in the gradient)', () =>
+    check(([x]) => dropout(x!, 0.3, 11), [{ shape: [5, 7] }]));
   it('layerNorm (input, weight and bias gradients)', () =>
     check(
       ([x, w, b]) => layerNorm(x!, w!, b!),

@@ -45,6 +45,8 @@ export interface KernelBackend {
    * `label` names the calling op in debug-mode reports.
    */
   run(name: string, inputs: readonly Storage[], params: object, label?: string): Storage;
+  /** Runs an in-place kernel (one whose definition lists `inPlace` inputs): it overwrites those inputs. */
+  runInPlace(name: string, inputs: readonly Storage[], params: object, label?: string): void;
   /**
    * Reads a storage back (async on every backend, so that callers write one code path).
    * Floats come back as Float32Array from WebGPU and as Float64Array from the CPU reference.

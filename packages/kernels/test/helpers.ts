@@ -7,6 +7,7 @@ import {
   type DType,
   type HostArray,
   type KernelBackend,
+  type Storage,
   WebGpuBackend,
   compareToTwin,
   kernel,
@@ -44,23 +45,35 @@ export interface KernelCase {
   params: object;
 }
 
-/** Runs a kernel on WebGPU and on the CPU twin (both with poisoned outputs); returns the mismatch or null. */
+/**
+ * Runs a kernel on WebGPU and on the CPU twin (both with poisoned outputs) and compares what it writes:
+ * its output, or for an in-place kernel the inputs it overwrites. Returns the first mismatch or null.
+ */
 export async function checkAgainstTwin(
   gpu: KernelBackend,
   name: string,
   c: KernelCase,
 ): Promise<string | null> {
   const cpu = new CpuBackend({ poison: true });
-  const run = async (b: KernelBackend): Promise<HostArray> => {
+  const def = kernel(name);
+  const run = async (b: KernelBackend): Promise<HostArray[]> => {
     const ins = c.inputs.map((x) => b.upload(x.data, x.dtype));
-    const out = b.run(name, ins, c.params);
-    const data = await b.read(out);
-    for (const s of [...ins, out]) b.release(s);
+    let written: Storage[];
+    if (def.inPlace) {
+      b.runInPlace(name, ins, c.params);
+      written = def.inPlace.map((i) => ins[i]!);
+    } else written = [b.run(name, ins, c.params)];
+    const data = await Promise.all(written.map((s) => b.read(s)));
+    for (const s of new Set([...ins, ...written])) b.release(s);
     return data;
   };
   const [g, r] = [await run(gpu), await run(cpu)];
-  if (g.length !== r.length) return `length ${g.length} vs ${r.length}`;
-  const tol = kernel(name).tolerance(c.params);
-  const problem = compareToTwin(g, r, tol.rtol, tol.atol);
-  return problem && `${kernel(name).describe(c.params)}: ${problem}`;
+  const tol = def.tolerance(c.params);
+  for (let k = 0; k < r.length; k++) {
+    if (g[k]!.length !== r[k]!.length) return `length ${g[k]!.length} vs ${r[k]!.length}`;
+    const problem = compareToTwin(g[k]!, r[k]!, tol.rtol, tol.atol);
+    if (problem)
+      return `${def.describe(c.params)}${def.inPlace ? ` (in-place input ${def.inPlace[k]})` : ''}: ${problem}`;
+  }
+  return null;
 }

@@ -262,3 +262,36 @@ describe('layerNorm kernels', () => {
     await expectCases('layerNormGradParams', [{ inputs: [x, stats, dy], params: p }]);
   });
 });
+
+describe('dropout and AdamW', () => {
+  it.each(SIZES)('dropout on %i elements: same mask as the twin, about p dropped', async (size) => {
+    await expectCases('dropout', [
+      { inputs: [f32(randomValues(size))], params: { size, p: 0.1, seed: 42 } },
+      { inputs: [f32(randomValues(size))], params: { size, p: 0.5, seed: 7 } },
+    ]);
+    if (size > 1000) {
+      const x = gpu.upload(new Array(size).fill(1), 'f32');
+      const y = Array.from(await gpu.read(gpu.run('dropout', [x], { size, p: 0.3, seed: 3 })));
+      const dropped = y.filter((v) => v === 0).length / size;
+      expect(dropped).toBeGreaterThan(0.25);
+      expect(dropped).toBeLessThan(0.35);
+    }
+  });
+
+  it.each(SIZES)('adamw on %i elements updates the parameter and both moments in place', async (size) => {
+    for (const step of [1, 10]) {
+      await expectCases('adamw', [
+        {
+          inputs: [
+            f32(randomValues(size)),
+            f32(randomValues(size)),
+            f32(randomValues(size, -0.1, 0.1)),
+            f32(randomValues(size, 0, 0.01)),
+            f32([0.5]),
+          ],
+          params: { size, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step },
+        },
+      ]);
+    }
+  });
+});

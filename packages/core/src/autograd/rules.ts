@@ -180,6 +180,10 @@ export const GRAD_RULES = {
       null,
     ];
   },
+  dropout: (g, { attrs }) => [
+    // The same hash mask, applied to the gradient.
+    launch('dropout backward', 'dropout', [g], { size: g.size, p: attrs.p, seed: attrs.seed }, g.shape),
+  ],
   layerNorm: (g, { inputs: [x, weight, bias, stats], attrs }) => {
     const dim = x!.shape.at(-1)!;
     const params = { rows: x!.size / dim, dim, eps: attrs.eps as number };

@@ -8,7 +8,7 @@ import { fmt, normalizeAxis, sizeOf } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { launch, requireDtype } from './apply.ts';
 import { compare } from './elementwise.ts';
-import { permute } from './layout.ts';
+import { permute, reshape } from './layout.ts';
 import { sum } from './reduce.ts';
 
 /** table [V, D] gathered at i32 `indices` [...] → [..., D]. */
@@ -110,4 +110,15 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5): 
     const y = launch('layerNorm', 'layerNormApply', [x, stats, weight, bias], params, x.shape);
     return record(y, 'layerNorm', [x, weight, bias, stats], { eps });
   });
+}
+
+/**
+ * Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1−p). The mask is a
+ * hash of (seed, index), identical on every backend; pass a new seed each step.
+ */
+export function dropout(x: Tensor, p: number, seed: number): Tensor {
+  requireDtype('dropout', x, 'f32');
+  if (p === 0) return reshape(x, x.shape);
+  const out = launch('dropout', 'dropout', [x], { size: x.size, p, seed }, x.shape);
+  return record(out, 'dropout', [x], { p, seed });
 }

@@ -70,6 +70,7 @@ export class CpuBackend implements KernelBackend {
 
   run(name: string, inputs: readonly Storage[], params: object): Storage {
     const def = kernel(name);
+    if (def.inPlace) throw new Error(`kernel ${name} works in place: use runInPlace()`);
     const own = inputs.map((s) => this.#own(s));
     const out = def.output(params, own);
     const s = this.#alloc(out.dtype, out.size);
@@ -80,6 +81,18 @@ export class CpuBackend implements KernelBackend {
       s.data,
     );
     return s;
+  }
+
+  runInPlace(name: string, inputs: readonly Storage[], params: object): void {
+    const def = kernel(name);
+    if (!def.inPlace) throw new Error(`kernel ${name} is not in-place: use run()`);
+    const own = inputs.map((s) => this.#own(s));
+    def.output(params, own);
+    def.cpu(
+      own.map((x) => x.data),
+      params,
+      new Float64Array(0),
+    );
   }
 
   async read(storage: Storage): Promise<HostArray> {

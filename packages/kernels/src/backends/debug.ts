@@ -4,6 +4,7 @@
  * runs when the copies land, and the first disagreement is thrown from the next `read()` or `check()`,
  * naming the op, the kernel and the shapes.
  */
+import type { KernelDef } from '../kernels/kernel.ts';
 import { kernel } from '../kernels/registry.ts';
 import type { HostArray, KernelBackend, MemoryStats, Storage } from '../types.ts';
 import { allocHost } from './cpu.ts';
@@ -47,39 +48,86 @@ export class DebugBackend implements KernelBackend {
   }
 
   run(name: string, inputs: readonly Storage[], params: object, label?: string): Storage {
+    const before = Promise.all(inputs.map((s) => this.inner.read(s)));
     const out = this.inner.run(name, inputs, params);
+    this.#check(name, params, label, inputs, before, [this.inner.read(out)], null);
+    return out;
+  }
+
+  runInPlace(name: string, inputs: readonly Storage[], params: object, label?: string): void {
+    const before = Promise.all(inputs.map((s) => this.inner.read(s)));
+    this.inner.runInPlace(name, inputs, params);
+    const written = kernel(name).inPlace ?? [];
+    this.#check(
+      name,
+      params,
+      label,
+      inputs,
+      before,
+      written.map((i) => this.inner.read(inputs[i]!)),
+      written,
+    );
+  }
+
+  /**
+   * Queues the comparison of the GPU results with the twin run on the snapshot of the inputs.
+   * `written` lists the in-place inputs that `results` hold (null: `results` is the single output).
+   */
+  #check(
+    name: string,
+    params: object,
+    label: string | undefined,
+    inputs: readonly Storage[],
+    before: Promise<HostArray[]>,
+    results: Promise<HostArray>[],
+    written: readonly number[] | null,
+  ): void {
     const index = ++this.#ops;
-    const snapshots = Promise.all([...inputs, out].map((s) => this.inner.read(s)));
     this.#pending.push(
-      snapshots.then((arrays) => {
+      Promise.all([before, Promise.all(results)]).then(([arrays, gpuResults]) => {
         if (this.#failure) return;
         const def = kernel(name);
-        const gpuOut = arrays.pop()!;
         const what = `op #${index} ${label ?? name}: kernel ${def.describe(params)}, inputs ${inputs
           .map((s) => `${s.dtype}[${s.size}]`)
           .join(', ')}`;
-        const inputsAreFinite = arrays.every((a) => a.every(Number.isFinite));
-        let problem: string | null;
-        if (inputsAreFinite && !gpuOut.every(Number.isFinite)) {
-          problem = `output has NaN/Inf at element ${gpuOut.findIndex((v) => !Number.isFinite(v))} from finite inputs`;
-        } else {
-          const reference = allocHost(out.dtype, out.size);
-          try {
-            def.cpu(
-              arrays.map((a) => (a instanceof Float32Array ? Float64Array.from(a) : a)),
-              params,
-              reference,
-            );
-            const tol = def.tolerance(params);
-            problem = compareToTwin(gpuOut, reference, tol.rtol, tol.atol);
-          } catch (e) {
-            problem = `the cpu twin rejected the inputs: ${(e as Error).message}`;
-          }
-        }
+        const problem = this.#compare(def, params, arrays, gpuResults, written);
         if (problem) this.#failure = new Error(`debug mode: ${what}: ${problem}`);
       }),
     );
-    return out;
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: kernels are looked up by name.
+  #compare(
+    def: KernelDef<any>,
+    params: object,
+    inputs: HostArray[],
+    gpu: HostArray[],
+    written: readonly number[] | null,
+  ) {
+    if (inputs.every((a) => a.every(Number.isFinite))) {
+      for (const g of gpu) {
+        const bad = g.findIndex((v) => !Number.isFinite(v));
+        if (bad >= 0) return `output has NaN/Inf at element ${bad} from finite inputs`;
+      }
+    }
+    const copies = inputs.map((a) => (a instanceof Float32Array ? Float64Array.from(a) : a.slice()));
+    const info = def.output(
+      params,
+      inputs.map((a, i) => ({ dtype: a instanceof Int32Array ? 'i32' : 'f32', size: a.length }) as const),
+    );
+    const reference = allocHost(info.dtype, info.size);
+    try {
+      def.cpu(copies, params, reference);
+    } catch (e) {
+      return `the cpu twin rejected the inputs: ${(e as Error).message}`;
+    }
+    const tol = def.tolerance(params);
+    const expected = written ? written.map((i) => copies[i]!) : [reference];
+    for (let k = 0; k < gpu.length; k++) {
+      const problem = compareToTwin(gpu[k]!, expected[k]!, tol.rtol, tol.atol);
+      if (problem) return written ? `in-place input ${written[k]}: ${problem}` : problem;
+    }
+    return null;
   }
 
   /** Waits for every pending check; throws the first failure. */

@@ -116,6 +116,7 @@ export class WebGpuBackend implements KernelBackend {
 
   run(name: string, inputs: readonly Storage[], params: object): Storage {
     const def = kernel(name);
+    if (def.inPlace) throw new Error(`kernel ${name} works in place: use runInPlace()`);
     const own = inputs.map((s) => this.#own(s));
     const out = def.output(params, own);
     const s = this.#alloc(out.dtype, out.size);
@@ -132,13 +133,22 @@ export class WebGpuBackend implements KernelBackend {
     return s;
   }
 
-  #dispatch(name: string, inputs: readonly GpuStorage[], params: object, out: GpuStorage): void {
+  runInPlace(name: string, inputs: readonly Storage[], params: object): void {
+    const def = kernel(name);
+    if (!def.inPlace) throw new Error(`kernel ${name} is not in-place: use run()`);
+    const own = inputs.map((s) => this.#own(s));
+    def.output(params, own);
+    this.#dispatch(name, own, params, null);
+  }
+
+  #dispatch(name: string, inputs: readonly GpuStorage[], params: object, out: GpuStorage | null): void {
     const def = kernel(name);
     const variant = this.#variants[name];
     const target = variant ? { ...this.#target, variant } : this.#target;
     const launch = def.gpu(params, inputs, target);
     const pipeline = this.pipelines.get(`${name}|${launch.key}`, launch.wgsl);
-    const buffers = [...inputs.map((x) => x.buffer), out.buffer];
+    const buffers = inputs.map((x) => x.buffer);
+    if (out) buffers.push(out.buffer);
     this.#batcher.dispatch(pipeline, buffers, launch.uniforms, launch.workgroups, name);
   }
 

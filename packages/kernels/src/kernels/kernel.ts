@@ -35,9 +35,14 @@ export interface GpuLaunch {
 
 export interface KernelDef<P> {
   readonly name: string;
+  /**
+   * Indices of the inputs an in-place kernel overwrites (bound read_write, in input order). Such a kernel
+   * has no separate output: `output` returns size 0 and it runs through `runInPlace`.
+   */
+  readonly inPlace?: readonly number[];
   /** Size and dtype of the output for these params and inputs; throws on inconsistent inputs. */
   output(params: P, inputs: readonly TensorInfo[]): TensorInfo;
-  /** The CPU twin: float math in float64, writing every element of `out`. */
+  /** The CPU twin: float math in float64, writing every element of `out` (or the in-place inputs). */
   cpu(inputs: readonly HostArray[], params: P, out: HostArray): void;
   gpu(params: P, inputs: readonly TensorInfo[], target: GpuTarget): GpuLaunch;
   /** How far the f32 GPU result may be from the float64 twin; see each kernel for the reasoning. */

@@ -1,4 +1,6 @@
 /** @file Every kernel, by name. Backends look kernels up here; nothing else needs the list. */
+import { adamw } from './adamw.ts';
+import { dropout } from './dropout.ts';
 import { binary, cast, fill, unary, where } from './elementwise.ts';
 import { gather, scatterAdd } from './gather.ts';
 import type { KernelDef } from './kernel.ts';
@@ -29,6 +31,8 @@ export const KERNELS: Record<string, KernelDef<any>> = Object.fromEntries(
     layerNormApply,
     layerNormGradInput,
     layerNormGradParams,
+    dropout,
+    adamw,
   ].map((k) => [k.name, k]),
 );
 
