@@ -31,7 +31,7 @@ describe('adapter', () => {
         /REPRISE_DEVICE=cuda is not a device: expected one of auto, cpu, vulkan, opengles/,
       );
     } finally {
-      if (before === undefined) delete process.env.REPRISE_DEVICE;
+      if (before === undefined) Reflect.deleteProperty(process.env, 'REPRISE_DEVICE');
       else process.env.REPRISE_DEVICE = before;
     }
   });

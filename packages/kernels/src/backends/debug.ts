@@ -4,7 +4,6 @@
  * runs when the copies land, and the first disagreement is thrown from the next `read()` or `check()`,
  * naming the op, the kernel and the shapes.
  */
-import type { KernelDef } from '../kernels/kernel.ts';
 import { kernel } from '../kernels/registry.ts';
 import type { HostArray, KernelBackend, MemoryStats, Storage } from '../types.ts';
 import { allocHost } from './cpu.ts';
@@ -96,9 +95,8 @@ export class DebugBackend implements KernelBackend {
     );
   }
 
-  // biome-ignore lint/suspicious/noExplicitAny: kernels are looked up by name.
   #compare(
-    def: KernelDef<any>,
+    def: ReturnType<typeof kernel>,
     params: object,
     inputs: HostArray[],
     gpu: HostArray[],
