@@ -31,6 +31,7 @@ export {
 export { sum, mean, max } from './ops/reduce.ts';
 export { reshape, permute, transpose, slice, pad, expand, concat, tile, repeat } from './ops/layout.ts';
 export { matmul, type MatmulOptions } from './ops/matmul.ts';
+export { attention, type AttentionOptions, chooseAttentionImpl, maskedSoftmax } from './ops/attention.ts';
 export {
   gather,
   scatterAdd,

@@ -38,6 +38,11 @@ export interface AdapterDescription {
 export interface KernelBackend {
   readonly kind: 'cpu' | 'webgpu';
   readonly adapter: AdapterDescription;
+  /**
+   * A storage whose contents are undefined until a kernel writes them (the outputs of in-place kernels).
+   * Backends that poison outputs fill it with NaN (or a sentinel for i32).
+   */
+  alloc(size: number, dtype: DType): Storage;
   /** Copies host data into a new storage. */
   upload(data: ArrayLike<number>, dtype: DType): Storage;
   /**

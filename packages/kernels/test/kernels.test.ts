@@ -295,3 +295,57 @@ describe('dropout and AdamW', () => {
     }
   });
 });
+
+describe('attention kernels', () => {
+  // [batch, heads, seq, headDim, lengths]; lengths shorter than seq exercise key padding and padded rows.
+  const shapes: [number, number, number, number, number[]][] = [
+    [1, 1, 1, 16, [1]],
+    [1, 2, 7, 16, [7]],
+    [2, 1, 65, 32, [65, 40]],
+    [1, 2, 130, 64, [130]],
+    [2, 2, 33, 128, [1, 20]],
+  ];
+  const poisoned = (n: number) => f32(new Array(n).fill(Number.NaN));
+
+  it.each(shapes)(
+    'B %i, H %i, T %i, d %i, lengths %j: forward and backward kernels, causal and not',
+    async (B, H, T, d, lengths) => {
+      for (const causal of [true, false]) {
+        const p = { batch: B, heads: H, seq: T, headDim: d, causal, scale: 1 / Math.sqrt(d) };
+        const n = B * H * T * d;
+        const rows = B * H * T;
+        const [q, k, v, dO] = [0, 1, 2, 3].map(() => f32(randomValues(n, -2, 2)));
+        const len = i32(lengths);
+        await expectCases('attentionForward', [
+          { inputs: [q!, k!, v!, len, poisoned(n), poisoned(rows)], params: p },
+        ]);
+        // The backward kernels take O and L from the twin's forward (same values the GPU forward matched).
+        const cpu = new CpuBackend();
+        const up = (x: { data: number[]; dtype: 'f32' | 'i32' }) => cpu.upload(x.data, x.dtype);
+        const [o, lse] = [cpu.alloc(n, 'f32'), cpu.alloc(rows, 'f32')];
+        cpu.runInPlace('attentionForward', [up(q!), up(k!), up(v!), up(len), o, lse], p);
+        const O = f32(Array.from(await cpu.read(o)));
+        const L = f32(Array.from(await cpu.read(lse)));
+        const D = f32(Array.from(await cpu.read(cpu.run('attentionRowDot', [up(dO!), up(O), up(len)], p))));
+        await expectCases('attentionRowDot', [{ inputs: [dO!, O, len], params: p }]);
+        await expectCases('attentionGradQ', [{ inputs: [q!, k!, v!, dO!, L, D, len], params: p }]);
+        await expectCases('attentionGradKV', [
+          { inputs: [q!, k!, v!, dO!, L, D, len, poisoned(n), poisoned(n)], params: p },
+        ]);
+        await expectCases('maskedSoftmax', [
+          {
+            inputs: [f32(randomValues(B * H * T * T, -4, 4)), len],
+            params: { batch: B, heads: H, seq: T, causal },
+          },
+        ]);
+      }
+    },
+  );
+
+  it('rejects head dims that are not a multiple of 4', () => {
+    const p = { batch: 1, heads: 1, seq: 4, headDim: 6, causal: true, scale: 1 };
+    expect(() =>
+      gpu.run('attentionRowDot', [gpu.alloc(24, 'f32'), gpu.alloc(24, 'f32'), gpu.alloc(1, 'i32')], p),
+    ).toThrow(/head dim 6 must be a multiple of 4/);
+  });
+});

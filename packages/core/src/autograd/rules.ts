@@ -1,4 +1,4 @@
-import { launch } from '../ops/apply.ts';
+import { launch, launchInto } from '../ops/apply.ts';
 /**
  * @file Every gradient rule, in one table. A rule gets the output's gradient `g` and the node (inputs,
  * output, attrs) and returns one gradient per input (null where none flows). Rules are written with ops, so
@@ -156,14 +156,28 @@ export const GRAD_RULES = {
     ];
   },
   gather: (g, { inputs: [table, indices] }) => [scatterAdd(g, indices!, table!.shape[0]!), null],
-  softmax: (g, { output }) =>
-    // y·(g − Σ g·y)
-    [
-      tidy(() => {
-        const dot = reduceKernel('sum', mul(g, output), [output.rank - 1], true);
-        return mul(output, binaryKernel('sub', g, dot));
-      }),
-    ],
+  attention: (g, { inputs: [q, k, v, lengths, lse], output, attrs }) =>
+    tidy(() => {
+      const [batch, heads, seq] = q!.shape as [number, number, number];
+      const D = launch('attention backward', 'attentionRowDot', [g, output, lengths!], attrs, [
+        batch,
+        heads,
+        seq,
+      ]);
+      const common = [q!, k!, v!, g, lse!, D, lengths!];
+      const dq = launch('attention backward', 'attentionGradQ', common, attrs, q!.shape);
+      const [dk, dv] = launchInto(
+        'attention backward',
+        'attentionGradKV',
+        common,
+        [{ shape: k!.shape }, { shape: v!.shape }],
+        attrs,
+      );
+      return [dq, dk!, dv!, null, null];
+    }),
+  // Masked entries have y = 0, so the plain softmax rule gives them no gradient.
+  maskedSoftmax: (g, { output }) => [softmaxGrad(g, output), null],
+  softmax: (g, { output }) => [softmaxGrad(g, output)],
   logSoftmax: (g, { output }) =>
     // g − softmax·Σ g
     [
@@ -203,6 +217,14 @@ export const GRAD_RULES = {
 } satisfies Record<string, GradRule>;
 
 export type OpName = keyof typeof GRAD_RULES;
+
+/** y·(g − Σ g·y) along the last axis. */
+function softmaxGrad(g: Tensor, y: Tensor): Tensor {
+  return tidy(() => {
+    const dot = reduceKernel('sum', mul(g, y), [y.rank - 1], true);
+    return mul(y, binaryKernel('sub', g, dot));
+  });
+}
 
 function minMaxRule(g: Tensor, a: Tensor, b: Tensor, keepA: 'ge' | 'le'): (Tensor | null)[] {
   // Ties send the gradient to a, as the comparison decides.

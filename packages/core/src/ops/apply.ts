@@ -4,7 +4,7 @@
  */
 import type { DType } from '@reprise/kernels';
 import type { Device } from '../device.ts';
-import { type Shape, fmt } from '../shape.ts';
+import { type Shape, fmt, sizeOf } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
 
 export type Operand = Tensor | number;
@@ -48,4 +48,28 @@ export function requireRank(op: string, t: Tensor, min: number, what = 'input'):
 /** Turns numbers into scalar tensors of `dtype` on `device` (call inside the op's tidy, which frees them). */
 export function constants(device: Device, dtype: DType, ...values: Operand[]): Tensor[] {
   return values.map((v) => (typeof v === 'number' ? device.scalar(v, dtype) : v));
+}
+
+/**
+ * Runs an in-place kernel whose trailing inputs are its outputs: allocates them (uninitialized), runs the
+ * kernel over `inputs` followed by the outputs, and returns the outputs as tensors.
+ */
+export function launchInto(
+  op: string,
+  kernelName: string,
+  inputs: readonly Tensor[],
+  outputs: readonly { shape: Shape; dtype?: DType }[],
+  params: object,
+): Tensor[] {
+  const device = deviceOf(op, inputs);
+  const outs = outputs.map(
+    (o) => new Tensor(device, device.backend.alloc(sizeOf(o.shape), o.dtype ?? 'f32'), o.shape),
+  );
+  device.backend.runInPlace(
+    kernelName,
+    [...inputs, ...outs].map((t) => t.storage),
+    params,
+    op,
+  );
+  return outs;
 }

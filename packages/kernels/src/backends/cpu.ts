@@ -62,6 +62,12 @@ export class CpuBackend implements KernelBackend {
     return storage;
   }
 
+  alloc(size: number, dtype: DType): Storage {
+    const s = this.#alloc(dtype, size);
+    if (this.#poison) s.data.fill(dtype === 'f32' ? Number.NaN : POISON_I32);
+    return s;
+  }
+
   upload(data: ArrayLike<number>, dtype: DType): Storage {
     const s = this.#alloc(dtype, data.length);
     s.data.set(data);
@@ -73,8 +79,7 @@ export class CpuBackend implements KernelBackend {
     if (def.inPlace) throw new Error(`kernel ${name} works in place: use runInPlace()`);
     const own = inputs.map((s) => this.#own(s));
     const out = def.output(params, own);
-    const s = this.#alloc(out.dtype, out.size);
-    if (this.#poison) s.data.fill(out.dtype === 'f32' ? Number.NaN : POISON_I32);
+    const s = this.alloc(out.size, out.dtype) as CpuStorage;
     def.cpu(
       own.map((x) => x.data),
       params,

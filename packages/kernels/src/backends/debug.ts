@@ -42,6 +42,10 @@ export class DebugBackend implements KernelBackend {
     return this.inner.adapter;
   }
 
+  alloc(size: number, dtype: 'f32' | 'i32'): Storage {
+    return this.inner.alloc(size, dtype);
+  }
+
   upload(data: ArrayLike<number>, dtype: 'f32' | 'i32'): Storage {
     return this.inner.upload(data, dtype);
   }

@@ -106,6 +106,14 @@ export class WebGpuBackend implements KernelBackend {
     return new GpuStorage(this, dtype, size, this.#pool.acquire(Math.max(4, size * 4)));
   }
 
+  alloc(size: number, dtype: DType): Storage {
+    const s = this.#alloc(dtype, size);
+    if (this.#poison && size > 0) {
+      this.#dispatch('fill', [], { size, value: dtype === 'f32' ? Number.NaN : POISON_I32, dtype }, s);
+    }
+    return s;
+  }
+
   upload(data: ArrayLike<number>, dtype: DType): Storage {
     const s = this.#alloc(dtype, data.length);
     if (this.#batcher.needsFlushBeforeWrite(s.buffer)) this.#batcher.flush();
@@ -119,17 +127,8 @@ export class WebGpuBackend implements KernelBackend {
     if (def.inPlace) throw new Error(`kernel ${name} works in place: use runInPlace()`);
     const own = inputs.map((s) => this.#own(s));
     const out = def.output(params, own);
-    const s = this.#alloc(out.dtype, out.size);
-    if (out.size === 0) return s;
-    if (this.#poison) {
-      this.#dispatch(
-        'fill',
-        [],
-        { size: out.size, value: out.dtype === 'f32' ? Number.NaN : POISON_I32, dtype: out.dtype },
-        s,
-      );
-    }
-    this.#dispatch(name, own, params, s);
+    const s = this.alloc(out.size, out.dtype) as GpuStorage;
+    if (out.size > 0) this.#dispatch(name, own, params, s);
     return s;
   }
 

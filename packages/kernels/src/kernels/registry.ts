@@ -1,5 +1,12 @@
 /** @file Every kernel, by name. Backends look kernels up here; nothing else needs the list. */
 import { adamw } from './adamw.ts';
+import {
+  attentionForward,
+  attentionGradKV,
+  attentionGradQ,
+  attentionRowDot,
+  maskedSoftmax,
+} from './attention.ts';
 import { dropout } from './dropout.ts';
 import { binary, cast, fill, unary, where } from './elementwise.ts';
 import { gather, scatterAdd } from './gather.ts';
@@ -33,6 +40,11 @@ export const KERNELS: Record<string, KernelDef<any>> = Object.fromEntries(
     layerNormGradParams,
     dropout,
     adamw,
+    attentionForward,
+    attentionRowDot,
+    attentionGradQ,
+    attentionGradKV,
+    maskedSoftmax,
   ].map((k) => [k.name, k]),
 );
 

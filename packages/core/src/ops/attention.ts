@@ -1,0 +1,91 @@
+/**
+ * @file Multi-head attention: fused (FlashAttention-style kernels, no T×T buffer, O(T) memory) or unfused
+ * (scores = Q·Kᵀ, masked softmax, ·V, differentiated op by op). Both take the same masks: causal or not,
+ * plus per-sequence key lengths (padding).
+ */
+import { record } from '../autograd/graph.ts';
+import { tidy } from '../scope.ts';
+import { fmt } from '../shape.ts';
+import type { Tensor } from '../tensor.ts';
+import { launch, launchInto, requireDtype } from './apply.ts';
+import { matmul } from './matmul.ts';
+
+export interface AttentionOptions {
+  /** Each query sees only keys at or before its position (default true). */
+  causal?: boolean;
+  /** Valid length of each sequence in the batch (i32 tensor [B] or numbers); keys beyond get no weight. */
+  lengths?: Tensor | readonly number[];
+  /** 'auto' picks per shape (see `chooseAttentionImpl`). */
+  impl?: 'auto' | 'fused' | 'unfused';
+  /** Score scale, default 1/√d. */
+  scale?: number;
+}
+
+/** Fused where the kernels apply (head dim a multiple of 4); measured faster on llvmpipe (docs/perf-notes.md). */
+export function chooseAttentionImpl(headDim: number): 'fused' | 'unfused' {
+  return headDim % 4 === 0 && headDim <= 256 ? 'fused' : 'unfused';
+}
+
+/** q, k, v: [B, H, T, d] → [B, H, T, d]. */
+export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
+  for (const t of [q, k, v]) requireDtype('attention', t, 'f32');
+  if (q.rank !== 4 || q.shape.join() !== k.shape.join() || q.shape.join() !== v.shape.join()) {
+    throw new Error(
+      `attention: q, k, v must share one [batch, heads, seq, headDim] shape, got ${fmt(q.shape)}, ${fmt(k.shape)}, ${fmt(v.shape)}`,
+    );
+  }
+  const [batch, heads, seq, headDim] = q.shape as [number, number, number, number];
+  const causal = options.causal ?? true;
+  const scale = options.scale ?? 1 / Math.sqrt(headDim);
+  const impl = !options.impl || options.impl === 'auto' ? chooseAttentionImpl(headDim) : options.impl;
+  return tidy(() => {
+    const lengths = lengthsTensor(q, batch, seq, options.lengths);
+    if (impl === 'unfused') {
+      const scores = matmul(q, k, { transB: true }).mul(scale);
+      return matmul(maskedSoftmax(scores, lengths, causal), v);
+    }
+    const p = { batch, heads, seq, headDim, causal, scale };
+    const [out, lse] = launchInto(
+      'attention',
+      'attentionForward',
+      [q, k, v, lengths],
+      [{ shape: q.shape }, { shape: [batch, heads, seq] }],
+      p,
+    );
+    return record(out!, 'attention', [q, k, v, lengths, lse!], p);
+  });
+}
+
+function lengthsTensor(
+  like: Tensor,
+  batch: number,
+  seq: number,
+  lengths: AttentionOptions['lengths'],
+): Tensor {
+  if (lengths === undefined) return like.device.full([batch], seq, 'i32');
+  if (!Array.isArray(lengths) && !(lengths as Tensor).shape)
+    throw new Error('attention: lengths must be a tensor or an array');
+  const t = Array.isArray(lengths)
+    ? like.device.tensor(lengths as number[], [lengths.length], 'i32')
+    : (lengths as Tensor);
+  requireDtype('attention (lengths)', t, 'i32');
+  if (t.shape.join() !== `${batch}`)
+    throw new Error(`attention: lengths must be [${batch}], got ${fmt(t.shape)}`);
+  if (Array.isArray(lengths) && lengths.some((l) => !(l >= 0 && l <= seq))) {
+    throw new Error(`attention: lengths [${lengths}] must lie in 0..${seq}`);
+  }
+  return t;
+}
+
+/** Softmax of scores [B, H, T, T] over the keys each query may see; masked entries and padded rows are 0. */
+export function maskedSoftmax(scores: Tensor, lengths: Tensor, causal: boolean): Tensor {
+  const [batch, heads, seq] = scores.shape as [number, number, number];
+  const out = launch(
+    'maskedSoftmax',
+    'maskedSoftmax',
+    [scores, lengths],
+    { batch, heads, seq, causal },
+    scores.shape,
+  );
+  return record(out, 'maskedSoftmax', [scores, lengths]);
+}

@@ -1,0 +1,110 @@
+/**
+ * Attention: gradients by central differences (both paths), and the fused path, the unfused path and an
+ * attention composed from primitive ops agreeing in values and gradients, in every mask mode, with padding.
+ */
+import type { HostArray } from '@reprise/kernels';
+import { describe, expect, it } from 'vitest';
+import { type Device, type Tensor, attention, tidy, where } from '../src/index.ts';
+import { expectClose, gradCheck, makeValues, useDevices } from './helpers.ts';
+
+const devices = useDevices();
+
+/** softmax(QKᵀ·scale + mask)·V from primitive ops; padded query rows give 0. */
+function composedAttention(q: Tensor, k: Tensor, v: Tensor, causal: boolean, lengths: number[]): Tensor {
+  const [B, , T, d] = q.shape as [number, number, number, number];
+  const dev = q.device;
+  const visible: number[] = [];
+  const rowValid: number[] = [];
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < T; i++) {
+      rowValid.push(i < lengths[b]! ? 1 : 0);
+      for (let j = 0; j < T; j++)
+        visible.push(i < lengths[b]! && j < lengths[b]! && (!causal || j <= i) ? 1 : 0);
+    }
+  }
+  const mask = dev.tensor(visible, [B, 1, T, T]);
+  const scores = q.matmul(k, { transB: true }).mul(1 / Math.sqrt(d));
+  const probs = where(mask, scores, -1e9)
+    .softmax()
+    .mul(dev.tensor(rowValid, [B, 1, T, 1]));
+  return probs.matmul(v);
+}
+
+const modes = [
+  { causal: true, lengths: undefined },
+  { causal: false, lengths: undefined },
+  { causal: true, lengths: [5, 3] },
+  { causal: false, lengths: [2, 5] },
+];
+
+describe('attention gradients (central differences, float64)', () => {
+  it.each(['fused', 'unfused'] as const)('%s path, every mask mode', async (impl) => {
+    for (const { causal, lengths } of modes) {
+      const shape = [2, 2, 5, 4];
+      await gradCheck(devices, ([q, k, v]) => attention(q!, k!, v!, { causal, lengths, impl }), [
+        { shape },
+        { shape },
+        { shape },
+      ]);
+    }
+  });
+});
+
+describe('fused = unfused = composed from primitive ops', () => {
+  it.each([
+    [2, 3, 33, 16],
+    [1, 2, 65, 32],
+  ])('B %i, H %i, T %i, d %i on WebGPU, values and gradients', async (B, H, T, d) => {
+    const dev: Device = devices.gpu;
+    const shape = [B, H, T, d];
+    const data = [0, 1, 2, 3].map(() => makeValues({ shape, lo: -2, hi: 2 }));
+    for (const causal of [true, false]) {
+      const lengths = Array.from({ length: B }, (_, b) => (b === 0 ? T : Math.ceil(T / 2)));
+      const results: HostArray[][] = [];
+      for (const impl of ['fused', 'unfused', 'composed'] as const) {
+        const r = tidy(() => {
+          const [q, k, v] = data.slice(0, 3).map((x) => dev.tensor(x, shape).setRequiresGrad());
+          const out =
+            impl === 'composed'
+              ? composedAttention(q!, k!, v!, causal, lengths)
+              : attention(q!, k!, v!, { causal, lengths, impl });
+          out.mul(dev.tensor(data[3]!, shape)).sum().backward();
+          return [out, q!.grad!, k!.grad!, v!.grad!];
+        });
+        results.push(await Promise.all(r.map((t) => t.hostData())));
+      }
+      const names = ['output', 'dq', 'dk', 'dv'];
+      for (const other of [1, 2]) {
+        results[0]!.forEach((fused, i) =>
+          expectClose(
+            fused,
+            results[other]![i]!,
+            { rtol: 1e-3, atol: 1e-4 },
+            `${names[i]} fused vs ${other === 1 ? 'unfused' : 'composed'}`,
+          ),
+        );
+      }
+    }
+  });
+
+  it('the fused path allocates no T×T buffer', () => {
+    const dev = devices.gpu;
+    const T = 256;
+    const [q, k, v] = [0, 1, 2].map(() => dev.randn([1, 1, T, 16]).setRequiresGrad());
+    const before = dev.memory().liveBytes;
+    const out = attention(q!, k!, v!, { impl: 'fused' });
+    const grew = dev.memory().liveBytes - before;
+    expect(grew).toBeLessThan(T * T * 4); // O, the logsumexp and the lengths only
+    out.dispose();
+    for (const t of [q, k, v]) t!.dispose();
+  });
+
+  it('refuses mismatched shapes and bad lengths', () => {
+    const dev = devices.cpu;
+    const q = dev.zeros([1, 2, 4, 8]);
+    expect(() => attention(q, dev.zeros([1, 2, 5, 8]), q)).toThrow(
+      /q, k, v must share one \[batch, heads, seq, headDim\] shape/,
+    );
+    expect(() => attention(q, q, q, { lengths: [5] })).toThrow(/lengths \[5\] must lie in 0..4/);
+  });
+});
