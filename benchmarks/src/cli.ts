@@ -1,14 +1,23 @@
 /**
  * @file `pnpm bench [suite…] [--full] [--json] [--device auto|vulkan|opengles]`.
- * Suites: matmul. Prints a table (or JSON lines with --json), medians after warm-up.
+ * Suites: matmul, attention. Prints a table (or JSON lines with --json), medians after warm-up.
  */
 import { parseArgs } from 'node:util';
 import { DEVICE_CHOICES, type DeviceChoice, WebGpuBackend, deviceChoiceFromEnv } from '@reprise/kernels';
+import { benchAttention } from './attention.ts';
 import { benchMatmul } from './matmul.ts';
 import { type Measurement, type SuiteOptions, renderTable } from './report.ts';
 
 const SUITES: Record<string, (gpu: WebGpuBackend, o: SuiteOptions) => Promise<Measurement[]>> = {
   matmul: benchMatmul,
+  attention: benchAttention,
+};
+
+/** What each bench is compared with in the table's last column. */
+const BASELINES: Record<string, string> = {
+  matmul: 'reprise-cpu-twin',
+  'attention fwd': 'reprise-webgpu-unfused',
+  'attention fwd+bwd': 'reprise-webgpu-unfused',
 };
 
 const USAGE = `usage: pnpm bench [${Object.keys(SUITES).join('|')}]… [--full] [--quick] [--json] [--device auto|vulkan|opengles]
@@ -66,7 +75,7 @@ async function main(): Promise<number> {
     const suite = SUITES[name]!;
     results.push(...(await suite(gpu, options)));
   }
-  if (!values.json) log(renderTable(results, 'reprise-cpu-twin'));
+  if (!values.json) log(renderTable(results, BASELINES));
   for (const line of notes) log(line);
   gpu.destroy();
   return results.some((r) => r.error) ? 1 : 0;

@@ -12,6 +12,8 @@ export interface Measurement {
   gflops?: number;
   gbps?: number;
   tokens_per_s?: number;
+  /** Peak bytes of GPU buffers held during one run, above what was live before it. */
+  peak_bytes?: number;
   /** A human label for the shape. */
   label?: string;
   /** Set instead of a time when the result was wrong or the run failed. */
@@ -26,22 +28,34 @@ export interface SuiteOptions {
   note?: (line: string) => void;
 }
 
-export function renderTable(results: readonly Measurement[], baselineImpl: string): string {
+/**
+ * The terminal table. `baselines` maps a bench name to the impl it is compared with in the same run; the last
+ * column is that impl's time divided by this one's (above 1: faster than the baseline).
+ */
+export function renderTable(results: readonly Measurement[], baselines: Record<string, string>): string {
   const table = new Table({
-    head: ['bench', 'shape', 'impl', 'median ms', 'GFLOP/s', `× ${baselineImpl}`],
+    head: ['bench', 'shape', 'impl', 'median ms', 'GFLOP/s', 'GB/s', 'peak MiB', 'speed-up vs baseline'],
     style: { head: [], border: [], compact: true },
   });
   for (const r of results) {
+    const baseImpl = baselines[r.bench];
     const base = results.find(
-      (b) => b.bench === r.bench && b.shape.join() === r.shape.join() && b.impl === baselineImpl,
+      (b) =>
+        b.bench === r.bench &&
+        b.label === r.label &&
+        b.shape.join() === r.shape.join() &&
+        b.impl === baseImpl,
     );
-    const ratio = r.gflops && base?.gflops ? (r.gflops / base.gflops).toFixed(2) : '';
+    const ratio =
+      r.median_ms && base?.median_ms ? `${(base.median_ms / r.median_ms).toFixed(2)}× vs ${baseImpl}` : '';
     table.push([
       r.bench,
       r.label ?? r.shape.join('×'),
       r.impl,
       r.error ? `ERROR: ${r.error}` : (r.median_ms?.toFixed(2) ?? ''),
       r.gflops?.toFixed(1) ?? '',
+      r.gbps?.toFixed(2) ?? '',
+      r.peak_bytes === undefined ? '' : (r.peak_bytes / 2 ** 20).toFixed(2),
       ratio,
     ]);
   }

@@ -18,6 +18,8 @@ export interface Storage {
 /** Memory statistics, in bytes and buffers. For the CPU backend "pooled" is always 0. */
 export interface MemoryStats {
   liveBytes: number;
+  /** The most live bytes since the backend started or since `resetPeak()`. */
+  peakLiveBytes: number;
   liveBuffers: number;
   pooledBytes: number;
   pooledBuffers: number;
@@ -62,6 +64,8 @@ export interface KernelBackend {
   /** Submits queued work (WebGPU); a no-op on the CPU. */
   flush(): void;
   memory(): MemoryStats;
+  /** Starts a new peak-memory measurement from the current live bytes. */
+  resetPeak(): void;
   /** Frees everything the backend still holds (pools, caches, the device). */
   destroy(): void;
 }

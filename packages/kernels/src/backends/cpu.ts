@@ -41,6 +41,7 @@ export class CpuBackend implements KernelBackend {
   };
   readonly #poison: boolean;
   #liveBytes = 0;
+  #peakLiveBytes = 0;
   #liveBuffers = 0;
 
   constructor(options: CpuBackendOptions = {}) {
@@ -50,6 +51,7 @@ export class CpuBackend implements KernelBackend {
   #alloc(dtype: DType, size: number): CpuStorage {
     const data = allocHost(dtype, size);
     this.#liveBytes += data.byteLength;
+    this.#peakLiveBytes = Math.max(this.#peakLiveBytes, this.#liveBytes);
     this.#liveBuffers++;
     return new CpuStorage(this, dtype, data);
   }
@@ -114,7 +116,17 @@ export class CpuBackend implements KernelBackend {
   flush(): void {}
 
   memory(): MemoryStats {
-    return { liveBytes: this.#liveBytes, liveBuffers: this.#liveBuffers, pooledBytes: 0, pooledBuffers: 0 };
+    return {
+      liveBytes: this.#liveBytes,
+      peakLiveBytes: this.#peakLiveBytes,
+      liveBuffers: this.#liveBuffers,
+      pooledBytes: 0,
+      pooledBuffers: 0,
+    };
+  }
+
+  resetPeak(): void {
+    this.#peakLiveBytes = this.#liveBytes;
   }
 
   destroy(): void {}

@@ -157,6 +157,10 @@ export class DebugBackend implements KernelBackend {
     return this.inner.memory();
   }
 
+  resetPeak(): void {
+    this.inner.resetPeak();
+  }
+
   destroy(): void {
     this.inner.destroy();
   }

@@ -216,6 +216,10 @@ export class WebGpuBackend implements KernelBackend {
     return this.#pool.stats();
   }
 
+  resetPeak(): void {
+    this.#pool.resetPeak();
+  }
+
   /** Frees pooled buffers that no live storage uses. */
   trim(): void {
     this.#batcher.flush();

@@ -21,6 +21,7 @@ export class BufferPool {
   readonly #device: GPUDevice;
   readonly #free = new Map<number, GPUBuffer[]>();
   #liveBytes = 0;
+  #peakLiveBytes = 0;
   #liveBuffers = 0;
   #pooledBytes = 0;
   #pooledBuffers = 0;
@@ -37,6 +38,7 @@ export class BufferPool {
       this.#pooledBuffers--;
     }
     this.#liveBytes += size;
+    this.#peakLiveBytes = Math.max(this.#peakLiveBytes, this.#liveBytes);
     this.#liveBuffers++;
     return (
       reused ??
@@ -58,6 +60,10 @@ export class BufferPool {
     list.push(buffer);
   }
 
+  resetPeak(): void {
+    this.#peakLiveBytes = this.#liveBytes;
+  }
+
   /** Destroys every pooled (unused) buffer. */
   trim(): void {
     for (const list of this.#free.values()) for (const b of list) b.destroy();
@@ -69,6 +75,7 @@ export class BufferPool {
   stats(): MemoryStats {
     return {
       liveBytes: this.#liveBytes,
+      peakLiveBytes: this.#peakLiveBytes,
       liveBuffers: this.#liveBuffers,
       pooledBytes: this.#pooledBytes,
       pooledBuffers: this.#pooledBuffers,
