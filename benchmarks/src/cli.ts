@@ -1,16 +1,18 @@
 /**
  * @file `pnpm bench [suite…] [--full] [--json] [--device auto|vulkan|opengles]`.
- * Suites: matmul, attention. Prints a table (or JSON lines with --json), medians after warm-up.
+ * Suites: matmul, attention, rows (LayerNorm, cross-entropy, AdamW vs copy). Prints a table (or JSON lines with --json), medians after warm-up.
  */
 import { parseArgs } from 'node:util';
 import { DEVICE_CHOICES, type DeviceChoice, WebGpuBackend, deviceChoiceFromEnv } from '@reprise/kernels';
 import { benchAttention } from './attention.ts';
 import { benchMatmul } from './matmul.ts';
 import { type Measurement, type SuiteOptions, renderTable } from './report.ts';
+import { benchRows } from './rows.ts';
 
 const SUITES: Record<string, (gpu: WebGpuBackend, o: SuiteOptions) => Promise<Measurement[]>> = {
   matmul: benchMatmul,
   attention: benchAttention,
+  rows: benchRows,
 };
 
 /** What each bench is compared with in the table's last column. */
@@ -66,7 +68,7 @@ async function main(): Promise<number> {
       if (values.json) console.log(JSON.stringify(m));
       else
         log(
-          `  ${m.bench} ${m.label ?? m.shape.join('×')} ${m.impl}: ${m.error ?? `${m.gflops?.toFixed(1)} GFLOP/s`}`,
+          `  ${m.bench} ${m.label ?? m.shape.join('×')} ${m.impl}: ${m.error ?? (m.gflops !== undefined ? `${m.gflops.toFixed(1)} GFLOP/s` : `${m.gbps?.toFixed(2)} GB/s`)}`,
         );
     },
   };

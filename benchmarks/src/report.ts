@@ -12,6 +12,8 @@ export interface Measurement {
   gflops?: number;
   gbps?: number;
   tokens_per_s?: number;
+  /** For memory-bound kernels: GB/s as a fraction of a plain copy of the same size, same run. */
+  vs_copy?: number;
   /** Peak bytes of GPU buffers held during one run, above what was live before it. */
   peak_bytes?: number;
   /** A human label for the shape. */
@@ -47,7 +49,11 @@ export function renderTable(results: readonly Measurement[], baselines: Record<s
         b.impl === baseImpl,
     );
     const ratio =
-      r.median_ms && base?.median_ms ? `${(base.median_ms / r.median_ms).toFixed(2)}× vs ${baseImpl}` : '';
+      r.vs_copy !== undefined
+        ? `${(100 * r.vs_copy).toFixed(0)}% of copy GB/s`
+        : r.median_ms && base?.median_ms
+          ? `${(base.median_ms / r.median_ms).toFixed(2)}× vs ${baseImpl}`
+          : '';
     table.push([
       r.bench,
       r.label ?? r.shape.join('×'),

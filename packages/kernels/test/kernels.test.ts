@@ -185,7 +185,16 @@ describe('matmul kernel', () => {
   const variants =
     process.env.REPRISE_TEST_DEVICE === 'vulkan'
       ? ['auto', 'register4x4', 'tiled']
-      : ['auto', 'register4x4', 'register8x8', 'register16x16', 'register4x8', 'tiled'];
+      : [
+          'auto',
+          'register4x4',
+          'register8x8',
+          'register8x16',
+          'register16x16',
+          'register32x16',
+          'register32x32',
+          'tiled',
+        ];
 
   it.each(variants)('variant %s: every transpose, odd and edge sizes, broadcast batch', async (variant) => {
     const backend = variant === 'auto' ? gpu : await openGpu({ matmul: variant });

@@ -23,6 +23,8 @@ function geluGradCpu(x: number): number {
 }
 
 export const UNARY_OPS = {
+  /** A plain copy: the bandwidth baseline of the benchmarks. */
+  copy: { wgsl: 'x', cpu: (x) => x, exact: true },
   neg: { wgsl: '-x', cpu: (x) => -x, exact: true },
   abs: { wgsl: 'abs(x)', cpu: Math.abs, exact: true },
   exp: { wgsl: 'exp(x)', cpu: Math.exp, exact: false },

@@ -4,8 +4,8 @@
  *
  * Two variants, chosen per adapter (`chooseMatmulVariant`):
  *  - `register`: no workgroup memory; each invocation owns a TM×TN block of C in private vec4 accumulators
- *    and streams K in chunks of 4 with vec4 loads wherever the contiguous axis allows. Fast on llvmpipe,
- *    where barriers and workgroup memory are slow (RUNTIME.md).
+ *    and reads A and B as vec4s along their contiguous axes, so that few loads feed many fmas. Fast on
+ *    llvmpipe, where barriers and workgroup memory are slow and loads cost more than math (RUNTIME.md).
  *  - `tiled`: the classic 64×64 workgroup tile in workgroup memory, 4×4 outputs per invocation, for real GPUs.
  * Both clamp load indices at the edges (no branches in the inner loop) and guard only the stores, so every
  * size works, including 1×N, N×1 and K = 1.
@@ -35,14 +35,24 @@ export function chooseMatmulVariant(p: MatmulParams, target: GpuTarget): MatmulV
   const forced = target.variant;
   if (forced === 'tiled') return { kind: 'tiled' };
   const reg = /^register(\d+)x(\d+)$/.exec(forced ?? '');
-  if (reg) return { kind: 'register', tm: Number(reg[1]), tn: Number(reg[2]) };
+  if (reg) {
+    const [tm, tn] = [Number(reg[1]), Number(reg[2])];
+    if (tm % 4 || tn % 4 || !tm || !tn)
+      throw new Error(`matmul variant ${forced}: block sides must be multiples of 4`);
+    return { kind: 'register', tm, tn };
+  }
   if (!target.isSoftware) return { kind: 'tiled' };
-  if (target.backend === 'vulkan') return { kind: 'register', tm: 4, tn: 8 };
-  // llvmpipe runs one workgroup per core thread: small outputs need smaller blocks to fill both cores.
+  // lavapipe (Vulkan): 4×4 measured as fast as 16×16 at 512–1024 and compiles in ~0.4 s instead of ~9 s.
+  if (target.backend === 'vulkan') return { kind: 'register', tm: 4, tn: 4 };
+  // llvmpipe: bigger blocks load less per flop (32×32: ~1.3× 16×16 at 512–1024), but need enough outputs to fill
+  // both cores (llvmpipe runs one workgroup per core thread) and take longer to compile (32×32: ~7 s cold).
   const outputs = p.batch * p.M * p.N;
-  if (outputs >= 384 * 384) return { kind: 'register', tm: 16, tn: 16 };
-  if (outputs >= 96 * 96) return { kind: 'register', tm: 8, tn: 8 };
-  return { kind: 'register', tm: 4, tn: 4 };
+  const [tm, tn] =
+    outputs >= 512 * 512 ? [32, 32] : outputs >= 160 * 160 ? [32, 16] : outputs >= 80 * 80 ? [8, 16] : [8, 8];
+  // Thin operands: no block taller than M (clamped rows are wasted work), and N wide enough for the 8 SIMD lanes
+  // that run neighbouring invocations along x.
+  const shrink = (t: number, ok: (t: number) => boolean) => [32, 16, 8].find((c) => c <= t && ok(c)) ?? 4;
+  return { kind: 'register', tm: shrink(tm, (c) => c <= p.M), tn: shrink(tn, (c) => 8 * c <= p.N) };
 }
 
 const WG = 8; // register variant: 8×8 invocations per workgroup
@@ -57,67 +67,108 @@ function range(n: number): number[] {
 const aIndex = (t: boolean, m: string, k: string) => (t ? `(${k}) * M + (${m})` : `(${m}) * K + (${k})`);
 const bIndex = (t: boolean, k: string, n: string) => (t ? `(${n}) * K + (${k})` : `(${k}) * N + (${n})`);
 
+/**
+ * The register kernel. llvmpipe runs one invocation per SIMD lane, and every storage-buffer load becomes a per-lane
+ * loop with a bounds check whose cost grows with the number of loads more than with their width. So each operand is
+ * read as vec4s along its contiguous axis, every loaded value feeds a whole row or column of the TM×TN block, and
+ * values are loaded just before use (every private value costs a SIMD register or a spill slot).
+ * Edge indices are clamped once, before the K loop; only the stores are guarded.
+ */
 function registerWgsl(p: MatmulParams, tm: number, tn: number, aVec: boolean, bVec: boolean, cVec: boolean) {
   const { transA, transB } = p;
   const I = range(tm);
   const J = range(tn);
   const C4 = range(tn / 4);
-  const KK = range(4);
-  const lines: string[] = [];
-  // Loads of one K-chunk of 4 into registers, and the scalar expressions they provide.
-  let aval: (i: number, kk: number) => string;
-  let bval: (kk: number, c: number) => string;
-  if (aVec && !transA) {
-    I.forEach((i) => lines.push(`let a${i} = A[(aBase + r${i} * K + k) >> 2u];`));
-    aval = (i, kk) => `a${i}[${kk}]`;
-  } else if (aVec && transA) {
+  // An operand stored K-contiguous (A as [M, K], B as [N, K]) gives 4 values of k per vec4 load: then K advances
+  // in chunks of 4. Otherwise one vec4 holds 4 rows of A (Aᵀ) or 4 columns of B, and K advances by 1.
+  const aAlongK = aVec && !transA;
+  const bAlongK = bVec && transB;
+  const step = aAlongK || bAlongK ? 4 : 1;
+  const KK = range(step);
+  const kAt = (kk: number) => (kk ? `k + ${kk}u` : 'k');
+
+  // Per-invocation bases, clamped once so that edge invocations read valid (ignored) values.
+  const setup: string[] = [];
+  if (transA && aVec)
+    range(tm / 4).forEach((q) => setup.push(`let aq${q} = min((row0 >> 2u) + ${q}u, (M >> 2u) - 1u);`));
+  else if (transA) I.forEach((i) => setup.push(`let ar${i} = min(row0 + ${i}u, M - 1u);`));
+  else I.forEach((i) => setup.push(`let ar${i} = aBase + min(row0 + ${i}u, M - 1u) * K;`));
+  if (!transB && bVec)
+    C4.forEach((c) => setup.push(`let bq${c} = min((col0 >> 2u) + ${c}u, (N >> 2u) - 1u);`));
+  else if (!transB) J.forEach((j) => setup.push(`let bc${j} = min(col0 + ${j}u, N - 1u);`));
+  else J.forEach((j) => setup.push(`let bc${j} = bBase + min(col0 + ${j}u, N - 1u) * K;`));
+
+  // B for the whole step is loaded first (tn/4 vec4s per k); bv(kk, c) is B[k + kk, col0 + 4c .. + 3].
+  const body: string[] = [];
+  let bv: (kk: number, c: number) => string;
+  if (bAlongK) {
+    J.forEach((j) => body.push(`let bt${j} = B[(bc${j} + k) >> 2u];`));
+    bv = (kk, c) => `vec4<f32>(${range(4).map((e) => `bt${4 * c + e}[${kk}]`)})`;
+  } else if (bVec) {
     KK.forEach((kk) =>
-      range(tm / 4).forEach((q) =>
-        lines.push(`let a${kk}_${q} = A[((aBase + (k + ${kk}u) * M) >> 2u) + min((row0 >> 2u) + ${q}u, (M >> 2u) - 1u)];`),
+      C4.forEach((c) => body.push(`let b${kk}_${c} = B[((bBase + (${kAt(kk)}) * N) >> 2u) + bq${c}];`)),
+    );
+    bv = (kk, c) => `b${kk}_${c}`;
+  } else {
+    KK.forEach((kk) =>
+      J.forEach((j) =>
+        body.push(
+          `let b${kk}_${j} = B[${transB ? `bc${j} + ${kAt(kk)}` : `bBase + (${kAt(kk)}) * N + bc${j}`}];`,
+        ),
       ),
     );
-    aval = (i, kk) => `a${kk}_${i >> 2}[${i & 3}]`;
-  } else {
-    I.forEach((i) => KK.forEach((kk) => lines.push(`let a${i}_${kk} = A[aBase + ${aIndex(transA, `r${i}`, `k + ${kk}u`)}];`)));
-    aval = (i, kk) => `a${i}_${kk}`;
+    bv = (kk, c) => `vec4<f32>(${range(4).map((e) => `b${kk}_${4 * c + e}`)})`;
   }
-  if (bVec && !transB) {
-    KK.forEach((kk) =>
-      C4.forEach((c) =>
-        lines.push(`let b${kk}_${c} = B[((bBase + (k + ${kk}u) * N) >> 2u) + min((col0 >> 2u) + ${c}u, (N >> 2u) - 1u)];`),
-      ),
-    );
-    bval = (kk, c) => `b${kk}_${c}`;
-  } else if (bVec && transB) {
-    J.forEach((j) => lines.push(`let bt${j} = B[(bBase + c${j} * K + k) >> 2u];`));
-    bval = (kk, c) => `vec4<f32>(${range(4).map((e) => `bt${4 * c + e}[${kk}]`)})`;
+  // Then A, one value (or vec4) at a time, each followed by the fmas that use it.
+  const fmaRow = (i: number, kk: number, a: string) =>
+    C4.map((c) => `acc${i}_${c} = fma(vec4<f32>(${a}), ${bv(kk, c)}, acc${i}_${c});`).join(' ');
+  if (aAlongK) {
+    I.forEach((i) => {
+      body.push(`{ let a = A[(ar${i} + k) >> 2u];`);
+      KK.forEach((kk) => body.push(`  ${fmaRow(i, kk, `a[${kk}]`)}`));
+      body.push('}');
+    });
   } else {
-    KK.forEach((kk) => J.forEach((j) => lines.push(`let b${kk}_${j} = B[bBase + ${bIndex(transB, `k + ${kk}u`, `c${j}`)}];`)));
-    bval = (kk, c) => `vec4<f32>(${range(4).map((e) => `b${kk}_${4 * c + e}`)})`;
+    KK.forEach((kk) => {
+      if (aVec) {
+        range(tm / 4).forEach((q) =>
+          body.push(`let a${kk}_${q} = A[((aBase + (${kAt(kk)}) * M) >> 2u) + aq${q}];`),
+        );
+        I.forEach((i) => body.push(fmaRow(i, kk, `a${kk}_${i >> 2}[${i & 3}]`)));
+      } else {
+        I.forEach((i) => {
+          const idx = transA ? `aBase + (${kAt(kk)}) * M + ar${i}` : `ar${i} + ${kAt(kk)}`;
+          body.push(`{ let a = A[${idx}]; ${fmaRow(i, kk, 'a')} }`);
+        });
+      }
+    });
   }
-  const fmas = KK.flatMap((kk) =>
-    I.flatMap((i) => C4.map((c) => `acc${i}_${c} = fma(vec4<f32>(${aval(i, kk)}), ${bval(kk, c)}, acc${i}_${c});`)),
-  );
+
+  // The last K % 4 steps, one k at a time, with scalar loads.
   const loadA = aVec ? 'A[idx >> 2u][idx & 3u]' : 'A[idx]';
   const loadB = bVec ? 'B[idx >> 2u][idx & 3u]' : 'B[idx]';
+  const aTail = (i: number) =>
+    transA ? `aBase + k * M + ${aVec ? `min(row0 + ${i}u, M - 1u)` : `ar${i}`}` : `ar${i} + k`;
+  const bTail = (j: number) =>
+    transB ? `bc${j} + k` : `bBase + k * N + ${bVec ? `min(col0 + ${j}u, N - 1u)` : `bc${j}`}`;
   const tail = [
-    ...I.map((i) => `let ta${i} = loadA(aBase + ${aIndex(transA, `r${i}`, 'k')});`),
-    ...J.map((j) => `let tb${j} = loadB(bBase + ${bIndex(transB, 'k', `c${j}`)});`),
-    ...I.flatMap((i) =>
-      C4.map(
-        (c) => `acc${i}_${c} = fma(vec4<f32>(ta${i}), vec4<f32>(${range(4).map((e) => `tb${4 * c + e}`)}), acc${i}_${c});`,
-      ),
+    ...J.map((j) => `let tb${j} = loadB(${bTail(j)});`),
+    ...I.map(
+      (i) =>
+        `{ let a = loadA(${aTail(i)}); ${C4.map((c) => `acc${i}_${c} = fma(vec4<f32>(a), vec4<f32>(${range(4).map((e) => `tb${4 * c + e}`)}), acc${i}_${c});`).join(' ')} }`,
     ),
   ];
   const stores = I.map((i) => {
-    const body = C4.map((c) =>
+    const row = C4.map((c) =>
       cVec
         ? `if (col0 + ${4 * c}u < N) { C[(cRow + col0 + ${4 * c}u) >> 2u] = acc${i}_${c}; }`
         : range(4)
-            .map((e) => `if (col0 + ${4 * c + e}u < N) { C[cRow + col0 + ${4 * c + e}u] = acc${i}_${c}[${e}]; }`)
+            .map(
+              (e) => `if (col0 + ${4 * c + e}u < N) { C[cRow + col0 + ${4 * c + e}u] = acc${i}_${c}[${e}]; }`,
+            )
             .join('\n      '),
     ).join('\n      ');
-    return `if (row0 + ${i}u < M) {\n      let cRow = cBase + (row0 + ${i}u) * N;\n      ${body}\n    }`;
+    return `if (row0 + ${i}u < M) {\n      let cRow = cBase + (row0 + ${i}u) * N;\n      ${row}\n    }`;
   });
   const vt = (v: boolean) => (v ? 'vec4<f32>' : 'f32');
   return `
@@ -139,13 +190,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let aBase = gid.z * pu(3u);
   let bBase = gid.z * pu(4u);
   let cBase = gid.z * M * N;
-  ${I.map((i) => `let r${i} = min(row0 + ${i}u, M - 1u);`).join(' ')}
-  ${J.map((j) => `let c${j} = min(col0 + ${j}u, N - 1u);`).join(' ')}
+  ${setup.join('\n  ')}
   ${I.flatMap((i) => C4.map((c) => `var acc${i}_${c} = vec4<f32>(0.0);`)).join(' ')}
-  let K4 = K & ~3u;
-  for (var k = 0u; k < K4; k += 4u) {
-    ${lines.join('\n    ')}
-    ${fmas.join('\n    ')}
+  let K4 = K - K % ${step}u;
+  for (var k = 0u; k < K4; k += ${step}u) {
+    ${body.join('\n    ')}
   }
   for (var k = K4; k < K; k++) {
     ${tail.join('\n    ')}
@@ -157,8 +206,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 function tiledWgsl(p: MatmulParams) {
   const { transA, transB } = p;
   // Loads run along each operand's contiguous axis, so neighbouring invocations read neighbouring addresses.
-  const aCoord = transA ? `let kk = e / ${TILE}u; let m = e % ${TILE}u;` : `let m = e / ${TILE_K}u; let kk = e % ${TILE_K}u;`;
-  const bCoord = transB ? `let n = e / ${TILE_K}u; let kk = e % ${TILE_K}u;` : `let kk = e / ${TILE}u; let n = e % ${TILE}u;`;
+  const aCoord = transA
+    ? `let kk = e / ${TILE}u; let m = e % ${TILE}u;`
+    : `let m = e / ${TILE_K}u; let kk = e % ${TILE_K}u;`;
+  const bCoord = transB
+    ? `let n = e / ${TILE_K}u; let kk = e % ${TILE_K}u;`
+    : `let kk = e / ${TILE}u; let n = e % ${TILE}u;`;
   const perThread = (TILE * TILE_K) / 256;
   return `
 @group(0) @binding(0) var<storage, read> A: array<f32>;
@@ -254,7 +307,9 @@ export const matmul = defineKernel<MatmulParams>({
   },
   gpu: (p, _inputs, target) => {
     if (p.batch > target.maxWorkgroupsPerDimension) {
-      throw new Error(`matmul: batch ${p.batch} exceeds maxComputeWorkgroupsPerDimension ${target.maxWorkgroupsPerDimension}`);
+      throw new Error(
+        `matmul: batch ${p.batch} exceeds maxComputeWorkgroupsPerDimension ${target.maxWorkgroupsPerDimension}`,
+      );
     }
     const uniforms = [p.M, p.N, p.K, p.aBatchStride, p.bBatchStride];
     const t = `${+p.transA}${+p.transB}`;
