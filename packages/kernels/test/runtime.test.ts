@@ -205,3 +205,15 @@ describe('timestamp profiling', () => {
     }
   });
 });
+
+describe('limits', () => {
+  it('a buffer beyond maxStorageBufferBindingSize is refused before any dispatch, naming the limit', () => {
+    const limit = gpu.context.device.limits.maxStorageBufferBindingSize;
+    const size = Math.floor(limit / 4) + 1;
+    expect(() => gpu.run('fill', [], { size, value: 0, dtype: 'f32' })).toThrow(
+      new RegExp(
+        `buffer of ${size} elements \\(${size * 4} bytes\\) exceeds this adapter's limit maxStorageBufferBindingSize \\(${limit} bytes\\)`,
+      ),
+    );
+  });
+});

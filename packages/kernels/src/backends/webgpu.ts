@@ -103,6 +103,12 @@ export class WebGpuBackend implements KernelBackend {
   }
 
   #alloc(dtype: DType, size: number): GpuStorage {
+    const limit = this.context.device.limits.maxStorageBufferBindingSize;
+    if (size * 4 > limit) {
+      throw new Error(
+        `webgpu: a ${dtype} buffer of ${size} elements (${size * 4} bytes) exceeds this adapter's limit maxStorageBufferBindingSize (${limit} bytes)`,
+      );
+    }
     return new GpuStorage(this, dtype, size, this.#pool.acquire(Math.max(4, size * 4)));
   }
 
