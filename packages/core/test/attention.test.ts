@@ -4,7 +4,7 @@
  */
 import type { HostArray } from '@reprise/kernels';
 import { describe, expect, it } from 'vitest';
-import { type Device, type Tensor, attention, tidy, where } from '../src/index.ts';
+import { type Device, type Tensor, attention, chooseAttentionImpl, tidy, where } from '../src/index.ts';
 import { expectClose, gradCheck, makeValues, useDevices } from './helpers.ts';
 
 const devices = useDevices();
@@ -106,5 +106,16 @@ describe('fused = unfused = composed from primitive ops', () => {
       /q, k, v must share one \[batch, heads, seq, headDim\] shape/,
     );
     expect(() => attention(q, q, q, { lengths: [5] })).toThrow(/lengths \[5\] must lie in 0..4/);
+  });
+});
+
+describe('path choice', () => {
+  it('fused on software adapters, unfused on real GPUs while the scores fit a buffer, unfused for odd head dims', () => {
+    const software = { isSoftware: true, maxBufferBytes: 2 ** 27 };
+    const gpu = { isSoftware: false, maxBufferBytes: 2 ** 30 };
+    expect(chooseAttentionImpl([1, 4, 512, 64], software)).toBe('fused');
+    expect(chooseAttentionImpl([1, 4, 512, 64], gpu)).toBe('unfused');
+    expect(chooseAttentionImpl([8, 16, 4096, 64], gpu)).toBe('fused'); // 8 GiB of scores
+    expect(chooseAttentionImpl([1, 4, 512, 6], software)).toBe('unfused');
   });
 });

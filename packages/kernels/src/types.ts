@@ -35,6 +35,8 @@ export interface AdapterDescription {
   isFallbackAdapter: boolean;
   /** true for llvmpipe/lavapipe/SwiftShader and the CPU backend. */
   isSoftware: boolean;
+  /** The largest buffer a kernel can bind (maxStorageBufferBindingSize), in bytes. */
+  maxBufferBytes: number;
 }
 
 export interface KernelBackend {

@@ -38,6 +38,7 @@ export class CpuBackend implements KernelBackend {
     featureLevel: 'cpu',
     isFallbackAdapter: false,
     isSoftware: true,
+    maxBufferBytes: Number.MAX_SAFE_INTEGER,
   };
   readonly #poison: boolean;
   #liveBytes = 0;

@@ -67,6 +67,7 @@ function describe(adapter: GPUAdapter, backend: GpuBackendName): AdapterDescript
       adapter.features.has('core-features-and-limits') || backend !== 'opengles' ? 'core' : 'compatibility',
     isFallbackAdapter,
     isSoftware: isFallbackAdapter || SOFTWARE_ADAPTER.test(text),
+    maxBufferBytes: adapter.limits.maxStorageBufferBindingSize,
   };
 }
 
