@@ -58,7 +58,9 @@ export function renderTable(results: readonly Measurement[], baselines: Record<s
       r.bench,
       r.label ?? r.shape.join('×'),
       r.impl,
-      r.error ? `ERROR: ${r.error}` : (r.median_ms?.toFixed(2) ?? ''),
+      r.error
+        ? `ERROR: ${r.error.length > 70 ? `${r.error.slice(0, 70)}…` : r.error}`
+        : (r.median_ms?.toFixed(2) ?? ''),
       r.gflops?.toFixed(1) ?? '',
       r.gbps?.toFixed(2) ?? '',
       r.peak_bytes === undefined ? '' : (r.peak_bytes / 2 ** 20).toFixed(2),

@@ -3,8 +3,8 @@
  * reading, and the errors users see for mismatched shapes, wrong dtypes and bad arguments.
  */
 import { describe, expect, it } from 'vitest';
-import { type Device, concat, crossEntropy, gather, matmul, tidy } from '../src/index.ts';
-import { useDevices } from './helpers.ts';
+import { type Tensor, concat, crossEntropy, gather, layerNorm, matmul, tidy } from '../src/index.ts';
+import { expectClose, useDevices } from './helpers.ts';
 
 const devices = useDevices();
 
@@ -86,6 +86,63 @@ describe.each(['cpu', 'gpu'] as const)('forward semantics on %s', (which) => {
     ]);
     const loss = crossEntropy(logits, dev().tensor([0, -100, 1], [3], 'i32'));
     expect(await loss.item()).toBeCloseTo(Math.log(2), 5);
+  });
+});
+
+describe('long reductions run in chunks (llvmpipe stops loops after 65535 iterations)', () => {
+  it('sum and max over 100003 elements, gather backward over 70001 indices, LayerNorm over 40000 rows', async () => {
+    const { cpu, gpu } = devices;
+    const n = 100003;
+    const values = Array.from({ length: n }, (_, i) =>
+      Math.fround(Math.sin(i) * 0.5 + ((i * 7919) % 13) / 26),
+    );
+    for (const [name, f] of [
+      ['sum', (t: Tensor) => t.sum()],
+      ['max', (t: Tensor) => t.max()],
+      ['sum of rows', (t: Tensor) => t.slice([0], [100000]).reshape([2, 50000]).sum(1)],
+    ] as const) {
+      const g = await f(gpu.tensor(values)).hostData();
+      const c = await f(cpu.tensor(values)).hostData();
+      expectClose(g, c, { rtol: 1e-5, atol: 1e-3 }, name);
+    }
+    const count = 70001;
+    const idx = Array.from({ length: count }, (_, i) => (i * 31) % 97);
+    const grads = await Promise.all(
+      [cpu, gpu].map(async (dev) => {
+        const table = dev.ones([97, 3]).setRequiresGrad();
+        gather(table, dev.tensor(idx, [count], 'i32'))
+          .mul(dev.full([count, 3], 0.5))
+          .sum()
+          .backward();
+        return table.grad!.hostData();
+      }),
+    );
+    expectClose(grads[1]!, grads[0]!, { rtol: 1e-5, atol: 1e-3 }, 'embedding gradient over 70001 indices');
+    const rows = 40000;
+    const ln = await Promise.all(
+      [cpu, gpu].map(async (dev) => {
+        const w = dev.ones([2]).setRequiresGrad();
+        const b = dev.zeros([2]).setRequiresGrad();
+        const x = dev.tensor(values.slice(0, rows * 2), [rows, 2]);
+        layerNorm(x, w, b)
+          .mul(dev.tensor(values.slice(1, rows * 2 + 1), [rows, 2]))
+          .sum()
+          .backward();
+        return [await w.grad!.hostData(), await b.grad!.hostData()];
+      }),
+    );
+    expectClose(
+      ln[1]![0]!,
+      ln[0]![0]!,
+      { rtol: 1e-4, atol: 1e-2 },
+      'LayerNorm weight gradient over 40000 rows',
+    );
+    expectClose(
+      ln[1]![1]!,
+      ln[0]![1]!,
+      { rtol: 1e-4, atol: 1e-2 },
+      'LayerNorm bias gradient over 40000 rows',
+    );
   });
 });
 

@@ -153,7 +153,7 @@ describe('layout kernels', () => {
 
 describe('reduce kernel', () => {
   it.each(['sum', 'max'])('%s over various axes', async (op) => {
-    const cases = [
+    const cases: KernelCase[] = [
       // [7, 33] over the last axis, the first axis, and everything
       { outShape: [7], outStrides: [33], redShape: [33], redStrides: [1] },
       { outShape: [33], outStrides: [1], redShape: [7], redStrides: [33] },
@@ -164,6 +164,11 @@ describe('reduce kernel', () => {
     cases.push({
       inputs: [f32(randomValues(1031 * 3))],
       params: { op, outShape: [3], outStrides: [1031], redShape: [1031], redStrides: [1] },
+    });
+    // Chunked partials: 1031 elements per output in chunks of 129 (the last one shorter).
+    cases.push({
+      inputs: [f32(randomValues(1031 * 3))],
+      params: { op, outShape: [3], outStrides: [1031], redShape: [1031], redStrides: [1], chunkSize: 129 },
     });
     await expectCases('reduce', cases);
   });

@@ -217,3 +217,20 @@ describe('limits', () => {
     );
   });
 });
+
+describe("llvmpipe's loop limit", () => {
+  it('a launch whose invocation would loop past the adapter limit is refused on GLES and correct elsewhere', async () => {
+    // One softmax row of 30000 columns: three passes, 90000 loop iterations in one invocation.
+    const p = { rows: 1, cols: 30000, log: false };
+    const x = gpu.upload(randomValues(30000), 'f32');
+    if (gpu.adapter.backend === 'opengles' && gpu.adapter.isSoftware) {
+      expect(() => gpu.run('softmax', [x], p)).toThrow(
+        /one invocation would run 90000 loop iterations, more than the 65535 .*use the vulkan device/,
+      );
+    } else {
+      const probs = await gpu.read(gpu.run('softmax', [x], p));
+      expect(Array.from(probs).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 3);
+    }
+    gpu.release(x);
+  });
+});

@@ -207,16 +207,45 @@ export const GRAD_RULES = {
         : null;
       if (!weight!.requiresGrad && !bias!.requiresGrad) return [dx, null, null, null];
       // One column pass gives both: row 0 is dW, row 1 is dB.
-      const both = launch('layerNorm backward (params)', 'layerNormGradParams', [x!, stats!, g], params, [
-        2,
-        dim,
-      ]);
+      const both = layerNormParamGrads(x!, stats!, g, params);
       return [dx, reshape(slice(both, [0], [1]), [dim]), reshape(slice(both, [1], [2]), [dim]), null];
     });
   },
 } satisfies Record<string, GradRule>;
 
 export type OpName = keyof typeof GRAD_RULES;
+
+/** Rows per launch of the column reduction (each invocation loops over rows: llvmpipe's loop limit). */
+const LAYERNORM_ROW_CHUNK = 32768;
+
+/** [dW; dB] as [2, dim], in row chunks added in order when there are many rows. */
+function layerNormParamGrads(
+  x: Tensor,
+  stats: Tensor,
+  g: Tensor,
+  params: { rows: number; dim: number; eps: number },
+) {
+  const { rows, dim } = params;
+  if (rows <= LAYERNORM_ROW_CHUNK) {
+    return launch('layerNorm backward (params)', 'layerNormGradParams', [x, stats, g], params, [2, dim]);
+  }
+  return tidy(() => {
+    const [x2, g2, s2] = [reshape(x, [rows, dim]), reshape(g, [rows, dim]), reshape(stats, [rows, 2])];
+    let total: Tensor | null = null;
+    for (let start = 0; start < rows; start += LAYERNORM_ROW_CHUNK) {
+      const end = Math.min(rows, start + LAYERNORM_ROW_CHUNK);
+      const part = launch(
+        'layerNorm backward (params)',
+        'layerNormGradParams',
+        [slice(x2, [start], [end]), slice(s2, [start], [end]), slice(g2, [start], [end])],
+        { ...params, rows: end - start },
+        [2, dim],
+      );
+      total = total ? binaryKernel('add', total, part) : part;
+    }
+    return total!;
+  });
+}
 
 /** y·(g − Σ g·y) along the last axis. */
 function softmaxGrad(g: Tensor, y: Tensor): Tensor {

@@ -8,7 +8,7 @@ import { fmt, normalizeAxis, sizeOf } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { launch, requireDtype } from './apply.ts';
 import { compare } from './elementwise.ts';
-import { permute, reshape } from './layout.ts';
+import { permute, reshape, slice } from './layout.ts';
 import { sum } from './reduce.ts';
 
 /** table [V, D] gathered at i32 `indices` [...] → [..., D]. */
@@ -24,18 +24,33 @@ export function gather(table: Tensor, indices: Tensor): Tensor {
   return record(out, 'gather', [table, indices]);
 }
 
+/** Indices per scatter-add launch: each invocation scans them all, so this bounds its loop (llvmpipe's limit). */
+export const SCATTER_CHUNK = 32768;
+
 /** The adjoint of gather: rows of `src` [..., D] summed into a [vocab, D] table at `indices`. */
 export function scatterAdd(src: Tensor, indices: Tensor, vocab: number): Tensor {
   const dim = src.shape.at(-1)!;
-  if (sizeOf(src.shape.slice(0, -1)) !== indices.size) {
+  const count = indices.size;
+  if (sizeOf(src.shape.slice(0, -1)) !== count) {
     throw new Error(
-      `scatterAdd: ${src} has ${sizeOf(src.shape.slice(0, -1))} rows but ${indices} has ${indices.size} indices`,
+      `scatterAdd: ${src} has ${sizeOf(src.shape.slice(0, -1))} rows but ${indices} has ${count} indices`,
     );
   }
-  return launch('scatterAdd', 'scatterAdd', [src, indices], { vocab, dim, count: indices.size }, [
-    vocab,
-    dim,
-  ]);
+  if (count <= SCATTER_CHUNK) {
+    return launch('scatterAdd', 'scatterAdd', [src, indices], { vocab, dim, count }, [vocab, dim]);
+  }
+  // Chunks in index order, added in order: the result stays deterministic.
+  return tidy(() => {
+    const rows = reshape(src, [count, dim]);
+    const flat = reshape(indices, [count]);
+    let total: Tensor | null = null;
+    for (let start = 0; start < count; start += SCATTER_CHUNK) {
+      const end = Math.min(count, start + SCATTER_CHUNK);
+      const part = scatterAdd(slice(rows, [start], [end]), slice(flat, [start], [end]), vocab);
+      total = total ? total.add(part) : part;
+    }
+    return total!;
+  });
 }
 
 /** Applies a last-axis row op along any axis by moving that axis last and back. */

@@ -6,12 +6,19 @@ import { tidy } from '../scope.ts';
 import { type Shape, normalizeAxes, sizeOf, stridesOf } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { launch, requireDtype } from './apply.ts';
+import { reshape } from './layout.ts';
 
 export function reducedShape(shape: Shape, axes: readonly number[], keepdims: boolean): number[] {
   return keepdims
     ? shape.map((d, k) => (axes.includes(k) ? 1 : d))
     : shape.filter((_, k) => !axes.includes(k));
 }
+
+/**
+ * Reductions longer than this run in two passes (partial results per chunk, then their reduction): one
+ * invocation's loop stays far below llvmpipe's 65535-iteration limit, and a long reduction uses many invocations.
+ */
+export const REDUCE_CHUNK = 8192;
 
 /** The reduce kernel without autograd. */
 export function reduceKernel(
@@ -33,7 +40,17 @@ export function reduceKernel(
     redShape: axes.map((k) => x.shape[k]!),
     redStrides: axes.map((k) => strides[k]!),
   };
-  return launch(op, 'reduce', [x], params, reducedShape(x.shape, axes, keepdims));
+  const shape = reducedShape(x.shape, axes, keepdims);
+  const count = sizeOf(params.redShape);
+  if (count <= REDUCE_CHUNK) return launch(op, 'reduce', [x], params, shape);
+  return tidy(() => {
+    const chunks = Math.ceil(count / REDUCE_CHUNK);
+    const partial = launch(op, 'reduce', [x], { ...params, chunkSize: REDUCE_CHUNK }, [
+      ...params.outShape,
+      chunks,
+    ]);
+    return reshape(reduceKernel(op, partial, [params.outShape.length], false), shape);
+  });
 }
 
 export function sum(x: Tensor, axes?: number | readonly number[], keepdims = false): Tensor {

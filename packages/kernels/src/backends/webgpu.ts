@@ -34,6 +34,19 @@ export interface WebGpuOptions extends OpenOptions {
 
 const DEFAULT_BATCH = 512;
 
+/**
+ * Mesa's llvmpipe (gallivm) ends a shader invocation after 65535 iterations of loops with run-time bounds,
+ * counted across all its loops, and writes nothing more: silently wrong results (measured on Mesa 22.3 GLES:
+ * a 26000-column row kernel stopped after 65532 iterations). Mesa 25's lavapipe has no such limit.
+ */
+export const LLVMPIPE_LOOP_LIMIT = 65535;
+
+function loopLimit(adapter: AdapterDescription): number {
+  return adapter.isSoftware && adapter.backend === 'opengles'
+    ? LLVMPIPE_LOOP_LIMIT
+    : Number.POSITIVE_INFINITY;
+}
+
 export class WebGpuBackend implements KernelBackend {
   readonly kind = 'webgpu';
   readonly adapter: AdapterDescription;
@@ -72,6 +85,7 @@ export class WebGpuBackend implements KernelBackend {
       isSoftware: this.adapter.isSoftware,
       backend: this.adapter.backend,
       maxWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
+      maxLoopIterations: loopLimit(this.adapter),
     };
     device.onuncapturederror = (e) => {
       this.#deviceError ??= (e as GPUUncapturedErrorEvent).error.message;
@@ -150,6 +164,12 @@ export class WebGpuBackend implements KernelBackend {
     const def = kernel(name);
     const variant = this.#variants[name];
     const target = variant ? { ...this.#target, variant } : this.#target;
+    const iterations = def.loopIterations?.(params) ?? 0;
+    if (iterations > target.maxLoopIterations) {
+      throw new Error(
+        `kernel ${def.describe(params)}: one invocation would run ${iterations} loop iterations, more than the ${target.maxLoopIterations} that ${this.adapter.description} completes (llvmpipe's loop limit on OpenGL ES); use the vulkan device or split the work`,
+      );
+    }
     const launch = def.gpu(params, inputs, target);
     const pipeline = this.pipelines.get(`${name}|${launch.key}`, launch.wgsl);
     const buffers = inputs.map((x) => x.buffer);

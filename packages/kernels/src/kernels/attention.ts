@@ -215,6 +215,7 @@ export const attentionForward = defineKernel<AttentionParams>({
 ${dotFn}`;
     }),
   // Online softmax in f32 over up to T keys, then a weighted sum of d-vectors.
+  loopIterations: (p) => p.seq,
   tolerance: () => ({ rtol: 1e-4, atol: 1e-5 }),
   describe: (p) =>
     `attentionForward(B ${p.batch}, H ${p.heads}, T ${p.seq}, d ${p.headDim}, ${p.causal ? 'causal' : 'bidirectional'})`,
@@ -364,6 +365,7 @@ export const attentionGradQ = defineKernel<AttentionParams>({
 }
 ${dotFn}`;
     }),
+  loopIterations: (p) => p.seq,
   tolerance: () => ({ rtol: 1e-4, atol: 1e-5 }),
   describe: (p) =>
     `attentionGradQ(B ${p.batch}, H ${p.heads}, T ${p.seq}, d ${p.headDim}, ${p.causal ? 'causal' : 'bidirectional'})`,
@@ -480,6 +482,7 @@ export const attentionGradKV = defineKernel<AttentionParams>({
 }
 ${dotFn}`;
     }),
+  loopIterations: (p) => p.seq,
   tolerance: () => ({ rtol: 1e-4, atol: 1e-5 }),
   describe: (p) =>
     `attentionGradKV(B ${p.batch}, H ${p.heads}, T ${p.seq}, d ${p.headDim}, ${p.causal ? 'causal' : 'bidirectional'})`,
@@ -549,6 +552,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }`,
     };
   },
+  loopIterations: (p) => 3 * p.seq,
   tolerance: () => ({ rtol: 1e-5, atol: 1e-6 }),
   describe: (p) =>
     `maskedSoftmax(B ${p.batch}, H ${p.heads}, T ${p.seq}, ${p.causal ? 'causal' : 'bidirectional'})`,

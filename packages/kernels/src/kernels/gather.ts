@@ -124,6 +124,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }`,
     };
   },
+  loopIterations: (p) => p.count,
   // Sums of f32 values in index order; error ~ (rows sharing an index)·2^-24 relative.
   tolerance: (p) => ({ rtol: 1e-5, atol: 1e-6 * Math.sqrt(p.count) }),
   describe: (p) => `scatterAdd(${p.count} rows of ${p.dim} into [${p.vocab}, ${p.dim}])`,

@@ -20,6 +20,8 @@ export interface GpuTarget {
   isSoftware: boolean;
   backend: string;
   maxWorkgroupsPerDimension: number;
+  /** Loop iterations one invocation may run before the driver cuts it off (Infinity where there is no limit). */
+  maxLoopIterations: number;
   /** Forces a kernel variant by name (tests and benchmarks), overriding the adapter table. */
   variant?: string;
 }
@@ -45,6 +47,12 @@ export interface KernelDef<P> {
   /** The CPU twin: float math in float64, writing every element of `out` (or the in-place inputs). */
   cpu(inputs: readonly HostArray[], params: P, out: HostArray): void;
   gpu(params: P, inputs: readonly TensorInfo[], target: GpuTarget): GpuLaunch;
+  /**
+   * The most loop iterations with a run-time bound that one invocation executes (loops with constant bounds
+   * are unrolled by the compilers and do not count). Mesa's llvmpipe on OpenGL ES silently stops a shader after
+   * 65535 such iterations, so the backend refuses launches above `GpuTarget.maxLoopIterations`.
+   */
+  loopIterations?(params: P): number;
   /** How far the f32 GPU result may be from the float64 twin; see each kernel for the reasoning. */
   tolerance(params: P): Tolerance;
   /** A one-line description for error messages (the op and its shapes). */

@@ -70,6 +70,7 @@ export const layerNormStats = defineKernel<LayerNormParams>({
   out[2u * i + 1u] = inverseSqrt(v / f32(dim) + pf(4u));
 }`,
     ),
+  loopIterations: (p) => 2 * p.dim,
   // Two-pass f32 statistics over `dim` terms: relative error ~ dim·2^-24 at worst.
   tolerance: (p) => ({ rtol: 1e-5 + 1e-7 * p.dim, atol: 1e-6 }),
   describe: (p) => `layerNormStats([${p.rows}, ${p.dim}], eps ${p.eps})`,
@@ -169,6 +170,7 @@ export const layerNormGradInput = defineKernel<LayerNormParams>({
   }
 }`,
     ),
+  loopIterations: (p) => 2 * p.dim,
   // Row sums in f32 feed a difference of O(1) terms.
   tolerance: (p) => ({ rtol: 1e-4, atol: 1e-6 * Math.sqrt(p.dim) * 4 }),
   describe: (p) => `layerNormGradInput([${p.rows}, ${p.dim}])`,
@@ -216,6 +218,7 @@ export const layerNormGradParams = defineKernel<LayerNormParams>({
   out[dim + i] = db;
 }`,
     ),
+  loopIterations: (p) => p.rows,
   // Column sums over `rows` f32 terms.
   tolerance: (p) => ({ rtol: 1e-5, atol: 1e-6 * Math.sqrt(p.rows) * 8 }),
   describe: (p) => `layerNormGradParams([${p.rows}, ${p.dim}])`,

@@ -333,6 +333,8 @@ export const matmul = defineKernel<MatmulParams>({
       wgsl: () => registerWgsl(p, v.tm, v.tn, aVec, bVec, cVec),
     };
   },
+  // The K loop (chunks of 4 or single steps, plus the tail) or, tiled, K/16 tiles.
+  loopIterations: (p) => p.K + 4,
   // f32 products summed over K: rounding error ≲ K·2^-24·max|a·b| in the worst case, ~√K typically.
   tolerance: (p) => ({ rtol: 1e-4, atol: 1e-6 * (p.K + 1) }),
   describe: (p) =>

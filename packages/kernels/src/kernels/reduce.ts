@@ -3,6 +3,9 @@
  * with the input strides of each kept axis) and reduced ones; one invocation per output walks the reduced
  * elements. Adjacent reduced axes that are contiguous are merged first, so the common cases (last axis,
  * one axis, everything) run as a single strided loop.
+ * With `chunkSize`, each output's reduced range is cut into chunks of that many elements, one invocation per
+ * (output, chunk), giving partial results [outputs, chunks] for a second pass: that keeps each invocation's loop
+ * short (see `loopIterations`) and spreads a large reduction over many invocations.
  */
 import { assertInputs, defineKernel } from './kernel.ts';
 import {
@@ -23,6 +26,14 @@ export interface ReduceParams {
   outStrides: number[];
   redShape: number[];
   redStrides: number[];
+  /** Elements per chunk of the reduced range (default: all of it, one chunk). */
+  chunkSize?: number;
+}
+
+/** Number of chunks each output's reduction is cut into. */
+export function reduceChunks(p: ReduceParams): number {
+  const count = product(p.redShape);
+  return p.chunkSize ? Math.max(1, Math.ceil(count / p.chunkSize)) : 1;
 }
 
 /** Merges adjacent axes whose memory is contiguous across the pair (shape 1 axes dropped). */
@@ -54,26 +65,39 @@ export const reduce = defineKernel<ReduceParams>({
     assertInputs(`reduce ${p.op}`, inputs, [['f32', 0]]);
     if (product(p.redShape) === 0 && p.op === 'max')
       throw new Error('reduce max: cannot reduce over zero elements');
-    return { size: product(p.outShape), dtype: 'f32' };
+    return { size: product(p.outShape) * reduceChunks(p), dtype: 'f32' };
   },
   cpu: ([x], p, out) => {
     const n = product(p.outShape);
     const r = product(p.redShape);
-    for (let o = 0; o < n; o++) {
+    const chunks = reduceChunks(p);
+    const size = p.chunkSize ?? r;
+    for (let t = 0; t < n * chunks; t++) {
+      const o = Math.floor(t / chunks);
+      const c = t % chunks;
       const base = stridedOffset(o, p.outShape, p.outStrides);
       let acc = p.op === 'sum' ? 0 : Number.NEGATIVE_INFINITY;
-      for (let j = 0; j < r; j++) {
+      for (let j = c * size; j < Math.min(r, (c + 1) * size); j++) {
         const v = x![base + stridedOffset(j, p.redShape, p.redStrides)]!;
         acc = p.op === 'sum' ? acc + v : Math.max(acc, v);
       }
-      out[o] = acc;
+      out[t] = acc;
     }
   },
+  loopIterations: (p) => {
+    const redRank = collapseAxes(p.redShape, p.redStrides).shape.length;
+    const perElement = redRank === 1 ? 1 : 1 + redRank;
+    return (
+      Math.min(product(p.redShape), p.chunkSize ?? Number.POSITIVE_INFINITY) * perElement + p.outShape.length
+    );
+  },
   gpu: (p, _inputs, target) => {
-    const n = product(p.outShape);
+    const chunks = reduceChunks(p);
+    const n = product(p.outShape) * chunks;
     const red = collapseAxes(p.redShape, p.redStrides);
     const simple = red.shape.length === 1;
     const grid = grid1d(n, target.maxWorkgroupsPerDimension);
+    const count = product(red.shape);
     const init = p.op === 'sum' ? '0.0' : '-3.4028234663852886e38';
     const combine = p.op === 'sum' ? 'acc + v' : 'max(acc, v)';
     const offset = simple
@@ -91,7 +115,9 @@ export const reduce = defineKernel<ReduceParams>({
         ...padRank(p.outStrides),
         ...padRank(red.shape, 1),
         ...padRank(red.strides),
-        product(red.shape),
+        count,
+        chunks,
+        p.chunkSize ?? count,
       ],
       wgsl: () => `
 @group(0) @binding(0) var<storage, read> xs: array<f32>;
@@ -99,16 +125,20 @@ export const reduce = defineKernel<ReduceParams>({
 ${paramsDecl(2)}${gridIndexFn}${stridedOffsetFn}
 @compute @workgroup_size(${WORKGROUP_1D})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let o = gridIndex(gid, pu(1u));
-  if (o >= pu(0u)) { return; }
+  let t = gridIndex(gid, pu(1u));
+  if (t >= pu(0u)) { return; }
+  let chunks = pu(${RED_STRIDES + MAX_RANK + 1}u);
+  let size = pu(${RED_STRIDES + MAX_RANK + 2}u);
+  let o = t / chunks;
+  let c = t % chunks;
   let base = stridedOffset(o, pu(2u), ${OUT_SHAPE}u, ${OUT_STRIDES}u);
-  let count = pu(${RED_STRIDES + MAX_RANK}u);
+  let end = min(pu(${RED_STRIDES + MAX_RANK}u), (c + 1u) * size);
   var acc: f32 = ${init};
-  for (var j = 0u; j < count; j++) {
+  for (var j = c * size; j < end; j++) {
     let v = xs[base + ${offset}];
     acc = ${combine};
   }
-  out[o] = acc;
+  out[t] = acc;
 }`,
     };
   },

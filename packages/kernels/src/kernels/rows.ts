@@ -67,6 +67,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }`,
     };
   },
+  loopIterations: (p) => 3 * p.cols,
   // exp/log in f32 (WGSL allows a few ulp) around a max-shifted sum: relative 1e-5 of O(1) values.
   tolerance: () => ({ rtol: 1e-5, atol: 1e-6 }),
   describe: (p) => `${p.log ? 'logSoftmax' : 'softmax'}([${p.rows}, ${p.cols}])`,
@@ -126,6 +127,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }`,
     };
   },
+  loopIterations: (p) => 2 * p.cols,
   tolerance: () => ({ rtol: 1e-5, atol: 1e-5 }),
   describe: (p) => `crossEntropy([${p.rows}, ${p.cols}], ignoreIndex ${p.ignoreIndex})`,
 });
@@ -184,6 +186,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }`,
     };
   },
+  loopIterations: (p) => 3 * p.cols,
   tolerance: () => ({ rtol: 1e-5, atol: 1e-6 }),
   describe: (p) => `crossEntropyGrad([${p.rows}, ${p.cols}], ignoreIndex ${p.ignoreIndex})`,
 });
