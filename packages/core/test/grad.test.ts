@@ -140,5 +140,6 @@ describe('neural-network op gradients', () => {
     await check(([x, t]) => crossEntropy(x!, t!), specs);
     await check(([x, t]) => crossEntropy(x!, t!, { reduction: 'sum' }), specs);
     await check(([x, t]) => crossEntropy(x!, t!, { reduction: 'none' }), specs);
+    await check(([x, t]) => crossEntropy(x!, t!, { labelSmoothing: 0.1 }), specs);
   });
 });

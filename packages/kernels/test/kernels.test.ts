@@ -251,8 +251,11 @@ describe('row kernels', () => {
     const targets = randomInts(rows, cols).map((t, r) => (r % 3 === 1 ? -100 : t));
     const p = { rows, cols, ignoreIndex: -100 };
     await expectCases('crossEntropy', [{ inputs: [x, i32(targets)], params: p }]);
+    const smoothed = { ...p, smoothing: 0.1 };
+    await expectCases('crossEntropy', [{ inputs: [x, i32(targets)], params: smoothed }]);
     await expectCases('crossEntropyGrad', [
       { inputs: [x, i32(targets), f32(randomValues(rows))], params: p },
+      { inputs: [x, i32(targets), f32(randomValues(rows))], params: smoothed },
     ]);
   });
 });

@@ -187,8 +187,8 @@ export const GRAD_RULES = {
       }),
     ],
   crossEntropy: (g, { inputs: [logits, targets], attrs }) => {
-    const cols = logits!.shape.at(-1)!;
-    const params = { rows: targets!.size, cols, ignoreIndex: attrs.ignoreIndex as number };
+    // attrs are the forward kernel's params (rows, cols, ignoreIndex, smoothing).
+    const params = attrs;
     return [
       launch('crossEntropy backward', 'crossEntropyGrad', [logits!, targets!, g], params, logits!.shape),
       null,

@@ -80,6 +80,8 @@ export interface CrossEntropyOptions {
   ignoreIndex?: number;
   /** 'mean' over non-ignored positions (default), 'sum', or 'none' (per position, 0 where ignored). */
   reduction?: 'mean' | 'sum' | 'none';
+  /** Label smoothing ε in [0, 1): targets become (1 − ε)·onehot + ε/classes. */
+  labelSmoothing?: number;
 }
 
 /** Softmax cross-entropy of logits [..., C] against i32 class indices [...]. */
@@ -95,12 +97,15 @@ export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntr
     );
   }
   return tidy(() => {
-    const params = { rows: targets.size, cols, ignoreIndex };
+    const smoothing = options.labelSmoothing ?? 0;
+    if (!(smoothing >= 0 && smoothing < 1))
+      throw new Error(`crossEntropy: labelSmoothing must be in [0, 1), got ${smoothing}`);
+    const params = { rows: targets.size, cols, ignoreIndex, smoothing };
     const rows = record(
       launch('crossEntropy', 'crossEntropy', [logits, targets], params, targets.shape),
       'crossEntropy',
       [logits, targets],
-      { ignoreIndex },
+      params,
     );
     if (reduction === 'none') return rows;
     const total = sum(rows);

@@ -4,7 +4,7 @@
  * large vocabularies come with the transformer kernels.
  */
 import { assertInputs, defineKernel } from './kernel.ts';
-import { WORKGROUP_1D, grid1d, gridIndexFn, i32bits, paramsDecl } from './wgsl.ts';
+import { WORKGROUP_1D, f32bits, grid1d, gridIndexFn, i32bits, paramsDecl } from './wgsl.ts';
 
 export interface SoftmaxParams {
   rows: number;
@@ -80,7 +80,17 @@ export interface CrossEntropyParams {
   cols: number;
   /** Rows whose target equals this give loss 0 and gradient 0. */
   ignoreIndex: number;
+  /** Label smoothing ε: the target distribution is (1 − ε)·onehot + ε/cols. Default 0. */
+  smoothing?: number;
 }
+
+/** WGSL mean of one row of `xs` (for label smoothing). */
+const rowMeanFn = `
+fn rowMean(base: u32, cols: u32) -> f32 {
+  var s = 0.0;
+  for (var j = 0u; j < cols; j++) { s += xs[base + j]; }
+  return s / f32(cols);
+}`;
 
 function ceIndexCheck(t: number, p: CrossEntropyParams, row: number) {
   if (t !== p.ignoreIndex && !(t >= 0 && t < p.cols)) {
@@ -90,7 +100,10 @@ function ceIndexCheck(t: number, p: CrossEntropyParams, row: number) {
   }
 }
 
-/** Per-row loss: logsumexp(x_r) − x_r[t_r], 0 for ignored rows. Inputs: logits [rows, cols], targets [rows] i32. */
+/**
+ * Per-row loss: logsumexp(x_r) − (1 − ε)·x_r[t_r] − ε·mean(x_r), 0 for ignored rows.
+ * Inputs: logits [rows, cols], targets [rows] i32.
+ */
 export const crossEntropy = defineKernel<CrossEntropyParams>({
   name: 'crossEntropy',
   output: (p, inputs) => {
@@ -104,20 +117,29 @@ export const crossEntropy = defineKernel<CrossEntropyParams>({
     for (let r = 0; r < p.rows; r++) {
       const t = targets![r]!;
       ceIndexCheck(t, p, r);
-      out[r] = t === p.ignoreIndex ? 0 : rowLogSumExp(x!, r * p.cols, p.cols) - x![r * p.cols + t]!;
+      if (t === p.ignoreIndex) {
+        out[r] = 0;
+        continue;
+      }
+      const eps = p.smoothing ?? 0;
+      let mean = 0;
+      for (let j = 0; j < p.cols; j++) mean += x![r * p.cols + j]!;
+      mean /= p.cols;
+      out[r] = rowLogSumExp(x!, r * p.cols, p.cols) - (1 - eps) * x![r * p.cols + t]! - eps * mean;
     }
   },
   gpu: (p, _inputs, target) => {
     const grid = grid1d(p.rows, target.maxWorkgroupsPerDimension, 64);
+    const smooth = (p.smoothing ?? 0) > 0;
     return {
-      key: 'crossEntropy',
+      key: `crossEntropy:${smooth ? 'smoothed' : 'plain'}`,
       workgroups: grid.workgroups,
-      uniforms: [p.rows, grid.rowStride, p.cols, i32bits(p.ignoreIndex)],
+      uniforms: [p.rows, grid.rowStride, p.cols, i32bits(p.ignoreIndex), f32bits(p.smoothing ?? 0)],
       wgsl: () => `
 @group(0) @binding(0) var<storage, read> xs: array<f32>;
 @group(0) @binding(1) var<storage, read> targets: array<i32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
-${paramsDecl(3)}${gridIndexFn}${rowLseFn}
+${paramsDecl(3)}${gridIndexFn}${rowLseFn}${smooth ? rowMeanFn : ''}
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let r = gridIndex(gid, pu(1u));
@@ -125,17 +147,23 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let cols = pu(2u);
   let t = targets[r];
   if (t == pi(3u) || t < 0 || u32(t) >= cols) { out[r] = 0.0; return; }
-  out[r] = rowLse(r * cols, cols) - xs[r * cols + u32(t)];
+  let eps = pf(4u);
+  let loss = rowLse(r * cols, cols) - (1.0 - eps) * xs[r * cols + u32(t)];
+  out[r] = ${smooth ? 'loss - eps * rowMean(r * cols, cols)' : 'loss'};
 }`,
     };
   },
-  loopIterations: (p) => 2 * p.cols,
+  loopIterations: (p) => ((p.smoothing ?? 0) > 0 ? 3 : 2) * p.cols,
   // The logsumexp of `cols` terms, as for softmax above.
   tolerance: (p) => ({ rtol: 1e-5, atol: 1e-5 + 3e-8 * p.cols }),
-  describe: (p) => `crossEntropy([${p.rows}, ${p.cols}], ignoreIndex ${p.ignoreIndex})`,
+  describe: (p) =>
+    `crossEntropy([${p.rows}, ${p.cols}], ignoreIndex ${p.ignoreIndex}${p.smoothing ? `, smoothing ${p.smoothing}` : ''})`,
 });
 
-/** d loss_r / d x_r = g_r · (softmax(x_r) − onehot(t_r)); zero rows where ignored. Inputs: logits, targets, g [rows]. */
+/**
+ * d loss_r / d x_r = g_r · (softmax(x_r) − (1 − ε)·onehot(t_r) − ε/cols); zero rows where ignored.
+ * Inputs: logits, targets, g [rows].
+ */
 export const crossEntropyGrad = defineKernel<CrossEntropyParams>({
   name: 'crossEntropyGrad',
   output: (p, inputs) => {
@@ -152,9 +180,10 @@ export const crossEntropyGrad = defineKernel<CrossEntropyParams>({
       ceIndexCheck(t, p, r);
       const base = r * p.cols;
       const lse = t === p.ignoreIndex ? 0 : rowLogSumExp(x!, base, p.cols);
+      const eps = p.smoothing ?? 0;
       for (let j = 0; j < p.cols; j++) {
-        out[base + j] =
-          t === p.ignoreIndex ? 0 : g![r]! * (Math.exp(x![base + j]! - lse) - (j === t ? 1 : 0));
+        const target = (j === t ? 1 - eps : 0) + eps / p.cols;
+        out[base + j] = t === p.ignoreIndex ? 0 : g![r]! * (Math.exp(x![base + j]! - lse) - target);
       }
     }
   },
@@ -163,7 +192,7 @@ export const crossEntropyGrad = defineKernel<CrossEntropyParams>({
     return {
       key: 'crossEntropyGrad',
       workgroups: grid.workgroups,
-      uniforms: [p.rows, grid.rowStride, p.cols, i32bits(p.ignoreIndex)],
+      uniforms: [p.rows, grid.rowStride, p.cols, i32bits(p.ignoreIndex), f32bits(p.smoothing ?? 0)],
       wgsl: () => `
 @group(0) @binding(0) var<storage, read> xs: array<f32>;
 @group(0) @binding(1) var<storage, read> targets: array<i32>;
@@ -183,8 +212,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   let lse = rowLse(base, cols);
   let gr = g[r];
+  let eps = pf(4u);
+  let spread = eps / f32(cols);
   for (var j = 0u; j < cols; j++) {
-    out[base + j] = gr * (exp(xs[base + j] - lse) - select(0.0, 1.0, j == u32(t)));
+    let wanted = select(spread, 1.0 - eps + spread, j == u32(t));
+    out[base + j] = gr * (exp(xs[base + j] - lse) - wanted);
   }
 }`,
     };
