@@ -242,7 +242,26 @@ describe('row kernels', () => {
     [7, 33],
     [129, 7],
     [3, 1031],
-  ])('softmax, log-softmax and cross-entropy on [%i, %i]', async (rows, cols) => {
+  ])(
+    'softmax, log-softmax and cross-entropy on [%i, %i], a thread and a workgroup per row',
+    async (rows, cols) => {
+      for (const variant of ['thread', 'workgroup']) {
+        const backend = await openGpu({ softmax: variant, crossEntropy: variant, crossEntropyGrad: variant });
+        try {
+          await rowCases(backend, rows, cols);
+        } finally {
+          backend.destroy();
+        }
+      }
+    },
+  );
+});
+
+async function rowCases(backend: WebGpuBackend, rows: number, cols: number) {
+  const expectCases = async (name: string, cases: KernelCase[]) => {
+    for (const c of cases) expect(await checkAgainstTwin(backend, name, c)).toBeNull();
+  };
+  {
     const x = f32(randomValues(rows * cols, -6, 6));
     await expectCases('softmax', [
       { inputs: [x], params: { rows, cols, log: false } },
@@ -257,8 +276,8 @@ describe('row kernels', () => {
       { inputs: [x, i32(targets), f32(randomValues(rows))], params: p },
       { inputs: [x, i32(targets), f32(randomValues(rows))], params: smoothed },
     ]);
-  });
-});
+  }
+}
 
 describe('layerNorm kernels', () => {
   it.each([

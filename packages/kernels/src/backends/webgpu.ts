@@ -164,7 +164,7 @@ export class WebGpuBackend implements KernelBackend {
     const def = kernel(name);
     const variant = this.#variants[name];
     const target = variant ? { ...this.#target, variant } : this.#target;
-    const iterations = def.loopIterations?.(params) ?? 0;
+    const iterations = def.loopIterations?.(params, target) ?? 0;
     if (iterations > target.maxLoopIterations) {
       throw new Error(
         `kernel ${def.describe(params)}: one invocation would run ${iterations} loop iterations, more than the ${target.maxLoopIterations} that ${this.adapter.description} completes (llvmpipe's loop limit on OpenGL ES); use the vulkan device or split the work`,

@@ -52,7 +52,7 @@ export interface KernelDef<P> {
    * are unrolled by the compilers and do not count). Mesa's llvmpipe on OpenGL ES silently stops a shader after
    * 65535 such iterations, so the backend refuses launches above `GpuTarget.maxLoopIterations`.
    */
-  loopIterations?(params: P): number;
+  loopIterations?(params: P, target: GpuTarget | null): number;
   /** How far the f32 GPU result may be from the float64 twin; see each kernel for the reasoning. */
   tolerance(params: P): Tolerance;
   /** A one-line description for error messages (the op and its shapes). */

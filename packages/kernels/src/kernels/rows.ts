@@ -1,9 +1,12 @@
 /**
- * @file Row kernels over the last axis: softmax, log-softmax and softmax cross-entropy (forward per-row loss
- * and its gradient). One invocation per row with max-subtraction; the fused, workgroup-per-row versions for
- * large vocabularies come with the transformer kernels.
+ * @file Row kernels over the last axis: softmax, log-softmax and softmax cross-entropy (forward per-row loss,
+ * with ignore_index and label smoothing, and its gradient), all max-shifted. Two shapes of the same program:
+ *  - `thread`: one invocation per row, no barriers: fastest on llvmpipe for rows it can finish;
+ *  - `workgroup`: a workgroup per row with tree reductions in workgroup memory: for long rows (large
+ *    vocabularies) and real GPUs, and the way around llvmpipe's per-invocation loop limit on GLES.
  */
 import { assertInputs, defineKernel } from './kernel.ts';
+import type { GpuTarget } from './kernel.ts';
 import { WORKGROUP_1D, f32bits, grid1d, gridIndexFn, i32bits, paramsDecl } from './wgsl.ts';
 
 export interface SoftmaxParams {
@@ -20,15 +23,95 @@ function rowLogSumExp(x: ArrayLike<number>, base: number, cols: number): number 
   return max + Math.log(sum);
 }
 
-/** WGSL log-sum-exp of one row of \`xs\`, max-shifted. */
-const rowLseFn = `
-fn rowLse(base: u32, cols: u32) -> f32 {
+export type RowVariant = 'thread' | 'workgroup';
+const ROW_WG = 64;
+
+/** `passes` = how many times the row is walked; see the file comment for the rule. */
+export function chooseRowVariant(cols: number, passes: number, target: GpuTarget): RowVariant {
+  if (target.variant === 'thread' || target.variant === 'workgroup') return target.variant;
+  return target.isSoftware && passes * cols <= target.maxLoopIterations ? 'thread' : 'workgroup';
+}
+
+function rowLoopIterations(cols: number, passes: number, target: GpuTarget | null): number {
+  const variant = target ? chooseRowVariant(cols, passes, target) : 'thread';
+  return variant === 'thread' ? passes * cols : passes * Math.ceil(cols / ROW_WG) + 2 * Math.log2(ROW_WG);
+}
+
+interface RowProgram {
+  bindings: string;
+  /** Also compute `mean`, the row mean (label smoothing). */
+  mean?: boolean;
+  /** WGSL run for each column j of row r (with base, cols, lse, mean in scope). */
+  perElement?: string;
+  /** WGSL run once per row (written by one invocation). */
+  perRow?: string;
+}
+
+/** WGSL for a row program in either shape. `xs` is the row input; params: 0 rows, 1 grid stride, 2 cols. */
+function rowWgsl(variant: RowVariant, program: RowProgram, paramsBinding: number): string {
+  const wg = variant === 'workgroup';
+  const loop = (body: string) =>
+    wg
+      ? `for (var j = lid; j < cols; j += ${ROW_WG}u) { ${body} }`
+      : `for (var j = 0u; j < cols; j++) { ${body} }`;
+  const reduce = (fn: string, v: string) => (wg ? `${v} = ${fn}(${v}, lid);` : '');
+  return `
+${program.bindings}
+${paramsDecl(paramsBinding)}${gridIndexFn}
+${
+  wg
+    ? `var<workgroup> red: array<f32, ${ROW_WG}>;
+fn wgReduce(v: f32, lid: u32, isMax: bool) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = ${ROW_WG / 2}u; s > 0u; s >>= 1u) {
+    if (lid < s) { red[lid] = select(red[lid] + red[lid + s], max(red[lid], red[lid + s]), isMax); }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+fn wgMax(v: f32, lid: u32) -> f32 { return wgReduce(v, lid, true); }
+fn wgSum(v: f32, lid: u32) -> f32 { return wgReduce(v, lid, false); }
+@compute @workgroup_size(${ROW_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
+  let r = wid.x + wid.y * nwg.x;
+  if (r >= pu(0u)) { return; }
+  let lid = lid3.x;`
+    : `@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let r = gridIndex(gid, pu(1u));
+  if (r >= pu(0u)) { return; }`
+}
+  let cols = pu(2u);
+  let base = r * cols;
   var m = -3.4028234663852886e38;
-  for (var j = 0u; j < cols; j++) { m = max(m, xs[base + j]); }
-  var s = 0.0;
-  for (var j = 0u; j < cols; j++) { s += exp(xs[base + j] - m); }
-  return m + log(s);
+  ${loop('m = max(m, xs[base + j]);')}
+  ${reduce('wgMax', 'm')}
+  var total = 0.0;
+  ${loop('total += exp(xs[base + j] - m);')}
+  ${reduce('wgSum', 'total')}
+  let lse = m + log(total);
+  ${
+    program.mean
+      ? `var sx = 0.0;
+  ${loop('sx += xs[base + j];')}
+  ${reduce('wgSum', 'sx')}
+  let mean = sx / f32(cols);`
+      : ''
+  }
+  ${program.perElement ? loop(program.perElement) : ''}
+  ${program.perRow ? (wg ? `if (lid == 0u) { ${program.perRow} }` : program.perRow) : ''}
 }`;
+}
+
+/** Workgroups and grid stride for a row program. */
+function rowLaunch(rows: number, variant: RowVariant, target: GpuTarget) {
+  if (variant === 'thread') return grid1d(rows, target.maxWorkgroupsPerDimension, 64);
+  const x = Math.max(1, Math.min(rows, target.maxWorkgroupsPerDimension));
+  return { workgroups: [x, Math.ceil(rows / x), 1] as [number, number, number], rowStride: 0 };
+}
 
 export const softmax = defineKernel<SoftmaxParams>({
   name: 'softmax',
@@ -47,27 +130,25 @@ export const softmax = defineKernel<SoftmaxParams>({
     }
   },
   gpu: (p, _inputs, target) => {
-    const grid = grid1d(p.rows, target.maxWorkgroupsPerDimension, 64);
+    const variant = chooseRowVariant(p.cols, 3, target);
+    const grid = rowLaunch(p.rows, variant, target);
     return {
-      key: `softmax:${p.log ? 'log' : 'plain'}`,
+      key: `softmax:${p.log ? 'log' : 'plain'}:${variant}`,
       workgroups: grid.workgroups,
       uniforms: [p.rows, grid.rowStride, p.cols],
-      wgsl: () => `
-@group(0) @binding(0) var<storage, read> xs: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-${paramsDecl(2)}${gridIndexFn}${rowLseFn}
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let r = gridIndex(gid, pu(1u));
-  if (r >= pu(0u)) { return; }
-  let cols = pu(2u);
-  let base = r * cols;
-  let lse = rowLse(base, cols);
-  for (var j = 0u; j < cols; j++) { out[base + j] = ${p.log ? 'xs[base + j] - lse' : 'exp(xs[base + j] - lse)'}; }
-}`,
+      wgsl: () =>
+        rowWgsl(
+          variant,
+          {
+            bindings: `@group(0) @binding(0) var<storage, read> xs: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;`,
+            perElement: `out[base + j] = ${p.log ? 'xs[base + j] - lse' : 'exp(xs[base + j] - lse)'};`,
+          },
+          2,
+        ),
     };
   },
-  loopIterations: (p) => 3 * p.cols,
+  loopIterations: (p, target) => rowLoopIterations(p.cols, 3, target),
   // exp/log in f32 (WGSL allows a few ulp) around a max-shifted sum of `cols` terms accumulated in order: the
   // sum's relative error (and so the logsumexp's absolute one) grows up to ~cols·2^-24; 3e-8·cols sits between
   // the typical √cols and that worst case.
@@ -83,14 +164,6 @@ export interface CrossEntropyParams {
   /** Label smoothing ε: the target distribution is (1 − ε)·onehot + ε/cols. Default 0. */
   smoothing?: number;
 }
-
-/** WGSL mean of one row of `xs` (for label smoothing). */
-const rowMeanFn = `
-fn rowMean(base: u32, cols: u32) -> f32 {
-  var s = 0.0;
-  for (var j = 0u; j < cols; j++) { s += xs[base + j]; }
-  return s / f32(cols);
-}`;
 
 function ceIndexCheck(t: number, p: CrossEntropyParams, row: number) {
   if (t !== p.ignoreIndex && !(t >= 0 && t < p.cols)) {
@@ -129,31 +202,32 @@ export const crossEntropy = defineKernel<CrossEntropyParams>({
     }
   },
   gpu: (p, _inputs, target) => {
-    const grid = grid1d(p.rows, target.maxWorkgroupsPerDimension, 64);
     const smooth = (p.smoothing ?? 0) > 0;
+    const variant = chooseRowVariant(p.cols, smooth ? 3 : 2, target);
+    const grid = rowLaunch(p.rows, variant, target);
     return {
-      key: `crossEntropy:${smooth ? 'smoothed' : 'plain'}`,
+      key: `crossEntropy:${smooth ? 'smoothed' : 'plain'}:${variant}`,
       workgroups: grid.workgroups,
       uniforms: [p.rows, grid.rowStride, p.cols, i32bits(p.ignoreIndex), f32bits(p.smoothing ?? 0)],
-      wgsl: () => `
-@group(0) @binding(0) var<storage, read> xs: array<f32>;
+      wgsl: () =>
+        rowWgsl(
+          variant,
+          {
+            bindings: `@group(0) @binding(0) var<storage, read> xs: array<f32>;
 @group(0) @binding(1) var<storage, read> targets: array<i32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-${paramsDecl(3)}${gridIndexFn}${rowLseFn}${smooth ? rowMeanFn : ''}
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let r = gridIndex(gid, pu(1u));
-  if (r >= pu(0u)) { return; }
-  let cols = pu(2u);
-  let t = targets[r];
-  if (t == pi(3u) || t < 0 || u32(t) >= cols) { out[r] = 0.0; return; }
-  let eps = pf(4u);
-  let loss = rowLse(r * cols, cols) - (1.0 - eps) * xs[r * cols + u32(t)];
-  out[r] = ${smooth ? 'loss - eps * rowMean(r * cols, cols)' : 'loss'};
-}`,
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;`,
+            mean: smooth,
+            perRow: `let t = targets[r];
+    let valid = t != pi(3u) && t >= 0 && u32(t) < cols;
+    let eps = pf(4u);
+    let loss = lse - (1.0 - eps) * xs[base + min(u32(max(t, 0)), cols - 1u)]${smooth ? ' - eps * mean' : ''};
+    out[r] = select(0.0, loss, valid);`,
+          },
+          3,
+        ),
     };
   },
-  loopIterations: (p) => ((p.smoothing ?? 0) > 0 ? 3 : 2) * p.cols,
+  loopIterations: (p, target) => rowLoopIterations(p.cols, (p.smoothing ?? 0) > 0 ? 3 : 2, target),
   // The logsumexp of `cols` terms, as for softmax above.
   tolerance: (p) => ({ rtol: 1e-5, atol: 1e-5 + 3e-8 * p.cols }),
   describe: (p) =>
@@ -188,40 +262,32 @@ export const crossEntropyGrad = defineKernel<CrossEntropyParams>({
     }
   },
   gpu: (p, _inputs, target) => {
-    const grid = grid1d(p.rows, target.maxWorkgroupsPerDimension, 64);
+    const variant = chooseRowVariant(p.cols, 3, target);
+    const grid = rowLaunch(p.rows, variant, target);
     return {
-      key: 'crossEntropyGrad',
+      key: `crossEntropyGrad:${variant}`,
       workgroups: grid.workgroups,
       uniforms: [p.rows, grid.rowStride, p.cols, i32bits(p.ignoreIndex), f32bits(p.smoothing ?? 0)],
-      wgsl: () => `
-@group(0) @binding(0) var<storage, read> xs: array<f32>;
+      wgsl: () =>
+        rowWgsl(
+          variant,
+          {
+            bindings: `@group(0) @binding(0) var<storage, read> xs: array<f32>;
 @group(0) @binding(1) var<storage, read> targets: array<i32>;
 @group(0) @binding(2) var<storage, read> g: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-${paramsDecl(4)}${gridIndexFn}${rowLseFn}
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let r = gridIndex(gid, pu(1u));
-  if (r >= pu(0u)) { return; }
-  let cols = pu(2u);
-  let base = r * cols;
-  let t = targets[r];
-  if (t == pi(3u) || t < 0 || u32(t) >= cols) {
-    for (var j = 0u; j < cols; j++) { out[base + j] = 0.0; }
-    return;
-  }
-  let lse = rowLse(base, cols);
-  let gr = g[r];
-  let eps = pf(4u);
-  let spread = eps / f32(cols);
-  for (var j = 0u; j < cols; j++) {
-    let wanted = select(spread, 1.0 - eps + spread, j == u32(t));
-    out[base + j] = gr * (exp(xs[base + j] - lse) - wanted);
-  }
-}`,
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;`,
+            // Ignored rows (and their invocations) still run the reductions: barriers need uniform control flow.
+            perElement: `let t = targets[r];
+      let valid = t != pi(3u) && t >= 0 && u32(t) < cols;
+      let spread = pf(4u) / f32(cols);
+      let wanted = select(spread, 1.0 - pf(4u) + spread, j == u32(t));
+      out[base + j] = select(0.0, g[r] * (exp(xs[base + j] - lse) - wanted), valid);`,
+          },
+          4,
+        ),
     };
   },
-  loopIterations: (p) => 3 * p.cols,
+  loopIterations: (p, target) => rowLoopIterations(p.cols, 3, target),
   tolerance: (p) => ({ rtol: 1e-5 + 3e-8 * p.cols, atol: 1e-6 }),
   describe: (p) => `crossEntropyGrad([${p.rows}, ${p.cols}], ignoreIndex ${p.ignoreIndex})`,
 });
