@@ -26,6 +26,12 @@ interface Case {
   bytes: number;
 }
 
+/** A plain copy of n floats: the bandwidth ceiling the other kernels of the same size are compared with. */
+function copyCase(label: string, n: number): Case {
+  const params = { op: 'copy', size: n };
+  return { bench: 'copy', label, shape: [n], kernel: 'unary', params, inputs: [{ size: n }], bytes: 8 * n };
+}
+
 function cases(mode: SuiteOptions['mode']): Case[] {
   const ln =
     mode === 'quick'
@@ -54,15 +60,7 @@ function cases(mode: SuiteOptions['mode']): Case[] {
   const adam = mode === 'quick' ? [1 << 20] : [1 << 18, 1 << 20, 1 << 22];
   const out: Case[] = [];
   for (const n of adam) {
-    out.push({
-      bench: 'copy',
-      label: `${n} floats`,
-      shape: [n],
-      kernel: 'unary',
-      params: { op: 'copy', size: n },
-      inputs: [{ size: n }],
-      bytes: 8 * n,
-    });
+    out.push(copyCase(`${n} floats`, n));
     out.push({
       bench: 'adamw',
       label: `${n} floats`,
@@ -77,15 +75,7 @@ function cases(mode: SuiteOptions['mode']): Case[] {
     const n = rows! * dim!;
     const p = { rows, dim, eps: 1e-5 };
     const label = `[${rows}, ${dim}]`;
-    out.push({
-      bench: 'copy',
-      label,
-      shape: [n],
-      kernel: 'unary',
-      params: { op: 'copy', size: n },
-      inputs: [{ size: n }],
-      bytes: 8 * n,
-    });
+    out.push(copyCase(label, n));
     out.push({
       bench: 'layernorm stats',
       label,
@@ -118,15 +108,7 @@ function cases(mode: SuiteOptions['mode']): Case[] {
     const n = rows! * vocab!;
     const p = { rows, cols: vocab, ignoreIndex: -100 };
     const label = `[${rows}, ${vocab}]`;
-    out.push({
-      bench: 'copy',
-      label,
-      shape: [n],
-      kernel: 'unary',
-      params: { op: 'copy', size: n },
-      inputs: [{ size: n }],
-      bytes: 8 * n,
-    });
+    out.push(copyCase(label, n));
     out.push({
       bench: 'cross-entropy fwd',
       label,
