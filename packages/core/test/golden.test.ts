@@ -66,10 +66,10 @@ function forward(p: Params, tokens: Tensor, targets: Tensor) {
     const part = (i: number) => qkv.slice([i], [i + 1]).reshape([batch, heads, seq, headDim]);
     const a = attention(part(0), part(1), part(2), { causal: true });
     const merged = a.permute([0, 2, 1, 3]).reshape([batch, seq, dim]);
-    x = x.add(merged.matmul(p[`projW${l}`]!).add(p[`projB${l}`]!));
+    x = merged.matmul(p[`projW${l}`]!, { bias: p[`projB${l}`]!, residual: x });
     const h2 = layerNorm(x, p[`ln2W${l}`]!, p[`ln2B${l}`]!);
-    const mlp = h2.matmul(p[`fcW${l}`]!).add(p[`fcB${l}`]!).gelu().matmul(p[`outW${l}`]!).add(p[`outB${l}`]!);
-    x = x.add(mlp);
+    const hidden = h2.matmul(p[`fcW${l}`]!, { bias: p[`fcB${l}`]! }).gelu();
+    x = hidden.matmul(p[`outW${l}`]!, { bias: p[`outB${l}`]!, residual: x });
   }
   const logits = layerNorm(x, p.lnfW!, p.lnfB!).matmul(p.wte!, { transB: true });
   return { logits, loss: crossEntropy(logits, targets) };

@@ -108,6 +108,16 @@ describe('matmul gradients', () => {
       [{ shape: transA ? [5, 3] : [3, 5] }, { shape: transB ? [4, 5] : [5, 4] }],
     ),
   );
+  it('with the fused bias and residual epilogue', async () => {
+    await check(
+      ([a, b, bias, res]) => a!.matmul(b!, { bias: bias!, residual: res! }),
+      [{ shape: [2, 3, 5] }, { shape: [5, 4] }, { shape: [4] }, { shape: [2, 3, 4] }],
+    );
+    await check(
+      ([a, b, bias]) => a!.matmul(b!, { transB: true, bias: bias! }),
+      [{ shape: [3, 5] }, { shape: [4, 5] }, { shape: [4] }],
+    );
+  });
   it('batched with broadcast batch dims', async () => {
     await check(([a, b]) => a!.matmul(b!), [{ shape: [2, 3, 4] }, { shape: [4, 5] }]);
     await check(([a, b]) => a!.matmul(b!), [{ shape: [2, 1, 3, 4] }, { shape: [3, 4, 2] }]);

@@ -218,6 +218,41 @@ describe('matmul kernel', () => {
       if (backend !== gpu) backend.destroy();
     }
   });
+
+  it.each(variants)('variant %s: fused bias and residual epilogue', async (variant) => {
+    const backend = variant === 'auto' ? gpu : await openGpu({ matmul: variant });
+    try {
+      for (const [M, N, K] of [
+        [33, 129, 65],
+        [64, 64, 64],
+      ] as const) {
+        for (const [bias, residual] of [
+          [true, false],
+          [false, true],
+          [true, true],
+        ] as const) {
+          const params = {
+            batch: 2,
+            M,
+            N,
+            K,
+            transA: false,
+            transB: false,
+            aBatchStride: M * K,
+            bBatchStride: 0,
+            bias,
+            residual,
+          };
+          const inputs = [f32(randomValues(2 * M * K)), f32(randomValues(K * N))];
+          if (bias) inputs.push(f32(randomValues(N)));
+          if (residual) inputs.push(f32(randomValues(2 * M * N)));
+          expect(await checkAgainstTwin(backend, 'matmul', { inputs, params })).toBeNull();
+        }
+      }
+    } finally {
+      if (backend !== gpu) backend.destroy();
+    }
+  });
 });
 
 describe('gather and scatter-add', () => {

@@ -142,18 +142,24 @@ export const GRAD_RULES = {
       b!.requiresGrad ? slice(g, starts, [...g.shape]) : null,
     ];
   },
-  matmul: (g, { inputs: [a, b], attrs }) => {
+  matmul: (g, { inputs: [a, b, ...epilogue], attrs }) => {
     const transA = attrs.transA as boolean;
     const transB = attrs.transB as boolean;
+    const bias = attrs.bias ? epilogue[0] : undefined;
+    const residual = attrs.residual ? epilogue[attrs.bias ? 1 : 0] : undefined;
     // With Â = op(A), B̂ = op(B): dÂ = G·B̂ᵀ and dB̂ = Âᵀ·G, written back in each operand's stored layout.
     const dA = () =>
       transA ? matmul(b!, g, { transA: transB, transB: true }) : matmul(g, b!, { transB: !transB });
     const dB = () =>
       transB ? matmul(g, a!, { transA: true, transB: transA }) : matmul(a!, g, { transA: !transA });
-    return [
+    const grads = [
       a!.requiresGrad ? tidy(() => sumToShape(dA(), a!.shape)) : null,
       b!.requiresGrad ? tidy(() => sumToShape(dB(), b!.shape)) : null,
     ];
+    // The epilogue's terms: the bias sums the rows of G, the residual takes G itself.
+    if (bias) grads.push(bias.requiresGrad ? sumToShape(g, bias.shape) : null);
+    if (residual) grads.push(residual.requiresGrad ? g : null);
+    return grads;
   },
   gather: (g, { inputs: [table, indices] }) => [scatterAdd(g, indices!, table!.shape[0]!), null],
   attention: (g, { inputs: [q, k, v, lengths, lse], output, attrs }) =>

@@ -13,9 +13,13 @@ export interface MatmulOptions {
   transA?: boolean;
   /** Use b's last two axes transposed (b is [..., N, K]). */
   transB?: boolean;
+  /** Added to every output row [N], inside the matmul kernel (one pass less than a separate add). */
+  bias?: Tensor;
+  /** Added to the output (same shape as the output), inside the kernel: the residual connection. */
+  residual?: Tensor;
 }
 
-/** a [..., M, K] · b [..., K, N] → [..., M, N] (batch dims broadcast). */
+/** a [..., M, K] · b [..., K, N] (+ bias [N]) (+ residual) → [..., M, N] (batch dims broadcast). */
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
   const transA = options.transA ?? false;
   const transB = options.transB ?? false;
@@ -34,6 +38,14 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   }
   const batchShape = broadcastShapes('matmul (batch dims)', a.shape.slice(0, -2), b.shape.slice(0, -2));
   const batch = sizeOf(batchShape);
+  const outShape = [...batchShape, M, N];
+  const { bias, residual } = options;
+  if (bias && (bias.dtype !== 'f32' || bias.shape.join() !== `${N}`)) {
+    throw new Error(`matmul: bias must be an f32 [${N}], got ${bias}`);
+  }
+  if (residual && (residual.dtype !== 'f32' || residual.shape.join() !== outShape.join())) {
+    throw new Error(`matmul: residual must be an f32 ${fmt(outShape)} like the output, got ${residual}`);
+  }
   return tidy(() => {
     // An operand whose batch dims are neither the full batch nor all 1 is materialized to the full batch.
     const operand = (t: Tensor) => {
@@ -46,8 +58,20 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     };
     const A = operand(a);
     const B = operand(b);
-    const params = { batch, M, N, K: Ka, transA, transB, aBatchStride: A.stride, bBatchStride: B.stride };
-    const out = launch('matmul', 'matmul', [A.t, B.t], params, [...batchShape, M, N]);
-    return record(out, 'matmul', [a, b], { transA, transB });
+    const epilogue = [bias, residual].filter((t): t is Tensor => t !== undefined);
+    const params = {
+      batch,
+      M,
+      N,
+      K: Ka,
+      transA,
+      transB,
+      aBatchStride: A.stride,
+      bBatchStride: B.stride,
+      bias: bias !== undefined,
+      residual: residual !== undefined,
+    };
+    const out = launch('matmul', 'matmul', [A.t, B.t, ...epilogue], params, outShape);
+    return record(out, 'matmul', [a, b, ...epilogue], params);
   });
 }

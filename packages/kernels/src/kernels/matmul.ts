@@ -26,7 +26,27 @@ export interface MatmulParams {
   /** Elements between consecutive batch items (0 = broadcast). */
   aBatchStride: number;
   bBatchStride: number;
+  /** Epilogue: add a bias [N] (the next input) to every row. Saves the separate add's pass. */
+  bias?: boolean;
+  /** Epilogue: add a residual shaped like C [batch, M, N] (the input after the bias, if any). */
+  residual?: boolean;
 }
+
+/** WGSL bindings of the epilogue inputs (after A and B), as vec4 or scalar arrays like C. */
+function epilogueBindings(p: MatmulParams, vec: boolean): string {
+  const t = vec ? 'vec4<f32>' : 'f32';
+  const lines: string[] = [];
+  if (p.bias) lines.push(`@group(0) @binding(${2 + lines.length}) var<storage, read> Bias: array<${t}>;`);
+  if (p.residual) lines.push(`@group(0) @binding(${2 + lines.length}) var<storage, read> Res: array<${t}>;`);
+  return lines.join('\n');
+}
+
+/** `+ Bias[col] + Res[index]` for the enabled epilogue terms (indices in C's element type). */
+function epilogueTerms(p: MatmulParams, col: string, index: string): string {
+  return `${p.bias ? ` + Bias[${col}]` : ''}${p.residual ? ` + Res[${index}]` : ''}`;
+}
+
+const outputBinding = (p: MatmulParams) => 2 + +(p.bias ?? false) + +(p.residual ?? false);
 
 export type MatmulVariant = { kind: 'register'; tm: number; tn: number } | { kind: 'tiled' };
 
@@ -161,10 +181,11 @@ function registerWgsl(p: MatmulParams, tm: number, tn: number, aVec: boolean, bV
   const stores = I.map((i) => {
     const row = C4.map((c) =>
       cVec
-        ? `if (col0 + ${4 * c}u < N) { C[(cRow + col0 + ${4 * c}u) >> 2u] = acc${i}_${c}; }`
+        ? `if (col0 + ${4 * c}u < N) { C[(cRow + col0 + ${4 * c}u) >> 2u] = acc${i}_${c}${epilogueTerms(p, `(col0 + ${4 * c}u) >> 2u`, `(cRow + col0 + ${4 * c}u) >> 2u`)}; }`
         : range(4)
             .map(
-              (e) => `if (col0 + ${4 * c + e}u < N) { C[cRow + col0 + ${4 * c + e}u] = acc${i}_${c}[${e}]; }`,
+              (e) =>
+                `if (col0 + ${4 * c + e}u < N) { C[cRow + col0 + ${4 * c + e}u] = acc${i}_${c}[${e}]${epilogueTerms(p, `col0 + ${4 * c + e}u`, `cRow + col0 + ${4 * c + e}u`)}; }`,
             )
             .join('\n      '),
     ).join('\n      ');
@@ -174,8 +195,9 @@ function registerWgsl(p: MatmulParams, tm: number, tn: number, aVec: boolean, bV
   return `
 @group(0) @binding(0) var<storage, read> A: array<${vt(aVec)}>;
 @group(0) @binding(1) var<storage, read> B: array<${vt(bVec)}>;
-@group(0) @binding(2) var<storage, read_write> C: array<${vt(cVec)}>;
-${paramsDecl(3)}
+${epilogueBindings(p, cVec)}
+@group(0) @binding(${outputBinding(p)}) var<storage, read_write> C: array<${vt(cVec)}>;
+${paramsDecl(outputBinding(p) + 1)}
 fn loadA(idx: u32) -> f32 { return ${loadA}; }
 fn loadB(idx: u32) -> f32 { return ${loadB}; }
 
@@ -216,8 +238,9 @@ function tiledWgsl(p: MatmulParams) {
   return `
 @group(0) @binding(0) var<storage, read> A: array<f32>;
 @group(0) @binding(1) var<storage, read> B: array<f32>;
-@group(0) @binding(2) var<storage, read_write> C: array<f32>;
-${paramsDecl(3)}
+${epilogueBindings(p, false)}
+@group(0) @binding(${outputBinding(p)}) var<storage, read_write> C: array<f32>;
+${paramsDecl(outputBinding(p) + 1)}
 var<workgroup> As: array<f32, ${TILE * TILE_K}>;
 var<workgroup> Bs: array<f32, ${TILE * TILE_K}>;
 
@@ -271,7 +294,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     let r = row0 + lid.y * 4u + i;
     for (var j = 0u; j < 4u; j++) {
       let c = col0 + lid.x * 4u + j;
-      if (r < M && c < N) { C[cBase + r * N + c] = acc[i][j]; }
+      if (r < M && c < N) { C[cBase + r * N + c] = acc[i][j]${epilogueTerms(p, 'c', 'cBase + r * N + c')}; }
     }
   }
 }`;
@@ -282,13 +305,18 @@ export const matmul = defineKernel<MatmulParams>({
   output: (p, inputs) => {
     const aNeed = p.aBatchStride * (p.batch - 1) + p.M * p.K;
     const bNeed = p.bBatchStride * (p.batch - 1) + p.K * p.N;
+    const out = p.batch * p.M * p.N;
     assertInputs('matmul', inputs, [
       ['f32', aNeed],
       ['f32', bNeed],
+      ...(p.bias ? [['f32', p.N] as ['f32', number]] : []),
+      ...(p.residual ? [['f32', out] as ['f32', number]] : []),
     ]);
-    return { size: p.batch * p.M * p.N, dtype: 'f32' };
+    return { size: out, dtype: 'f32' };
   },
-  cpu: ([a, b], p, out) => {
+  cpu: ([a, b, ...epilogue], p, out) => {
+    const bias = p.bias ? epilogue[0] : undefined;
+    const res = p.residual ? epilogue[p.bias ? 1 : 0] : undefined;
     const { M, N, K } = p;
     const acc = new Float64Array(N);
     for (let z = 0; z < p.batch; z++) {
@@ -301,7 +329,8 @@ export const matmul = defineKernel<MatmulParams>({
           if (p.transB) for (let n = 0; n < N; n++) acc[n]! += av * b![bB + n * K + k]!;
           else for (let n = 0; n < N; n++) acc[n]! += av * b![bB + k * N + n]!;
         }
-        out.set(acc, (z * M + m) * N);
+        const row = (z * M + m) * N;
+        for (let n = 0; n < N; n++) out[row + n] = acc[n]! + (bias?.[n] ?? 0) + (res?.[row + n] ?? 0);
       }
     }
   },
@@ -312,7 +341,7 @@ export const matmul = defineKernel<MatmulParams>({
       );
     }
     const uniforms = [p.M, p.N, p.K, p.aBatchStride, p.bBatchStride];
-    const t = `${+p.transA}${+p.transB}`;
+    const t = `${+p.transA}${+p.transB}${p.bias ? 'b' : ''}${p.residual ? 'r' : ''}`;
     const v = chooseMatmulVariant(p, target);
     if (v.kind === 'tiled') {
       return {
@@ -338,5 +367,5 @@ export const matmul = defineKernel<MatmulParams>({
   // f32 products summed over K: rounding error ≲ K·2^-24·max|a·b| in the worst case, ~√K typically.
   tolerance: (p) => ({ rtol: 1e-4, atol: 1e-6 * (p.K + 1) }),
   describe: (p) =>
-    `matmul(batch ${p.batch}, M ${p.M}, N ${p.N}, K ${p.K}${p.transA ? ', Aᵀ' : ''}${p.transB ? ', Bᵀ' : ''})`,
+    `matmul(batch ${p.batch}, M ${p.M}, N ${p.N}, K ${p.K}${p.transA ? ', Aᵀ' : ''}${p.transB ? ', Bᵀ' : ''}${p.bias ? ', +bias' : ''}${p.residual ? ', +residual' : ''})`,
 });
