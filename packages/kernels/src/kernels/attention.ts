@@ -28,11 +28,16 @@ export interface AttentionParams {
 
 const WG = 64;
 
-/** Rows per invocation: more reuse on llvmpipe, more parallelism on real GPUs. */
+/**
+ * Rows per invocation: more reuse of each loaded key on llvmpipe (GLES), more parallelism on real GPUs, and 1
+ * on lavapipe (Vulkan), whose compiler takes minutes on the larger kernels (dK/dV at d=128 cold: 26 s with 1 row,
+ * 60 s with 2, 177 s with 4; docs/perf-notes.md).
+ */
 function rowsPerInvocation(target: GpuTarget): number {
   const forced = /^rows(\d+)$/.exec(target.variant ?? '');
   if (forced) return Number(forced[1]);
-  return target.isSoftware ? 4 : 2;
+  if (!target.isSoftware) return 2;
+  return target.backend === 'vulkan' ? 1 : 4;
 }
 
 function checkParams(name: string, p: AttentionParams): void {
