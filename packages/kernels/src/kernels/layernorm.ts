@@ -95,18 +95,21 @@ export const layerNormApply = defineKernel<LayerNormParams>({
       out[i] = (x![i]! - stats![2 * r]!) * stats![2 * r + 1]! * w![j]! + b![j]!;
     }
   },
+  // One invocation per row: the row's statistics are loaded once and no index is divided per element.
   gpu: (p, _inputs, target) =>
     launchRows(
       'layerNormApply',
       p,
-      p.rows * p.dim,
+      p.rows,
       target.maxWorkgroupsPerDimension,
       `${header(['xs', 'stats', 'w', 'b'])}
-  let r = i / dim;
-  let j = i % dim;
-  out[i] = fma((xs[i] - stats[2u * r]) * stats[2u * r + 1u], w[j], b[j]);
+  let base = i * dim;
+  let mean = stats[2u * i];
+  let rstd = stats[2u * i + 1u];
+  for (var j = 0u; j < dim; j++) { out[base + j] = fma((xs[base + j] - mean) * rstd, w[j], b[j]); }
 }`,
     ),
+  loopIterations: (p) => p.dim,
   tolerance: () => ({ rtol: 1e-5, atol: 1e-6 }),
   describe: (p) => `layerNormApply([${p.rows}, ${p.dim}])`,
 });

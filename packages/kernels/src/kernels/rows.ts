@@ -41,6 +41,8 @@ interface RowProgram {
   bindings: string;
   /** Also compute `mean`, the row mean (label smoothing). */
   mean?: boolean;
+  /** WGSL run once per row and invocation after the statistics, before `perElement` (per-row values). */
+  setup?: string;
   /** WGSL run for each column j of row r (with base, cols, lse, mean in scope). */
   perElement?: string;
   /** WGSL run once per row (written by one invocation). */
@@ -101,6 +103,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let mean = sx / f32(cols);`
       : ''
   }
+  ${program.setup ?? ''}
   ${program.perElement ? loop(program.perElement) : ''}
   ${program.perRow ? (wg ? `if (lid == 0u) { ${program.perRow} }` : program.perRow) : ''}
 }`;
@@ -277,11 +280,12 @@ export const crossEntropyGrad = defineKernel<CrossEntropyParams>({
 @group(0) @binding(2) var<storage, read> g: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;`,
             // Ignored rows (and their invocations) still run the reductions: barriers need uniform control flow.
-            perElement: `let t = targets[r];
-      let valid = t != pi(3u) && t >= 0 && u32(t) < cols;
-      let spread = pf(4u) / f32(cols);
-      let wanted = select(spread, 1.0 - pf(4u) + spread, j == u32(t));
-      out[base + j] = select(0.0, g[r] * (exp(xs[base + j] - lse) - wanted), valid);`,
+            setup: `let t = targets[r];
+  let valid = t != pi(3u) && t >= 0 && u32(t) < cols;
+  let spread = pf(4u) / f32(cols);
+  let hit = 1.0 - pf(4u) + spread;
+  let gr = select(0.0, g[r], valid);`,
+            perElement: `out[base + j] = gr * (exp(xs[base + j] - lse) - select(spread, hit, j == u32(t)));`,
           },
           4,
         ),
