@@ -285,7 +285,7 @@ export const crossEntropyGrad = defineKernel<CrossEntropyParams>({
   let spread = pf(4u) / f32(cols);
   let hit = 1.0 - pf(4u) + spread;
   let gr = select(0.0, g[r], valid);`,
-            perElement: `out[base + j] = gr * (exp(xs[base + j] - lse) - select(spread, hit, j == u32(t)));`,
+            perElement: 'out[base + j] = gr * (exp(xs[base + j] - lse) - select(spread, hit, j == u32(t)));',
           },
           4,
         ),
