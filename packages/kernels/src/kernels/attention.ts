@@ -84,6 +84,19 @@ function launch(name: string, p: AttentionParams, target: GpuTarget, wgsl: (r: n
   };
 }
 
+/**
+ * What the three kernels that stream over keys (or queries) share: one loop iteration per streamed row, and the
+ * tolerance of an online softmax in f32 over up to T rows followed by a weighted sum of d-vectors.
+ */
+function streaming(name: string) {
+  return {
+    loopIterations: (p: AttentionParams) => p.seq,
+    tolerance: () => ({ rtol: 1e-4, atol: 1e-5 }),
+    describe: (p: AttentionParams) =>
+      `${name}(B ${p.batch}, H ${p.heads}, T ${p.seq}, d ${p.headDim}, ${p.causal ? 'causal' : 'bidirectional'})`,
+  };
+}
+
 const dot4 = (a: string, b: string) => `dot4(${a}, ${b})`;
 const dotFn = `
 fn dot4(a: array<vec4<f32>, D4>, b: array<vec4<f32>, D4>) -> f32 {
@@ -219,11 +232,7 @@ export const attentionForward = defineKernel<AttentionParams>({
 }
 ${dotFn}`;
     }),
-  // Online softmax in f32 over up to T keys, then a weighted sum of d-vectors.
-  loopIterations: (p) => p.seq,
-  tolerance: () => ({ rtol: 1e-4, atol: 1e-5 }),
-  describe: (p) =>
-    `attentionForward(B ${p.batch}, H ${p.heads}, T ${p.seq}, d ${p.headDim}, ${p.causal ? 'causal' : 'bidirectional'})`,
+  ...streaming('attentionForward'),
 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -370,10 +379,7 @@ export const attentionGradQ = defineKernel<AttentionParams>({
 }
 ${dotFn}`;
     }),
-  loopIterations: (p) => p.seq,
-  tolerance: () => ({ rtol: 1e-4, atol: 1e-5 }),
-  describe: (p) =>
-    `attentionGradQ(B ${p.batch}, H ${p.heads}, T ${p.seq}, d ${p.headDim}, ${p.causal ? 'causal' : 'bidirectional'})`,
+  ...streaming('attentionGradQ'),
 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -487,10 +493,7 @@ export const attentionGradKV = defineKernel<AttentionParams>({
 }
 ${dotFn}`;
     }),
-  loopIterations: (p) => p.seq,
-  tolerance: () => ({ rtol: 1e-4, atol: 1e-5 }),
-  describe: (p) =>
-    `attentionGradKV(B ${p.batch}, H ${p.heads}, T ${p.seq}, d ${p.headDim}, ${p.causal ? 'causal' : 'bidirectional'})`,
+  ...streaming('attentionGradKV'),
 });
 
 // ---------------------------------------------------------------------------------------------------
