@@ -1,1 +1,17 @@
-export {};
+/**
+ * @file @reprise/model: the transformer backbone (decoder or encoder), mask policies, sequence repetition and
+ * the sequence-labeling head with early exit.
+ */
+export {
+  type TransformerConfig,
+  DEFAULT_CONFIG,
+  makeConfig,
+  validateConfig,
+  parameterCount,
+} from './config.ts';
+export { type MaskPolicy, causalLayers, middleBand, parseMaskPolicy } from './masks.ts';
+export { type ParamMap, paramShapes, initParams, isNoDecay } from './params.ts';
+export { type RepeatedBatch, type RepetitionOptions, repeatBatch, lastCopyBias } from './repetition.ts';
+export { type HiddenOptions, Transformer } from './transformer.ts';
+export { type LabelerOptions, IGNORE_LABEL, SequenceLabeler } from './labeler.ts';
+export { type RotaryTables, rotaryTables, applyRotary } from './rotary.ts';

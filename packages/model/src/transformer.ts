@@ -1,0 +1,151 @@
+/**
+ * @file The backbone: token (and learned position) embeddings, N pre-LN blocks with a per-layer mask, a final
+ * LayerNorm and an LM head (tied to the embedding by default). A decoder or an encoder by its config; the
+ * hidden states can stop after any layer (early exit: later blocks are not computed).
+ */
+import { type Device, type Tensor, crossEntropy, dropout, gather, layerNorm, matmul } from '@reprise/core';
+import { type BlockContext, type OutputRows, runBlock } from './block.ts';
+import { type TransformerConfig, parameterCount, validateConfig } from './config.ts';
+import { type MaskPolicy, causalLayers } from './masks.ts';
+import { type ParamMap, initParams, isNoDecay, paramShapes } from './params.ts';
+import { type RotaryTables, rotaryTables } from './rotary.ts';
+
+export interface HiddenOptions {
+  /** i32 [B]: valid length of each sequence; padding sits at the end and is masked in every layer. */
+  lengths: Tensor;
+  /** i32 [B, T]: the position of each token. */
+  positions: Tensor;
+  /** Which layers are causal; default: a decoder's are, an encoder's are not. */
+  mask?: MaskPolicy;
+  /** Run only the first `layers` blocks (1..L; default L). */
+  layers?: number;
+  /** Apply the final LayerNorm after the last block run (default true). */
+  finalNorm?: boolean;
+  /** Dropout on (training). */
+  train?: boolean;
+  /** Compute the last block run for these rows only (see OutputRows). */
+  outputRows?: OutputRows;
+}
+
+export class Transformer {
+  readonly device: Device;
+  readonly config: TransformerConfig;
+  readonly params: ParamMap;
+  readonly #rotary: RotaryTables | null;
+  /** Counts dropout masks drawn, so that each gets a fresh seed; saved with a checkpoint for exact resume. */
+  dropoutCounter = 0;
+  dropoutSeed: number;
+
+  constructor(device: Device, config: TransformerConfig, params: ParamMap, seed = 0) {
+    validateConfig(config);
+    const shapes = paramShapes(config);
+    for (const [name, shape] of Object.entries(shapes)) {
+      const t = params[name];
+      if (!t) throw new Error(`Transformer: parameter '${name}' ${fmtShape(shape)} is missing`);
+      if (t.shape.join() !== shape.join())
+        throw new Error(
+          `Transformer: parameter '${name}' must be ${fmtShape(shape)}, got ${fmtShape(t.shape)}`,
+        );
+    }
+    const extra = Object.keys(params).filter((n) => !(n in shapes));
+    if (extra.length) throw new Error(`Transformer: unexpected parameters ${extra.join(', ')}`);
+    this.device = device;
+    this.config = config;
+    this.params = params;
+    this.dropoutSeed = seed;
+    const headDim = config.dModel / config.heads;
+    this.#rotary = config.positions === 'rotary' ? rotaryTables(device, config.maxPositions, headDim) : null;
+  }
+
+  /** A freshly initialized model (GPT-2 initialization from `seed`). */
+  static create(device: Device, config: TransformerConfig, seed = 0): Transformer {
+    return new Transformer(device, config, initParams(device, config, seed), seed);
+  }
+
+  get parameterCount(): number {
+    return parameterCount(this.config);
+  }
+
+  /** Parameters of the blocks a run up to `layers` uses, plus embeddings and final norm (the optimizer's set). */
+  usedParams(layers = this.config.layers, withLmHead = true): ParamMap {
+    return Object.fromEntries(
+      Object.entries(this.params).filter(([name]) => {
+        const block = /^blocks\.(\d+)\./.exec(name);
+        if (block) return Number(block[1]) < layers;
+        return withLmHead || name !== 'lmHead.weight';
+      }),
+    );
+  }
+
+  noDecay(): Tensor[] {
+    return Object.entries(this.params)
+      .filter(([name]) => isNoDecay(name))
+      .map(([, t]) => t);
+  }
+
+  /** Token embeddings of i32 ids [...] → [..., D]. */
+  embedTokens(tokens: Tensor): Tensor {
+    return gather(this.params['embed.tokens']!, tokens);
+  }
+
+  /** Hidden states [B, T, D] (or [B, N, D] with outputRows) after `layers` blocks, from input embeddings. */
+  hidden(x: Tensor, options: HiddenOptions): Tensor {
+    const cfg = this.config;
+    const layers = options.layers ?? cfg.layers;
+    if (!Number.isInteger(layers) || layers < 1 || layers > cfg.layers)
+      throw new Error(`Transformer: layers must be in 1..${cfg.layers}, got ${layers}`);
+    const [batch, seq] = x.shape as [number, number];
+    if (seq > cfg.maxPositions) {
+      throw new Error(
+        `Transformer: sequence of ${seq} tokens exceeds config.maxPositions = ${cfg.maxPositions} by ${seq - cfg.maxPositions}`,
+      );
+    }
+    if (options.positions.shape.join() !== `${batch},${seq}`)
+      throw new Error(`Transformer: positions must be [${batch}, ${seq}], got [${options.positions.shape}]`);
+    const causal = causalLayers(
+      options.mask ?? (cfg.kind === 'encoder' ? 'bidirectional' : 'causal'),
+      cfg.layers,
+    );
+    const train = (options.train ?? false) && cfg.dropout > 0;
+    const drop = train ? { p: cfg.dropout, nextSeed: () => this.nextDropoutSeed() } : null;
+    if (cfg.positions === 'learned') x = x.add(gather(this.params['embed.positions']!, options.positions));
+    if (drop) x = dropout(x, drop.p, drop.nextSeed());
+    for (let l = 0; l < layers; l++) {
+      const ctx: BlockContext = {
+        heads: cfg.heads,
+        causal: causal[l]!,
+        lengths: options.lengths,
+        positions: this.#rotary ? options.positions : null,
+        rotary: this.#rotary,
+        dropout: drop,
+      };
+      x = runBlock(this.params, l, x, ctx, l === layers - 1 ? options.outputRows : undefined);
+    }
+    if (options.finalNorm ?? true) x = layerNorm(x, this.params['norm.weight']!, this.params['norm.bias']!);
+    return x;
+  }
+
+  /** LM logits [..., V] of hidden states (after the final norm). */
+  logits(hidden: Tensor): Tensor {
+    const head = this.params['lmHead.weight'] ?? this.params['embed.tokens']!;
+    return matmul(hidden, head, { transB: true });
+  }
+
+  /**
+   * Language-model loss of i32 tokens [B, T] against i32 targets [B, T] (−100 = ignored), with causal or
+   * bidirectional attention per the config (LM for a decoder, MLM for an encoder: the caller builds targets).
+   */
+  lmLoss(tokens: Tensor, targets: Tensor, options: Omit<HiddenOptions, 'outputRows' | 'layers'>): Tensor {
+    const h = this.hidden(this.embedTokens(tokens), options);
+    return crossEntropy(this.logits(h), targets);
+  }
+
+  /** A distinct, reproducible seed for the next dropout mask. */
+  nextDropoutSeed(): number {
+    // A distinct, reproducible seed per dropout mask: (model seed, counter) hashed to 31 bits.
+    const n = this.dropoutCounter++;
+    return (Math.imul(this.dropoutSeed ^ 0x5bd1e995, 0x9e3779b1) + Math.imul(n, 0x85ebca6b)) >>> 1;
+  }
+}
+
+const fmtShape = (shape: readonly number[]) => `[${shape.join(', ')}]`;
