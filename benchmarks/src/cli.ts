@@ -1,11 +1,12 @@
 /**
  * @file `pnpm bench [suite…] [--full] [--json] [--device auto|vulkan|opengles]`.
- * Suites: matmul, attention, rows (LayerNorm, cross-entropy, AdamW vs copy). Prints a table (or JSON lines with --json), medians after warm-up.
+ * Suites: matmul, attention, rows (LayerNorm, cross-entropy, AdamW vs copy), model (SR cost, early exit). Prints a table (or JSON lines with --json), medians after warm-up.
  */
 import { parseArgs } from 'node:util';
 import { DEVICE_CHOICES, type DeviceChoice, WebGpuBackend, deviceChoiceFromEnv } from '@reprise/kernels';
 import { benchAttention } from './attention.ts';
 import { benchMatmul } from './matmul.ts';
+import { benchModel } from './model.ts';
 import { type Measurement, type SuiteOptions, renderTable } from './report.ts';
 import { benchRows } from './rows.ts';
 
@@ -13,6 +14,7 @@ const SUITES: Record<string, (gpu: WebGpuBackend, o: SuiteOptions) => Promise<Me
   matmul: benchMatmul,
   attention: benchAttention,
   rows: benchRows,
+  model: benchModel,
 };
 
 /** What each bench is compared with in the table's last column. */
@@ -66,10 +68,7 @@ async function main(): Promise<number> {
     note: (line) => notes.push(line),
     progress: (m) => {
       if (values.json) console.log(JSON.stringify(m));
-      else
-        log(
-          `  ${m.bench} ${m.label ?? m.shape.join('×')} ${m.impl}: ${m.error ?? (m.gflops !== undefined ? `${m.gflops.toFixed(1)} GFLOP/s` : `${m.gbps?.toFixed(2)} GB/s`)}`,
-        );
+      else log(`  ${m.bench} ${m.label ?? m.shape.join('×')} ${m.impl}: ${m.error ?? summary(m)}`);
     },
   };
   const results: Measurement[] = [];
@@ -81,6 +80,14 @@ async function main(): Promise<number> {
   for (const line of notes) log(line);
   gpu.destroy();
   return results.some((r) => r.error) ? 1 : 0;
+}
+
+/** The headline number of a measurement for the live progress line. */
+function summary(m: Measurement): string {
+  if (m.gflops !== undefined) return `${m.gflops.toFixed(1)} GFLOP/s`;
+  if (m.gbps !== undefined) return `${m.gbps.toFixed(2)} GB/s`;
+  if (m.ms_per_sentence !== undefined) return `${m.ms_per_sentence.toFixed(2)} ms/sentence`;
+  return `${m.median_ms?.toFixed(2)} ms`;
 }
 
 main().then(

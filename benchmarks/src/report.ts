@@ -12,6 +12,8 @@ export interface Measurement {
   gflops?: number;
   gbps?: number;
   tokens_per_s?: number;
+  /** For model benches: median time divided by the sentences in the batch. */
+  ms_per_sentence?: number;
   /** For memory-bound kernels: GB/s as a fraction of a plain copy of the same size, same run. */
   vs_copy?: number;
   /** Peak bytes of GPU buffers held during one run, above what was live before it. */
@@ -49,11 +51,13 @@ export function renderTable(results: readonly Measurement[], baselines: Record<s
         b.impl === baseImpl,
     );
     const ratio =
-      r.vs_copy !== undefined
-        ? `${(100 * r.vs_copy).toFixed(0)}% of copy GB/s`
-        : r.median_ms && base?.median_ms
-          ? `${(base.median_ms / r.median_ms).toFixed(2)}× vs ${baseImpl}`
-          : '';
+      r.ms_per_sentence !== undefined
+        ? `${r.ms_per_sentence.toFixed(2)} ms/sentence`
+        : r.vs_copy !== undefined
+          ? `${(100 * r.vs_copy).toFixed(0)}% of copy GB/s`
+          : r.median_ms && base?.median_ms
+            ? `${(base.median_ms / r.median_ms).toFixed(2)}× vs ${baseImpl}`
+            : '';
     table.push([
       r.bench,
       r.label ?? r.shape.join('×'),
