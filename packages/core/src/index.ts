@@ -43,6 +43,6 @@ export {
   dropout,
 } from './ops/nn.ts';
 export { SGD } from './optim/sgd.ts';
-export { AdamW, type AdamWOptions, globalGradNorm } from './optim/adamw.ts';
+export { AdamW, type AdamWOptions, type AdamWState, globalGradNorm } from './optim/adamw.ts';
 export { type Schedule, constantSchedule, warmupCosine, warmupLinear } from './optim/schedule.ts';
 export { broadcastShapes, sizeOf, stridesOf, type Shape } from './shape.ts';

@@ -84,6 +84,34 @@ describe('AdamW', () => {
     },
   );
 
+  it('exported state resumes the same trajectory (3 steps = 1 step, save, load into a new optimizer, 2 steps)', async () => {
+    const dev = devices.gpu;
+    const make = () => dev.tensor(p0).setRequiresGrad();
+    const options = { lr: 0.05, betas: [0.9, 0.99] as [number, number], weightDecay: 0.1 };
+    const straight = make();
+    const a = new AdamW([straight], options);
+    for (const g of grads) {
+      straight.grad = dev.tensor(g);
+      a.step();
+    }
+    const resumed = make();
+    const first = new AdamW([resumed], options);
+    resumed.grad = dev.tensor(grads[0]!);
+    first.step();
+    const saved = await first.exportState();
+    expect(saved.step).toBe(1);
+    const second = new AdamW([resumed], options);
+    second.loadState(saved);
+    for (const g of grads.slice(1)) {
+      resumed.grad = dev.tensor(g);
+      second.step();
+    }
+    expect(Array.from(await resumed.hostData())).toEqual(Array.from(await straight.hostData()));
+    expect(() => second.loadState({ step: 1, moments: [null, null] })).toThrow(
+      /state has 2 parameters, the optimizer 1/,
+    );
+  });
+
   it('global gradient norm', async () => {
     const dev = devices.gpu;
     const a = dev.ones([3]).setRequiresGrad();

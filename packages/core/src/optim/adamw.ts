@@ -34,6 +34,12 @@ export function globalGradNorm(params: readonly Tensor[]): Tensor {
   );
 }
 
+/** What a checkpoint stores of the optimizer. */
+export interface AdamWState {
+  step: number;
+  moments: ({ m: Float32Array; v: Float32Array } | null)[];
+}
+
 export class AdamW {
   readonly params: Tensor[];
   readonly #schedule: Schedule;
@@ -111,6 +117,40 @@ export class AdamW {
     const norm = keep(globalGradNorm(this.params));
     this.lastGradNorm = norm;
     return tidy(() => norm.add(1e-6).div(this.#maxGradNorm!).maximum(1).reshape([1]).pow(-1));
+  }
+
+  /** The step count and each parameter's moments (null before its first step), copied to the host. */
+  async exportState(): Promise<AdamWState> {
+    const moments = await Promise.all(
+      this.params.map(async (p) => {
+        const st = this.#state.get(p);
+        if (!st) return null;
+        return { m: Float32Array.from(await st.m.hostData()), v: Float32Array.from(await st.v.hostData()) };
+      }),
+    );
+    return { step: this.#step, moments };
+  }
+
+  /** Restores `exportState()`'s result (same parameters, same order), so training resumes where it stopped. */
+  loadState(state: AdamWState): void {
+    if (state.moments.length !== this.params.length)
+      throw new Error(
+        `AdamW.loadState: the state has ${state.moments.length} parameters, the optimizer ${this.params.length}`,
+      );
+    this.dispose();
+    this.#step = state.step;
+    state.moments.forEach((mv, i) => {
+      if (!mv) return;
+      const p = this.params[i]!;
+      if (mv.m.length !== p.size || mv.v.length !== p.size)
+        throw new Error(
+          `AdamW.loadState: moments of parameter ${i} have ${mv.m.length} values, ${p} has ${p.size}`,
+        );
+      this.#state.set(p, {
+        m: keep(p.device.tensor(mv.m, p.shape)),
+        v: keep(p.device.tensor(mv.v, p.shape)),
+      });
+    });
   }
 
   zeroGrad(): void {
