@@ -1,0 +1,49 @@
+/**
+ * @file The public API of the I/O layer: safetensors, atomic writes, checkpoints, metrics log, SVG plots.
+ */
+export {
+  type HostDType,
+  type HostTensor,
+  type Safetensors,
+  decodeSafetensors,
+  encodeSafetensors,
+  hostTensor,
+} from './safetensors.ts';
+export { writeFileAtomic, writeJsonAtomic } from './atomic.ts';
+export { writeDirAtomic, recoverAtomicDir, resolveAtomicDir, type WriteDirOptions } from './atomic-dir.ts';
+export {
+  CHECKPOINT_FILES,
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
+  OPTIMIZER_FORMAT,
+  type Checkpoint,
+  type LoadExpectations,
+  type LoadOptions,
+  loadCheckpoint,
+  saveCheckpoint,
+} from './checkpoint.ts';
+export {
+  type CheckpointEntry,
+  checkpointName,
+  latestCheckpoint,
+  listCheckpoints,
+  pruneCheckpoints,
+} from './checkpoint-list.ts';
+export {
+  METRICS_FILE,
+  MetricsLog,
+  type MetricsLogOptions,
+  type MetricsRecord,
+  type ReadMetricsOptions,
+  readMetrics,
+} from './metrics-log.ts';
+export {
+  type BarChartOptions,
+  type BarRow,
+  type LossCurveOptions,
+  type LossSeries,
+  barChartSvg,
+  lossCurveSvg,
+  renderSvg,
+  writeSvg,
+} from './plots.ts';

@@ -1,0 +1,96 @@
+/**
+ * @file The metrics log of a run: `metrics.jsonl`, one JSON object per line (`{time, ...fields}`), appended
+ * and flushed line by line so a crash loses at most the line being written. `time` is milliseconds since the
+ * epoch. Non-finite numbers (a diverged loss) are written as the strings "NaN", "Infinity", "-Infinity",
+ * which plain JSON cannot hold, and read back as numbers.
+ */
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+} from 'node:fs';
+import { join } from 'node:path';
+
+export type MetricsRecord = { time: number } & Record<string, unknown>;
+
+export const METRICS_FILE = 'metrics.jsonl';
+
+const NON_FINITE = new Set(['NaN', 'Infinity', '-Infinity']);
+
+const writeNonFinite = (_key: string, v: unknown) =>
+  typeof v === 'number' && !Number.isFinite(v) ? String(v) : v;
+const readNonFinite = (_key: string, v: unknown) =>
+  typeof v === 'string' && NON_FINITE.has(v) ? Number(v) : v;
+
+/** True when the file exists, is not empty, and its last byte is not a newline. */
+function endsMidLine(path: string): boolean {
+  if (!existsSync(path)) return false;
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size === 0) return false;
+    const last = Buffer.alloc(1);
+    readSync(fd, last, 0, 1, size - 1);
+    return last[0] !== 0x0a;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export interface MetricsLogOptions {
+  /** File name inside the run directory; default `metrics.jsonl`. */
+  fileName?: string;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+/** Appends records to `<runDir>/metrics.jsonl`, creating the directory; continues an existing log. */
+export class MetricsLog {
+  readonly path: string;
+  readonly #now: () => number;
+
+  constructor(runDir: string, options: MetricsLogOptions = {}) {
+    mkdirSync(runDir, { recursive: true });
+    this.path = join(runDir, options.fileName ?? METRICS_FILE);
+    this.#now = options.now ?? Date.now;
+    // A crash mid-write leaves a partial last line; end it so our first record does not merge into it.
+    if (endsMidLine(this.path)) appendFileSync(this.path, '\n');
+  }
+
+  /** Append `{time, ...fields}` as one line; a `time` in `fields` overrides the clock. */
+  log(fields: Record<string, unknown>): void {
+    const line = JSON.stringify({ time: this.#now(), ...fields }, writeNonFinite);
+    appendFileSync(this.path, `${line}\n`);
+  }
+}
+
+export interface ReadMetricsOptions {
+  /** Skip malformed lines (e.g. one cut short by a crash) instead of throwing. */
+  skipMalformed?: boolean;
+}
+
+/** Parse a metrics log. Blank lines are ignored; a malformed line is refused with its 1-based number. */
+export function readMetrics(path: string, options: ReadMetricsOptions = {}): MetricsRecord[] {
+  const lines = readFileSync(path, 'utf8').split('\n');
+  const records: MetricsRecord[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (line === '') continue;
+    let value: unknown;
+    let problem: string | null = null;
+    try {
+      value = JSON.parse(line, readNonFinite);
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) problem = 'not a JSON object';
+    } catch (e) {
+      problem = (e as Error).message;
+    }
+    if (problem === null) records.push(value as MetricsRecord);
+    else if (!options.skipMalformed) throw new Error(`${path}:${i + 1}: malformed metrics line (${problem})`);
+  }
+  return records;
+}
