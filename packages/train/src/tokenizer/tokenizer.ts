@@ -2,7 +2,8 @@
  * @file BpeTokenizer: encodes words (with word ↔ subword alignment) and text, decodes ids, and saves/loads the
  * Hugging Face tokenizer.json layout.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { BpeModel } from './bpe-model.ts';
 import { decodeTokens } from './decode.ts';
@@ -151,6 +152,7 @@ export class BpeTokenizer {
 
   /** Writes tokenizer.json atomically (temporary file, then rename). */
   save(path: string): void {
+    mkdirSync(dirname(path), { recursive: true });
     writeFileAtomic(path, this.toJSON());
   }
 
