@@ -83,7 +83,9 @@ export class Device {
           throw new Error(`tensor: i32 data holds a non-integer ${flat[i]} at index ${i}`);
       }
     }
-    return new Tensor(this, this.backend.upload(flat, dtype), finalShape);
+    const storage = this.backend.upload(flat, dtype);
+    if (dtype !== 'i32') return new Tensor(this, storage, finalShape);
+    return new Tensor(this, { storage, refs: 0, hostIndices: Int32Array.from(flat) }, finalShape);
   }
 
   scalar(value: number, dtype: DType = 'f32'): Tensor {

@@ -16,9 +16,11 @@ import { track } from './scope.ts';
 import { type Shape, fmt, sizeOf } from './shape.ts';
 
 /** A storage shared by a tensor and its reshapes; released when the last one is disposed. */
-interface StorageRef {
+export interface StorageRef {
   storage: Storage;
   refs: number;
+  /** A host copy of i32 data uploaded from the host (token ids): lets scatter-add sort its indices there. */
+  hostIndices?: Int32Array;
 }
 
 export type NestedArray = number | NestedArray[];
@@ -109,6 +111,11 @@ export class Tensor {
     this.dispose();
     this.#ref = ref;
     return this;
+  }
+
+  /** The host copy of an i32 tensor made from host data (shared by its reshapes), else null. */
+  get hostIndices(): Int32Array | null {
+    return this.#ref?.hostIndices ?? null;
   }
 
   // --- reading ------------------------------------------------------------------------------------

@@ -3,7 +3,16 @@
  * reading, and the errors users see for mismatched shapes, wrong dtypes and bad arguments.
  */
 import { describe, expect, it } from 'vitest';
-import { type Tensor, concat, crossEntropy, gather, layerNorm, matmul, tidy } from '../src/index.ts';
+import {
+  type Tensor,
+  concat,
+  crossEntropy,
+  gather,
+  layerNorm,
+  matmul,
+  scatterAdd,
+  tidy,
+} from '../src/index.ts';
 import { expectClose, useDevices } from './helpers.ts';
 
 const devices = useDevices();
@@ -86,6 +95,25 @@ describe.each(['cpu', 'gpu'] as const)('forward semantics on %s', (which) => {
     ]);
     const loss = crossEntropy(logits, dev().tensor([0, -100, 1], [3], 'i32'));
     expect(await loss.item()).toBeCloseTo(Math.log(2), 5);
+  });
+});
+
+describe('embedding gradient', () => {
+  it('host indices (sorted on the host) and device indices (scanned) give bit-identical sums', async () => {
+    for (const [vocab, count] of [
+      [97, 1031],
+      [501, 70001],
+    ] as const) {
+      const idx = Array.from({ length: count }, (_, i) => (i * 31 + ((i * i) % 7)) % vocab);
+      const src = devices.gpu.randn([count, 5], { seed: count });
+      const host = devices.gpu.tensor(idx, [count], 'i32');
+      const computed = host.add(0);
+      expect(host.hostIndices).not.toBeNull();
+      expect(computed.hostIndices, 'an op result has no host copy').toBeNull();
+      const sorted = await scatterAdd(src, host, vocab).hostData();
+      const scanned = await scatterAdd(src, computed, vocab).hostData();
+      expect(Array.from(sorted)).toEqual(Array.from(scanned));
+    }
   });
 });
 

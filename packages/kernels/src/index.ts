@@ -9,6 +9,7 @@ export { createBackend, type BackendOptions } from './backends/create.ts';
 export { DEVICE_CHOICES, type DeviceChoice, SETUP_HINT, deviceChoiceFromEnv } from './runtime/adapter.ts';
 export type { KernelTiming } from './runtime/profiler.ts';
 export { KERNELS, kernel } from './kernels/registry.ts';
+export { type SortedIndices, sortIndices } from './kernels/gather.ts';
 export type { KernelDef, Tolerance } from './kernels/kernel.ts';
 export type { UnaryOpName, BinaryOpName } from './kernels/elementwise-ops.ts';
 export { BINARY_OPS, UNARY_OPS } from './kernels/elementwise-ops.ts';

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebGpuBackend } from '../src/index.ts';
-import { BINARY_OPS, CpuBackend, UNARY_OPS } from '../src/index.ts';
+import { BINARY_OPS, CpuBackend, UNARY_OPS, sortIndices } from '../src/index.ts';
 import { type KernelCase, checkAgainstTwin, openGpu, randomInts, randomValues } from './helpers.ts';
 
 const SIZES = [1, 7, 33, 129, 1031];
@@ -283,6 +283,21 @@ describe('gather and scatter-add', () => {
     await expectCases('scatterAdd', [
       { inputs: [f32(randomValues(count * dim)), i32(idx)], params: { vocab, dim, count } },
     ]);
+    const sorted = sortIndices(idx, vocab);
+    await expectCases('scatterAddSorted', [
+      {
+        inputs: [f32(randomValues(count * dim)), i32([...sorted.order]), i32([...sorted.starts])],
+        params: { vocab, dim, count, maxRun: sorted.maxRun },
+      },
+    ]);
+  });
+
+  it('sortIndices groups positions by row, stable, and refuses an index outside the table', () => {
+    const s = sortIndices([2, 0, 2, 1, 2], 4);
+    expect([...s.order]).toEqual([1, 3, 0, 2, 4]);
+    expect([...s.starts]).toEqual([0, 1, 2, 5, 5]);
+    expect(s.maxRun).toBe(3);
+    expect(() => sortIndices([0, 4], 4)).toThrow(/index 4 at position 1 is outside the table's 4 rows/);
   });
 });
 

@@ -33,43 +33,29 @@ export interface OutputRows {
 export function runBlock(params: ParamMap, layer: number, x: Tensor, ctx: BlockContext, out?: OutputRows) {
   const p = pick(params, layer);
   const [batch, seq, dim] = x.shape as [number, number, number];
-  const headDim = dim / ctx.heads;
   const h = layerNorm(x, p.ln1W, p.ln1B);
-  let attended: Tensor;
-  let residual: Tensor;
-  if (!out) {
-    const qkv = matmul(h, p.qkvW, { bias: p.qkvB })
-      .reshape([batch, seq, 3, ctx.heads, headDim])
-      .permute([2, 0, 3, 1, 4]);
-    const part = (i: number) => qkv.slice([i], [i + 1]).reshape([batch, ctx.heads, seq, headDim]);
-    let [q, k] = [part(0), part(1)];
-    if (ctx.rotary) {
-      const at = rotaryAt(ctx.rotary, ctx.positions!);
-      [q, k] = [applyRotary(q, at), applyRotary(k, at)];
-    }
-    attended = mergeHeads(attention(q, k, part(2), { causal: ctx.causal, lengths: ctx.lengths }));
-    residual = x;
-  } else {
-    const rowsOf = (t: Tensor) => gather(t.reshape([batch * seq, dim]), out.rows);
-    const qW = p.qkvW.slice([0, 0], [dim, dim]);
-    const qB = p.qkvB.slice([0], [dim]);
-    const kv = matmul(h, p.qkvW.slice([0, dim], [dim, 3 * dim]), { bias: p.qkvB.slice([dim], [3 * dim]) })
-      .reshape([batch, seq, 2, ctx.heads, headDim])
-      .permute([2, 0, 3, 1, 4]);
-    let k = kv.slice([0], [1]).reshape([batch, ctx.heads, seq, headDim]);
-    const v = kv.slice([1], [2]).reshape([batch, ctx.heads, seq, headDim]);
-    let q = splitHeads(matmul(rowsOf(h), qW, { bias: qB }), ctx.heads);
-    if (ctx.rotary) {
-      k = applyRotary(k, rotaryAt(ctx.rotary, ctx.positions!));
-      q = applyRotary(q, rotaryAt(ctx.rotary, out.positions!));
-    }
-    const scores = matmul(q, k, { transB: true })
-      .mul(1 / Math.sqrt(headDim))
-      .add(out.bias);
-    attended = mergeHeads(matmul(scores.softmax(-1), v));
-    residual = rowsOf(x);
+  // Queries (and the residual) at the output rows only; keys and values at every row.
+  const rowsOf = (t: Tensor) => (out ? gather(t.reshape([batch * seq, dim]), out.rows) : t);
+  let q = matmul(rowsOf(h), p.qW, { bias: p.qB });
+  let k = matmul(h, p.kW, { bias: p.kB });
+  const v = matmul(h, p.vW, { bias: p.vB });
+  if (ctx.rotary) {
+    const atKeys = rotaryAt(ctx.rotary, ctx.positions!);
+    k = applyRotary(k, ctx.rotary, atKeys);
+    q = applyRotary(q, ctx.rotary, out ? rotaryAt(ctx.rotary, out.positions!) : atKeys);
   }
-  x = addBranch(residual, attended, p.projW, p.projB, ctx);
+  const [qh, kh, vh] = [q, k, v].map((t) => splitHeads(t, ctx.heads)) as [Tensor, Tensor, Tensor];
+  let attended: Tensor;
+  if (!out) {
+    attended = attention(qh, kh, vh, { causal: ctx.causal, lengths: ctx.lengths });
+  } else {
+    // Queries and keys differ in number here, which the attention kernels do not take: explicit scores.
+    const scores = matmul(qh, kh, { transB: true })
+      .mul(1 / Math.sqrt(dim / ctx.heads))
+      .add(out.bias);
+    attended = matmul(scores.softmax(-1), vh);
+  }
+  x = addBranch(rowsOf(x), mergeHeads(attended), p.projW, p.projB, ctx);
   const hidden = matmul(layerNorm(x, p.ln2W, p.ln2B), p.fcW, { bias: p.fcB }).gelu();
   return addBranch(x, hidden, p.outW, p.outB, ctx);
 }

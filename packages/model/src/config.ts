@@ -69,7 +69,7 @@ export function validateConfig(cfg: TransformerConfig): void {
 /** Trainable scalars of the backbone (embeddings, blocks, final norm, untied LM head). */
 export function parameterCount(cfg: TransformerConfig): number {
   const { vocabSize: v, dModel: d, dFF: f, layers, maxPositions } = cfg;
-  const block = 2 * 2 * d + d * 3 * d + 3 * d + d * d + d + d * f + f + f * d + d;
+  const block = 2 * 2 * d + 4 * (d * d + d) + d * f + f + f * d + d;
   const positions = cfg.positions === 'learned' ? maxPositions * d : 0;
   const head = cfg.tieEmbeddings ? 0 : v * d;
   return v * d + positions + layers * block + 2 * d + head;

@@ -14,4 +14,4 @@ export { type ParamMap, paramShapes, initParams, isNoDecay } from './params.ts';
 export { type RepeatedBatch, type RepetitionOptions, repeatBatch, lastCopyBias } from './repetition.ts';
 export { type HiddenOptions, Transformer } from './transformer.ts';
 export { type LabelerOptions, IGNORE_LABEL, SequenceLabeler } from './labeler.ts';
-export { type RotaryTables, rotaryTables, applyRotary } from './rotary.ts';
+export { type RotaryTables, rotaryTables, rotaryAt, applyRotary } from './rotary.ts';

@@ -53,8 +53,10 @@ export class Transformer {
     this.config = config;
     this.params = params;
     this.dropoutSeed = seed;
-    const headDim = config.dModel / config.heads;
-    this.#rotary = config.positions === 'rotary' ? rotaryTables(device, config.maxPositions, headDim) : null;
+    this.#rotary =
+      config.positions === 'rotary'
+        ? rotaryTables(device, config.maxPositions, config.dModel, config.heads)
+        : null;
   }
 
   /** A freshly initialized model (GPT-2 initialization from `seed`). */

@@ -18,8 +18,12 @@ import {
   paramShapes,
   parameterCount,
   repeatBatch,
+  rotaryAt,
   rotaryTables,
 } from '../src/index.ts';
+
+const at0 = (tables: ReturnType<typeof rotaryTables>, dev: Device) =>
+  rotaryAt(tables, dev.tensor([0], [1, 1], 'i32'));
 
 const devices = useDevices();
 const small = (over: Partial<TransformerConfig> = {}) =>
@@ -163,7 +167,7 @@ describe('equivalences', () => {
         const layout = fast.layout(batch);
         const labels = Int32Array.from({ length: layout.batch * layout.baseSeq }, (_, k) => k % 5);
         const gradOf = async (l: SequenceLabeler) => {
-          const w = l.backbone.params['blocks.0.attn.qkv.weight']!;
+          const w = l.backbone.params['blocks.0.attn.k.weight']!;
           w.zeroGrad();
           tidy(() => l.loss(layout, labels, false).backward());
           return w.grad!.hostData();
@@ -227,24 +231,32 @@ describe('repetition layout', () => {
 });
 
 describe('positions and masks', () => {
-  it('rotary scores depend on the distance between positions only', async () => {
+  it('rotary scores depend on the distance between positions only, in every head', async () => {
     const dev = devices.cpu;
-    const tables = rotaryTables(dev, 32, 8);
-    const q = dev.randn([1, 1, 1, 8], { seed: 1 });
-    const k = dev.randn([1, 1, 1, 8], { seed: 2 });
-    const score = async (pq: number, pk: number) => {
-      const at = (p: number) => ({
-        cos: tables.cos.slice([p], [p + 1]).reshape([1, 1, 1, 4]),
-        sin: tables.sin.slice([p], [p + 1]).reshape([1, 1, 1, 4]),
-      });
-      return applyRotary(q, at(pq))
-        .mul(applyRotary(k, at(pk)))
-        .sum()
-        .item();
+    const [dim, heads] = [16, 2];
+    const tables = rotaryTables(dev, 32, dim, heads);
+    const q = dev.randn([1, 1, dim], { seed: 1 });
+    const k = dev.randn([1, 1, dim], { seed: 2 });
+    const scores = async (pq: number, pk: number) => {
+      const at = (p: number) => rotaryAt(tables, dev.tensor([p], [1, 1], 'i32'));
+      const prod = applyRotary(q, tables, at(pq)).mul(applyRotary(k, tables, at(pk)));
+      return Array.from(
+        await prod
+          .reshape([heads, dim / heads])
+          .sum(1)
+          .hostData(),
+      );
     };
     // The tables are f32 (rounding ~1e-7 relative), hence 5 digits.
-    expect(await score(9, 4)).toBeCloseTo(await score(25, 20), 5);
-    expect(await score(9, 4)).not.toBeCloseTo(await score(9, 5), 3);
+    const [a, b, c] = [await scores(9, 4), await scores(25, 20), await scores(9, 5)];
+    for (let h = 0; h < heads; h++) {
+      expect(a[h]).toBeCloseTo(b[h]!, 5);
+      expect(a[h]).not.toBeCloseTo(c[h]!, 3);
+    }
+    // Position 0 is the identity.
+    expect(Array.from(await applyRotary(q, tables, at0(tables, dev)).hostData())).toEqual(
+      Array.from(await q.hostData()),
+    );
   });
 
   it('middle unmasking follows the paper’s band', () => {

@@ -2,6 +2,7 @@
  * @file Neural-network ops: embedding gather (scatter-add backward), softmax, log-softmax, cross-entropy,
  * layer normalization.
  */
+import { sortIndices } from '@reprise/kernels';
 import { record } from '../autograd/graph.ts';
 import { tidy } from '../scope.ts';
 import { fmt, normalizeAxis, sizeOf } from '../shape.ts';
@@ -27,7 +28,11 @@ export function gather(table: Tensor, indices: Tensor): Tensor {
 /** Indices per scatter-add launch: each invocation scans them all, so this bounds its loop (llvmpipe's limit). */
 export const SCATTER_CHUNK = 32768;
 
-/** The adjoint of gather: rows of `src` [..., D] summed into a [vocab, D] table at `indices`. */
+/**
+ * The adjoint of gather: rows of `src` [..., D] summed into a [vocab, D] table at `indices`, in index order
+ * (deterministic). Indices uploaded from the host (token ids) are sorted there first, so each table row reads
+ * only its own positions; others are scanned by every row.
+ */
 export function scatterAdd(src: Tensor, indices: Tensor, vocab: number): Tensor {
   const dim = src.shape.at(-1)!;
   const count = indices.size;
@@ -36,21 +41,40 @@ export function scatterAdd(src: Tensor, indices: Tensor, vocab: number): Tensor 
       `scatterAdd: ${src} has ${sizeOf(src.shape.slice(0, -1))} rows but ${indices} has ${count} indices`,
     );
   }
-  if (count <= SCATTER_CHUNK) {
-    return launch('scatterAdd', 'scatterAdd', [src, indices], { vocab, dim, count }, [vocab, dim]);
-  }
+  const host = indices.hostIndices;
+  const chunk = (rows: Tensor, start: number, end: number): Tensor => {
+    const params = { vocab, dim, count: end - start };
+    if (!host)
+      return launch('scatterAdd', 'scatterAdd', [rows, sliceFlat(indices, start, end)], params, [vocab, dim]);
+    const sorted = sortIndices(host.subarray(start, end), vocab);
+    const dev = src.device;
+    return tidy(() =>
+      launch(
+        'scatterAdd',
+        'scatterAddSorted',
+        [rows, dev.tensor(sorted.order, [end - start], 'i32'), dev.tensor(sorted.starts, [vocab + 1], 'i32')],
+        { ...params, maxRun: sorted.maxRun },
+        [vocab, dim],
+      ),
+    );
+  };
+  if (count <= SCATTER_CHUNK) return chunk(src, 0, count);
   // Chunks in index order, added in order: the result stays deterministic.
   return tidy(() => {
     const rows = reshape(src, [count, dim]);
-    const flat = reshape(indices, [count]);
     let total: Tensor | null = null;
     for (let start = 0; start < count; start += SCATTER_CHUNK) {
       const end = Math.min(count, start + SCATTER_CHUNK);
-      const part = scatterAdd(slice(rows, [start], [end]), slice(flat, [start], [end]), vocab);
+      const part = chunk(slice(rows, [start], [end]), start, end);
       total = total ? total.add(part) : part;
     }
     return total!;
   });
+}
+
+function sliceFlat(indices: Tensor, start: number, end: number): Tensor {
+  if (start === 0 && end === indices.size) return indices;
+  return slice(reshape(indices, [indices.size]), [start], [end]);
 }
 
 /** Applies a last-axis row op along any axis by moving that axis last and back. */

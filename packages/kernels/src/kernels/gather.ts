@@ -129,3 +129,99 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   tolerance: (p) => ({ rtol: 1e-5, atol: 1e-6 * Math.sqrt(p.count) }),
   describe: (p) => `scatterAdd(${p.count} rows of ${p.dim} into [${p.vocab}, ${p.dim}])`,
 });
+
+/** The indices grouped by row (a stable counting sort on the host): what `scatterAddSorted` reads. */
+export interface SortedIndices {
+  /** Positions i in increasing order within each row v = idx[i]. */
+  order: Int32Array;
+  /** Row v's positions are order[starts[v] .. starts[v+1]). */
+  starts: Int32Array;
+  /** The most positions any row has (the kernel's loop bound). */
+  maxRun: number;
+}
+
+export function sortIndices(idx: ArrayLike<number>, vocab: number): SortedIndices {
+  const starts = new Int32Array(vocab + 1);
+  for (let i = 0; i < idx.length; i++) {
+    checkIndex(idx[i]!, vocab, i);
+    starts[idx[i]! + 1]!++;
+  }
+  let maxRun = 0;
+  for (let v = 0; v < vocab; v++) {
+    maxRun = Math.max(maxRun, starts[v + 1]!);
+    starts[v + 1]! += starts[v];
+  }
+  const next = starts.slice(0, vocab);
+  const order = new Int32Array(idx.length);
+  for (let i = 0; i < idx.length; i++) order[next[idx[i]!]!++] = i;
+  return { order, starts, maxRun };
+}
+
+export interface SortedScatterParams extends GatherParams {
+  maxRun: number;
+}
+
+/**
+ * The same sums as `scatterAdd`, in the same order, from indices sorted on the host (`sortIndices`): one
+ * invocation per (row v, column block) reads only its own positions, O(count·dim + vocab·dim) instead of
+ * O(vocab·count). Used when the indices came from the host, which is the case for token ids.
+ * Inputs: src [count, dim] (f32), order [count] (i32), starts [vocab + 1] (i32).
+ */
+export const scatterAddSorted = defineKernel<SortedScatterParams>({
+  name: 'scatterAddSorted',
+  output: (p, inputs) => {
+    assertInputs('scatterAddSorted', inputs, [
+      ['f32', p.count * p.dim],
+      ['i32', p.count],
+      ['i32', p.vocab + 1],
+    ]);
+    return { size: p.vocab * p.dim, dtype: 'f32' };
+  },
+  cpu: ([src, order, starts], p, out) => {
+    for (let v = 0; v < p.vocab; v++) {
+      for (let d = 0; d < p.dim; d++) {
+        let acc = 0;
+        for (let k = starts![v]!; k < starts![v + 1]!; k++) acc += src![order![k]! * p.dim + d]!;
+        out[v * p.dim + d] = acc;
+      }
+    }
+  },
+  gpu: (p, _inputs, target) => {
+    const cols = Math.min(p.dim, 4);
+    const blocks = Math.ceil(p.dim / cols);
+    const n = p.vocab * blocks;
+    const grid = grid1d(n, target.maxWorkgroupsPerDimension, 64);
+    return {
+      key: `scatterAddSorted:${cols}`,
+      workgroups: grid.workgroups,
+      uniforms: [n, grid.rowStride, p.dim, blocks],
+      wgsl: () => `
+@group(0) @binding(0) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read> order: array<i32>;
+@group(0) @binding(2) var<storage, read> starts: array<i32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+${paramsDecl(4)}${gridIndexFn}
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let t = gridIndex(gid, pu(1u));
+  if (t >= pu(0u)) { return; }
+  let dim = pu(2u);
+  let v = t / pu(3u);
+  let c0 = (t % pu(3u)) * ${cols}u;
+  var acc: array<f32, ${cols}>;
+  for (var k = starts[v]; k < starts[v + 1u]; k++) {
+    let at = u32(order[k]) * dim;
+    for (var c = 0u; c < ${cols}u; c++) {
+      acc[c] += src[at + min(c0 + c, dim - 1u)];
+    }
+  }
+  for (var c = 0u; c < ${cols}u; c++) {
+    if (c0 + c < dim) { out[v * dim + c0 + c] = acc[c]; }
+  }
+}`,
+    };
+  },
+  loopIterations: (p) => p.maxRun,
+  tolerance: (p) => ({ rtol: 1e-5, atol: 1e-6 * Math.sqrt(p.count) }),
+  describe: (p) => `scatterAddSorted(${p.count} rows of ${p.dim} into [${p.vocab}, ${p.dim}])`,
+});

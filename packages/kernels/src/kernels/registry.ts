@@ -9,7 +9,7 @@ import {
 } from './attention.ts';
 import { dropout } from './dropout.ts';
 import { binary, cast, fill, unary, where } from './elementwise.ts';
-import { gather, scatterAdd } from './gather.ts';
+import { gather, scatterAdd, scatterAddSorted } from './gather.ts';
 import type { KernelDef } from './kernel.ts';
 import { layerNormApply, layerNormGradInput, layerNormGradParams, layerNormStats } from './layernorm.ts';
 import { concat, strided } from './layout.ts';
@@ -31,6 +31,7 @@ export const KERNELS: Record<string, KernelDef<any>> = Object.fromEntries(
     matmul,
     gather,
     scatterAdd,
+    scatterAddSorted,
     softmax,
     crossEntropy,
     crossEntropyGrad,
