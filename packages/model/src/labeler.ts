@@ -3,7 +3,7 @@
  * the last copy), a head (dropout + linear) on the hidden states of any layer ℓ (early exit: blocks after ℓ
  * are not run), optional final norm, any mask policy, and the last-copy-only computation of the last layer run.
  */
-import { type Tensor, concat, crossEntropy, dropout, gather, matmul } from '@reprise/core';
+import { type Tensor, concat, crossEntropy, dropout, gather, matmul, noGrad } from '@reprise/core';
 import type { OutputRows } from './block.ts';
 import { type MaskPolicy, causalLayers } from './masks.ts';
 import type { ParamMap } from './params.ts';
@@ -169,7 +169,7 @@ export class SequenceLabeler {
 
   /** Most likely label per token, per sentence (original lengths). */
   async predict(layout: RepeatedBatch): Promise<number[][]> {
-    const logits = this.forward(layout, false);
+    const logits = noGrad(() => this.forward(layout, false));
     const values = await logits.data();
     logits.dispose();
     const c = this.options.numLabels;

@@ -1,1 +1,33 @@
-export {};
+/**
+ * @file @reprise/train: data (Brown, CoNLL), metrics, the BPE tokenizer, checkpoints and logs, pretraining,
+ * fine-tuning for sequence labeling and evaluation. The `reprise` CLI lives in `src/cli/`.
+ */
+export * from './data/index.ts';
+export * from './metrics/index.ts';
+export * from './tokenizer/index.ts';
+export * from './io/index.ts';
+export {
+  type PretrainOptions,
+  type PretrainResult,
+  PRETRAIN_DEFAULTS,
+  pretrain,
+} from './training/pretrain.ts';
+export {
+  type FinetuneOptions,
+  type FinetuneResult,
+  type EpochRecord,
+  FINETUNE_DEFAULTS,
+  finetune,
+} from './training/finetune.ts';
+export {
+  METHODS,
+  type Method,
+  type MethodOptions,
+  labelerSettings,
+  methodLabel,
+} from './training/methods.ts';
+export { type Evaluation, evaluate, predictWords } from './training/evaluate.ts';
+export { loadBackbone, saveBackbone } from './training/backbone-checkpoint.ts';
+export { loadLabeler, saveLabeler } from './training/labeler-checkpoint.ts';
+export { type TaskData, brownTaskData, conllTaskData, tagFloor } from './training/tasks.ts';
+export type { TrainingEvent, EventSink } from './training/events.ts';

@@ -1,0 +1,152 @@
+/**
+ * @file `reprise demo` (`pnpm demo`, the README's main job): on the embedded Brown corpus, pretrain a small
+ * decoder, fine-tune it for Brown POS tagging as a plain causal decoder (r = 0) and with sequence repetition
+ * (r = 1), and print test accuracy, proper-name span F1 and time per epoch, next to the most-frequent-tag floor.
+ * Sized for about 15 minutes on a 2-core machine with a software WebGPU adapter.
+ */
+import { join } from 'node:path';
+import Table from 'cli-table3';
+import type { Command } from 'commander';
+import { barChartSvg, lossCurveSvg, writeJsonAtomic, writeSvg } from '../../io/index.ts';
+import { loadBackbone } from '../../training/backbone-checkpoint.ts';
+import { FINETUNE_DEFAULTS, finetune } from '../../training/finetune.ts';
+import { methodLabel } from '../../training/methods.ts';
+import { PRETRAIN_DEFAULTS, pretrain } from '../../training/pretrain.ts';
+import { brownTaskData, tagFloor } from '../../training/tasks.ts';
+import { deviceOption, intArg, openDevice } from '../options.ts';
+import { terminalProgress } from '../progress.ts';
+import { pretrainingText } from './pretrain.ts';
+
+/** The demo's budget, measured on the 2-core development machine (docs/perf-notes.md). */
+export const DEMO = {
+  model: { dModel: 128, heads: 4, layers: 4, dropout: 0.1 },
+  vocabSize: 4000,
+  pretrainSteps: 200,
+  trainSentences: 6000,
+  epochs: 2,
+  lr: 2e-3,
+};
+
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description(
+      'the main job: pretrain a small decoder on Brown, fine-tune POS tagging with r = 0 and r = 1, compare',
+    )
+    .option('--out <dir>', 'parent directory; each demo writes a new timestamped run inside', 'runs/demo')
+    .option('--seed <n>', 'seed', intArg('--seed'), 0)
+    .option('--pretrain-steps <n>', 'pretraining steps', intArg('--pretrain-steps', 1), DEMO.pretrainSteps)
+    .option(
+      '--train-sentences <n>',
+      'fine-tuning sentences',
+      intArg('--train-sentences', 1),
+      DEMO.trainSentences,
+    )
+    .option('--epochs <n>', 'fine-tuning epochs', intArg('--epochs', 1), DEMO.epochs)
+    .addOption(deviceOption())
+    .action(async (a) => {
+      const started = performance.now();
+      const device = await openDevice(a.device);
+      const out = join(a.out, new Date().toISOString().replace(/[:.]/g, '-'));
+      const progress = terminalProgress();
+      const text = pretrainingText();
+      const pre = await pretrain({
+        device,
+        outDir: join(out, 'pretrain'),
+        options: {
+          ...PRETRAIN_DEFAULTS,
+          model: DEMO.model,
+          vocabSize: DEMO.vocabSize,
+          steps: a.pretrainSteps,
+          evalEvery: a.pretrainSteps,
+          checkpointEvery: 0,
+          seed: a.seed,
+        },
+        ...text,
+        onEvent: progress,
+      });
+      if (pre.interrupted || !pre.finalDir) return progress.stop();
+      const task = brownTaskData('pos-brown', a.trainSentences);
+      const rows = [];
+      const curves = [{ name: 'pretrain', points: pre.losses }];
+      for (const [method, r] of [
+        ['causal', 0],
+        ['sr', 1],
+      ] as const) {
+        // Each method starts from the same pretrained weights.
+        const { model, tokenizer } = loadBackbone(pre.finalDir, device);
+        const options = {
+          ...FINETUNE_DEFAULTS,
+          method,
+          r: Math.max(r, 1),
+          epochs: a.epochs,
+          lr: DEMO.lr,
+          warmupRatio: 0.05,
+          seed: a.seed,
+        };
+        const res = await finetune({
+          device,
+          outDir: join(out, method === 'sr' ? `sr-r${r}` : method),
+          backbone: model,
+          tokenizer,
+          data: task,
+          options,
+          task: task.name,
+          spanView: task.spanView,
+          onEvent: progress,
+        });
+        if (res.interrupted || !res.test) return progress.stop();
+        rows.push({
+          method: methodLabel({ method, r, layer: null }, model.config.layers),
+          accuracy: res.test.accuracy,
+          f1: res.test.spans?.f1 ?? Number.NaN,
+          secondsPerEpoch: res.secondsPerEpoch,
+          sentencesPerSecond: res.test.sentencesPerSecond,
+        });
+      }
+      progress.stop();
+      const floor = tagFloor('pos-brown');
+      const table = new Table({
+        head: ['method', 'test accuracy', 'NAME span F1', 's / epoch', 'test sentences / s'],
+        style: { head: [], border: [] },
+      });
+      for (const r of rows)
+        table.push([
+          r.method,
+          pct(r.accuracy),
+          pct(r.f1),
+          r.secondsPerEpoch.toFixed(0),
+          r.sentencesPerSecond.toFixed(0),
+        ]);
+      const [causal, sr] = rows;
+      console.log(
+        `\nBrown POS (187 base tags), ${task.train.length} training sentences, ${a.epochs} epochs; test = ${task.test.length} sentences`,
+      );
+      console.log(table.toString());
+      console.log(
+        `SR r=1 − causal: ${(100 * (sr!.accuracy - causal!.accuracy)).toFixed(2)} accuracy points, ${(100 * (sr!.f1 - causal!.f1)).toFixed(2)} F1 points`,
+      );
+      console.log(
+        `floor (most frequent tag per word, all ${brownTaskData('pos-brown').train.length} training sentences): ${pct(floor)}`,
+      );
+      console.log(
+        `adapter: ${device.describe()}; wall time ${((performance.now() - started) / 60000).toFixed(1)} min; run: ${out}`,
+      );
+      writeJsonAtomic(join(out, 'summary.json'), {
+        rows,
+        floor,
+        adapter: device.describe(),
+        seconds: (performance.now() - started) / 1000,
+      });
+      await writeSvg(
+        join(out, 'accuracy.svg'),
+        await barChartSvg(
+          rows.map((r) => ({ group: r.method, value: 100 * r.accuracy })),
+          { title: 'Brown POS test accuracy', yLabel: 'accuracy (%)' },
+        ),
+      );
+      await writeSvg(join(out, 'pretrain-loss.svg'), await lossCurveSvg(curves, 'pretraining loss'));
+    });
+}
+
+const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(2)}%` : '—');

@@ -1,0 +1,36 @@
+/**
+ * @file `reprise eval`: score a fine-tuned labeler on a split of its task (or CoNLL files).
+ */
+import { type Command, Option } from 'commander';
+import { evaluate } from '../../training/evaluate.ts';
+import { encodeLabeled, labelVocab } from '../../training/labeled-batches.ts';
+import { loadLabeler } from '../../training/labeler-checkpoint.ts';
+import { deviceOption, intArg, openDevice } from '../options.ts';
+import { addDataOptions, taskFromOptions } from './finetune.ts';
+
+export function registerEval(program: Command): void {
+  addDataOptions(
+    program
+      .command('eval')
+      .description('evaluate a fine-tuned labeler: token accuracy and span F1')
+      .requiredOption('--model <dir>', 'fine-tuned checkpoint (e.g. runs/finetune/best)'),
+  )
+    .addOption(new Option('--split <split>', 'which split to score').choices(['dev', 'test']).default('test'))
+    .option('--batch-size <n>', 'sentences per batch', intArg('--batch-size', 1), 64)
+    .addOption(deviceOption())
+    .action(async (a) => {
+      const device = await openDevice(a.device);
+      const { labeler, tokenizer, config } = loadLabeler(a.model, device);
+      const task = taskFromOptions(a);
+      const sentences = a.split === 'dev' ? task.dev : task.test;
+      const vocab = labelVocab(config.labels);
+      const encoded = encodeLabeled(sentences, tokenizer, vocab, config);
+      const result = await evaluate(labeler, sentences, encoded, vocab, {
+        batchSize: a.batchSize,
+        spanView: task.spanView,
+      });
+      console.log(
+        `${task.name} ${a.split}: ${sentences.length} sentences, accuracy ${(100 * result.accuracy).toFixed(2)}%${result.spans ? `, span F1 ${(100 * result.spans.f1).toFixed(2)} (P ${(100 * result.spans.precision).toFixed(2)}, R ${(100 * result.spans.recall).toFixed(2)})` : ''}, ${result.sentencesPerSecond.toFixed(0)} sentences/s`,
+      );
+    });
+}

@@ -1,0 +1,128 @@
+/**
+ * @file `reprise pretrain`: train a tokenizer and a decoder (causal LM) or an encoder (masked LM) on the
+ * Brown training text or a text file; checkpoints, metrics.jsonl and loss.svg in the run directory.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Command, Option } from 'commander';
+import { brownSplit, loadBrown, pretrainingSentences } from '../../data/index.ts';
+import { lossCurveSvg, writeSvg } from '../../io/index.ts';
+import { PRETRAIN_DEFAULTS, type PretrainOptions, pretrain } from '../../training/pretrain.ts';
+import { deviceOption, floatArg, intArg, openDevice } from '../options.ts';
+import { terminalProgress } from '../progress.ts';
+
+export function registerPretrain(program: Command): void {
+  const d = PRETRAIN_DEFAULTS;
+  program
+    .command('pretrain')
+    .description('pretrain a decoder (causal LM) or an encoder (masked LM) and its BPE tokenizer')
+    .option('--out <dir>', 'run directory', 'runs/pretrain')
+    .addOption(
+      new Option('--kind <kind>', 'decoder (causal LM) or encoder (masked LM)')
+        .choices(['decoder', 'encoder'])
+        .default('decoder'),
+    )
+    .option(
+      '--text <file>',
+      'pretraining text, one sentence per line (default: the Brown training documents)',
+    )
+    .option('--d-model <n>', 'model width', intArg('--d-model', 1), 128)
+    .option('--heads <n>', 'attention heads', intArg('--heads', 1), 4)
+    .option('--layers <n>', 'blocks', intArg('--layers', 1), 4)
+    .option('--d-ff <n>', 'MLP width (default 4·d-model)', intArg('--d-ff', 1))
+    .option(
+      '--max-positions <n>',
+      'longest sequence the model accepts (after repetition)',
+      intArg('--max-positions', 1),
+      512,
+    )
+    .option('--dropout <p>', 'dropout', floatArg('--dropout'), 0.1)
+    .addOption(
+      new Option('--positions <kind>', 'position embedding').choices(['rotary', 'learned']).default('rotary'),
+    )
+    .option('--vocab-size <n>', 'BPE vocabulary size', intArg('--vocab-size', 263), d.vocabSize)
+    .option('--steps <n>', 'optimizer steps', intArg('--steps', 1), d.steps)
+    .option('--batch-size <n>', 'windows per step', intArg('--batch-size', 1), d.batchSize)
+    .option('--context <n>', 'tokens per window', intArg('--context', 2), d.context)
+    .option('--lr <x>', 'peak learning rate (warmup, then cosine decay to lr/10)', floatArg('--lr'), d.lr)
+    .option('--warmup <n>', 'warmup steps', intArg('--warmup'), d.warmupSteps)
+    .option('--weight-decay <x>', 'AdamW weight decay', floatArg('--weight-decay'), d.weightDecay)
+    .option('--clip <x>', 'global gradient-norm clip', floatArg('--clip'), d.clip)
+    .option('--seed <n>', 'seed', intArg('--seed'), d.seed)
+    .option('--eval-every <n>', 'validation perplexity every n steps', intArg('--eval-every', 1), d.evalEvery)
+    .option(
+      '--checkpoint-every <n>',
+      'resumable checkpoint every n steps (0: end and Ctrl-C only)',
+      intArg('--checkpoint-every'),
+      d.checkpointEvery,
+    )
+    .option('--resume', 'continue from the latest checkpoint in --out', false)
+    .addOption(deviceOption())
+    .action(async (a) => {
+      const device = await openDevice(a.device);
+      const options: PretrainOptions = {
+        ...d,
+        model: {
+          kind: a.kind,
+          dModel: a.dModel,
+          heads: a.heads,
+          layers: a.layers,
+          dFF: a.dFf ?? 4 * a.dModel,
+          maxPositions: a.maxPositions,
+          dropout: a.dropout,
+          positions: a.positions,
+        },
+        vocabSize: a.vocabSize,
+        steps: a.steps,
+        batchSize: a.batchSize,
+        context: a.context,
+        lr: a.lr,
+        warmupSteps: a.warmup,
+        weightDecay: a.weightDecay,
+        clip: a.clip,
+        seed: a.seed,
+        evalEvery: a.evalEvery,
+        checkpointEvery: a.checkpointEvery,
+      };
+      const { train, dev } = pretrainingText(a.text);
+      const progress = terminalProgress();
+      const result = await pretrain({
+        device,
+        outDir: a.out,
+        options,
+        train,
+        dev,
+        resume: a.resume,
+        onEvent: progress,
+      });
+      progress.stop();
+      await writeSvg(
+        join(a.out, 'loss.svg'),
+        await lossCurveSvg([{ name: 'train loss', points: result.losses }], 'pretraining loss'),
+      );
+      const last = result.validation.at(-1);
+      console.log(
+        result.interrupted
+          ? `interrupted after step ${result.stepsDone}; resume with --resume`
+          : `pretrained ${result.model.parameterCount.toLocaleString()} parameters in ${result.seconds.toFixed(0)} s (${result.tokensPerSecond.toFixed(0)} tokens/s); validation perplexity ${last?.perplexity.toFixed(1)}; checkpoint ${result.finalDir}`,
+      );
+    });
+}
+
+/** A text file's lines (90% train, the last 10% held out) or the Brown train documents (dev documents held out). */
+export function pretrainingText(file?: string): { train: string[][]; dev: string[][] } {
+  if (!file) {
+    return {
+      train: pretrainingSentences(),
+      dev: brownSplit('dev', loadBrown()).flatMap((doc) => doc.sentences.map((s) => s.words)),
+    };
+  }
+  const lines = readFileSync(file, 'utf8')
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).filter(Boolean))
+    .filter((w) => w.length > 0);
+  if (lines.length < 2)
+    throw new Error(`${file}: need at least 2 non-empty lines of text, found ${lines.length}`);
+  const cut = Math.max(1, Math.floor(lines.length * 0.9));
+  return { train: lines.slice(0, cut), dev: lines.slice(cut) };
+}

@@ -1,0 +1,73 @@
+/**
+ * @file Saving and loading a pretrained backbone: weights (safetensors), its config, the tokenizer, and, for
+ * resuming, the optimizer and trainer state. A checkpoint that does not match what the caller expects is
+ * refused before anything is built from it.
+ */
+import type { Device } from '@reprise/core';
+import { Transformer, type TransformerConfig, paramShapes, validateConfig } from '@reprise/model';
+import { type Checkpoint, loadCheckpoint, saveCheckpoint } from '../io/index.ts';
+import { BpeTokenizer } from '../tokenizer/index.ts';
+import { fromHost, toHost } from './weights.ts';
+
+export interface BackboneConfigFile {
+  kind: 'reprise-backbone';
+  model: TransformerConfig;
+  objective: 'clm' | 'mlm';
+  /** The options the run was started with (for the record and for resume checks). */
+  training: Record<string, unknown>;
+}
+
+export async function saveBackbone(
+  dir: string,
+  model: Transformer,
+  tokenizer: BpeTokenizer,
+  config: BackboneConfigFile,
+  extra: Pick<Checkpoint, 'optimizer' | 'trainer'> = {},
+): Promise<void> {
+  saveCheckpoint(dir, {
+    weights: await toHost(model.params),
+    config,
+    tokenizerJson: tokenizer.toJSON(),
+    ...extra,
+  });
+}
+
+export interface LoadedBackbone {
+  model: Transformer;
+  tokenizer: BpeTokenizer;
+  config: BackboneConfigFile;
+  checkpoint: Checkpoint<BackboneConfigFile>;
+}
+
+export function loadBackbone(dir: string, device: Device, expectModel?: TransformerConfig): LoadedBackbone {
+  let model: TransformerConfig | undefined;
+  const checkpoint = loadCheckpoint<BackboneConfigFile>(dir, {
+    expect: {
+      config: (cfg) => {
+        if (cfg?.kind !== 'reprise-backbone')
+          return `config.json is not a reprise backbone (kind '${cfg?.kind}', expected 'reprise-backbone')`;
+        try {
+          validateConfig(cfg.model);
+        } catch (e) {
+          return (e as Error).message;
+        }
+        if (expectModel && JSON.stringify(cfg.model) !== JSON.stringify(expectModel))
+          return `its model config ${JSON.stringify(cfg.model)} differs from this run's ${JSON.stringify(expectModel)}`;
+        model = cfg.model;
+        return null;
+      },
+      get shapes() {
+        return model ? paramShapes(model) : undefined;
+      },
+    },
+  });
+  if (!checkpoint.tokenizerJson) throw new Error(`checkpoint ${dir}: tokenizer.json is missing`);
+  const tokenizer = BpeTokenizer.fromJSON(checkpoint.tokenizerJson, `${dir}/tokenizer.json`);
+  const config = checkpoint.config;
+  if (tokenizer.vocabSize !== config.model.vocabSize)
+    throw new Error(
+      `checkpoint ${dir}: the tokenizer has ${tokenizer.vocabSize} tokens but the model ${config.model.vocabSize}`,
+    );
+  const transformer = new Transformer(device, config.model, fromHost(device, checkpoint.weights));
+  return { model: transformer, tokenizer, config, checkpoint };
+}

@@ -1,0 +1,13 @@
+/**
+ * @file What training reports while it runs; the CLI turns these into progress bars, the tests ignore them.
+ */
+import type { StepInfo } from './loop.ts';
+
+export type TrainingEvent =
+  | { type: 'phase'; name: string; totalSteps: number; startStep: number }
+  | ({ type: 'step' } & StepInfo)
+  | { type: 'eval'; step: number; epoch?: number; metrics: Record<string, number> }
+  | { type: 'checkpoint'; path: string; reason: 'periodic' | 'interrupt' | 'best' | 'final' }
+  | { type: 'log'; message: string };
+
+export type EventSink = (event: TrainingEvent) => void;

@@ -1,0 +1,271 @@
+/**
+ * @file Fine-tuning for sequence labeling: a labeler (method, r, head layer) on a pretrained backbone, AdamW
+ * with linear decay and clipping, evaluation on dev after every epoch, the best epoch kept (weights restored
+ * at the end), the test set evaluated once. Resumable from the last epoch-end or Ctrl-C checkpoint.
+ */
+import { join } from 'node:path';
+import { AdamW, type Device, warmupLinear } from '@reprise/core';
+import { SequenceLabeler, type Transformer, isNoDecay } from '@reprise/model';
+import type { LabeledSentence } from '../data/index.ts';
+import { type HostTensor, MetricsLog, resolveAtomicDir, writeJsonAtomic } from '../io/index.ts';
+import type { BpeTokenizer } from '../tokenizer/index.ts';
+import { type Evaluation, evaluate, isIobLabelSet } from './evaluate.ts';
+import type { EventSink } from './events.ts';
+import { batchLabels, buildLabelVocab, encodeLabeled, makeBatches } from './labeled-batches.ts';
+import { type LabelerConfigFile, loadLabeler, saveLabeler } from './labeler-checkpoint.ts';
+import { isInterrupted, runSteps } from './loop.ts';
+import { type MethodOptions, labelerSettings } from './methods.ts';
+import { assignFromHost, optimizerFromHost, optimizerToHost, toHost } from './weights.ts';
+
+export interface FinetuneOptions extends MethodOptions {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  weightDecay: number;
+  /** Warmup as a fraction of all steps (0 in the paper). */
+  warmupRatio: number;
+  clip: number;
+  seed: number;
+  /** Subwords per sentence before repetition (256 in the paper). */
+  maxTokens: number;
+  labelSubword: 'first' | 'last';
+}
+
+export const FINETUNE_DEFAULTS: FinetuneOptions = {
+  method: 'causal',
+  r: 1,
+  unmaskedLayers: [],
+  layer: null,
+  finalNorm: true,
+  separator: false,
+  positions: 'continue',
+  lastCopyOnly: true,
+  headDropout: 0.1,
+  epochs: 3,
+  batchSize: 32,
+  lr: 1e-3,
+  weightDecay: 0.05,
+  warmupRatio: 0,
+  clip: 1,
+  seed: 5,
+  maxTokens: 256,
+  labelSubword: 'first',
+};
+
+export interface FinetuneInput {
+  device: Device;
+  outDir: string;
+  /** A backbone to fine-tune (its weights change). */
+  backbone: Transformer;
+  tokenizer: BpeTokenizer;
+  data: { train: LabeledSentence[]; dev: LabeledSentence[]; test: LabeledSentence[] };
+  options: FinetuneOptions;
+  /** The task's name, recorded in the checkpoint. */
+  task: string;
+  /** Turns labels into IOB2 spans for a span F1 (e.g. Brown tags → names). */
+  spanView?: (labels: readonly string[]) => string[];
+  resume?: boolean;
+  onEvent?: EventSink;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  trainLoss: number;
+  seconds: number;
+  dev: { accuracy: number; f1: number | null };
+}
+
+export interface FinetuneResult {
+  labeler: SequenceLabeler;
+  history: EpochRecord[];
+  bestEpoch: number;
+  test: Evaluation | null;
+  interrupted: boolean;
+  secondsPerEpoch: number;
+  tokensPerSecond: number;
+}
+
+interface TrainerState {
+  step: number;
+  dropoutCounter: number;
+  history: EpochRecord[];
+  bestEpoch: number;
+  bestScore: number;
+}
+
+export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
+  const { device, outDir, backbone, tokenizer, data, options: o, onEvent = () => {} } = input;
+  const vocab = buildLabelVocab(data.train);
+  const enc = (s: LabeledSentence[]) => encodeLabeled(s, tokenizer, vocab, o);
+  const [train, dev, test] = [enc(data.train), enc(data.dev), enc(data.test)];
+  if (train.length === 0) throw new Error('finetune: the training set is empty');
+  const settings = labelerSettings(o, backbone.config, tokenizer.special.sep);
+  const labeler = new SequenceLabeler(backbone, {
+    ...settings,
+    numLabels: vocab.labels.length,
+    seed: o.seed,
+  });
+  backbone.dropoutSeed = o.seed;
+  const named = labeler.params();
+  const params = Object.values(named);
+  const perEpoch = Math.ceil(train.length / o.batchSize);
+  const totalSteps = perEpoch * o.epochs;
+  const optimizer = new AdamW(params, {
+    lr: warmupLinear(o.lr, Math.round(o.warmupRatio * totalSteps), totalSteps),
+    weightDecay: o.weightDecay,
+    maxGradNorm: o.clip,
+    noDecay: Object.entries(named)
+      .filter(([n]) => isNoDecay(n))
+      .map(([, t]) => t),
+  });
+  const configFile: LabelerConfigFile = {
+    kind: 'reprise-labeler',
+    model: backbone.config,
+    labeler: settings,
+    labels: vocab.labels,
+    maxTokens: o.maxTokens,
+    labelSubword: o.labelSubword,
+    training: { task: input.task, ...o },
+  };
+  const lastDir = join(outDir, 'last');
+  const bestDir = join(outDir, 'best');
+  let state: TrainerState = { step: 0, dropoutCounter: 0, history: [], bestEpoch: 0, bestScore: -1 };
+  let best: Record<string, HostTensor> | null = null;
+  if (input.resume && resolveAtomicDir(lastDir)) {
+    const last = loadLabeler(lastDir, device);
+    if (JSON.stringify(last.config.training) !== JSON.stringify(configFile.training))
+      throw new Error(
+        `cannot resume from ${lastDir}: it was started with other options (${JSON.stringify(last.config.training)})`,
+      );
+    assignFromHost(named, await toHost(last.labeler.params()));
+    optimizer.loadState(optimizerFromHost(last.checkpoint.optimizer ?? {}, params.length));
+    state = last.checkpoint.trainer as TrainerState;
+    backbone.dropoutCounter = state.dropoutCounter;
+    if (resolveAtomicDir(bestDir)) best = await toHost(loadLabeler(bestDir, device).labeler.params());
+    onEvent({
+      type: 'log',
+      message: `resuming from ${lastDir} at step ${state.step} (epoch ${state.step / perEpoch})`,
+    });
+  }
+  const log = new MetricsLog(outDir);
+  const spansOnLabels = isIobLabelSet(vocab.labels);
+  let epochBatches: { epoch: number; batches: number[][] } | null = null;
+  let epochStart = performance.now();
+  let epochLoss = { sum: 0, count: 0 };
+  let tokensPerSecond = 0;
+  const saveLast = async (step: number, reason: 'periodic' | 'interrupt') => {
+    state.step = step;
+    state.dropoutCounter = backbone.dropoutCounter;
+    await saveLabeler(lastDir, labeler, tokenizer, configFile, {
+      optimizer: optimizerToHost(await optimizer.exportState()),
+      trainer: state,
+    });
+    onEvent({ type: 'checkpoint', path: lastDir, reason });
+  };
+  onEvent({ type: 'phase', name: `fine-tune ${input.task}`, totalSteps, startStep: state.step });
+  const done = await runSteps({
+    optimizer,
+    startStep: state.step,
+    totalSteps,
+    lossAt: (step) => {
+      const epoch = Math.floor(step / perEpoch);
+      if (epochBatches?.epoch !== epoch)
+        epochBatches = { epoch, batches: makeBatches(train, o.batchSize, { seed: o.seed, epoch }) };
+      const items = epochBatches.batches[step % perEpoch]!.map((i) => train[i]!);
+      const layout = labeler.layout(items.map((s) => s.ids));
+      const tokens = items.reduce((a, s) => a + s.ids.length, 0);
+      return { loss: labeler.loss(layout, batchLabels(items, layout.baseSeq)), tokens };
+    },
+    onStep: (info) => {
+      tokensPerSecond = info.tokensPerSecond;
+      epochLoss.sum += info.loss;
+      epochLoss.count++;
+      log.log({
+        phase: 'finetune',
+        step: info.step,
+        loss: info.loss,
+        lr: info.lr,
+        tokens_per_s: info.tokensPerSecond,
+      });
+      onEvent({ type: 'step', ...info });
+    },
+    afterStep: async (step) => {
+      if (step % perEpoch !== 0) return;
+      const seconds = (performance.now() - epochStart) / 1000;
+      const epoch = step / perEpoch;
+      const result = await evaluate(labeler, data.dev, dev, vocab, {
+        batchSize: o.batchSize,
+        spanView: input.spanView,
+      });
+      const f1 = result.spans?.f1 ?? null;
+      const record: EpochRecord = {
+        epoch,
+        trainLoss: epochLoss.sum / Math.max(1, epochLoss.count),
+        seconds,
+        dev: { accuracy: result.accuracy, f1 },
+      };
+      state.history.push(record);
+      log.log({
+        phase: 'finetune',
+        epoch,
+        train_loss: record.trainLoss,
+        epoch_seconds: seconds,
+        dev_accuracy: result.accuracy,
+        dev_f1: f1,
+      });
+      onEvent({
+        type: 'eval',
+        step,
+        epoch,
+        metrics: { dev_accuracy: result.accuracy, ...(f1 === null ? {} : { dev_f1: f1 }) },
+      });
+      // The primary score: span F1 for span tasks, accuracy otherwise.
+      const score = spansOnLabels && f1 !== null ? f1 : result.accuracy;
+      if (score > state.bestScore) {
+        state.bestScore = score;
+        state.bestEpoch = epoch;
+        best = await toHost(named);
+        await saveLabeler(bestDir, labeler, tokenizer, configFile);
+        onEvent({ type: 'checkpoint', path: bestDir, reason: 'best' });
+      }
+      await saveLast(step, 'periodic');
+      epochStart = performance.now();
+      epochLoss = { sum: 0, count: 0 };
+    },
+  });
+  const interrupted = done < totalSteps && isInterrupted();
+  if (interrupted) await saveLast(done, 'interrupt');
+  optimizer.dispose();
+  let testEval: Evaluation | null = null;
+  if (!interrupted && best) {
+    assignFromHost(named, best);
+    testEval = await evaluate(labeler, data.test, test, vocab, {
+      batchSize: o.batchSize,
+      spanView: input.spanView,
+    });
+    const summary = {
+      task: input.task,
+      method: settings,
+      bestEpoch: state.bestEpoch,
+      history: state.history,
+      test: { accuracy: testEval.accuracy, f1: testEval.spans?.f1 ?? null },
+    };
+    writeJsonAtomic(join(outDir, 'results.json'), summary);
+    log.log({
+      phase: 'test',
+      best_epoch: state.bestEpoch,
+      test_accuracy: testEval.accuracy,
+      test_f1: testEval.spans?.f1 ?? null,
+    });
+  }
+  const epochs = state.history.filter((h) => h.seconds > 0);
+  return {
+    labeler,
+    history: state.history,
+    bestEpoch: state.bestEpoch,
+    test: testEval,
+    interrupted,
+    secondsPerEpoch: epochs.reduce((a, h) => a + h.seconds, 0) / Math.max(1, epochs.length),
+    tokensPerSecond,
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * @file The training loop shared by pretraining and fine-tuning: one optimizer step per batch (zero grads,
+ * forward, backward, AdamW with clipping), throughput, periodic work (evaluation, checkpoints), and a clean
+ * stop when the user presses Ctrl-C (the caller saves a checkpoint; a second Ctrl-C exits at once).
+ */
+import { type AdamW, type Tensor, keep, tidy } from '@reprise/core';
+
+export interface StepInfo {
+  step: number;
+  totalSteps: number;
+  loss: number;
+  lr: number;
+  tokensPerSecond: number;
+}
+
+export interface StepLoopOptions {
+  optimizer: AdamW;
+  /** 0-based steps run: startStep .. totalSteps − 1. */
+  startStep: number;
+  totalSteps: number;
+  /** The loss of step `step` (a scalar on the graph) and the tokens it covered. */
+  lossAt(step: number): { loss: Tensor; tokens: number };
+  onStep?(info: StepInfo): void;
+  /** Runs after each step (with the number of steps done); the loop waits for it. */
+  afterStep?(stepsDone: number): Promise<void>;
+}
+
+let interruptRequested = false;
+
+/** Ctrl-C asks running loops to stop after the current step; a second Ctrl-C exits immediately. */
+export function installInterruptHandler(onFirst: () => void = () => {}): void {
+  process.on('SIGINT', () => {
+    if (interruptRequested) process.exit(130);
+    interruptRequested = true;
+    onFirst();
+  });
+}
+
+export const isInterrupted = () => interruptRequested;
+/** Tests simulate Ctrl-C with this. */
+export function requestInterrupt(on = true): void {
+  interruptRequested = on;
+}
+
+/** Runs the steps; returns the number of steps done (less than totalSteps when interrupted). */
+export async function runSteps(o: StepLoopOptions): Promise<number> {
+  let window = { start: performance.now(), tokens: 0 };
+  for (let step = o.startStep; step < o.totalSteps; step++) {
+    if (interruptRequested) return step;
+    const lr = o.optimizer.lr;
+    let tokens = 0;
+    const loss = tidy(() => {
+      o.optimizer.zeroGrad();
+      const out = o.lossAt(step);
+      tokens = out.tokens;
+      out.loss.backward();
+      o.optimizer.step();
+      return keep(out.loss.detach());
+    });
+    const value = await loss.item();
+    loss.dispose();
+    if (!Number.isFinite(value))
+      throw new Error(`training diverged: the loss at step ${step + 1} is ${value}`);
+    window.tokens += tokens;
+    const seconds = (performance.now() - window.start) / 1000;
+    o.onStep?.({
+      step: step + 1,
+      totalSteps: o.totalSteps,
+      loss: value,
+      lr,
+      tokensPerSecond: window.tokens / seconds,
+    });
+    if (seconds > 30) window = { start: performance.now(), tokens: 0 };
+    await o.afterStep?.(step + 1);
+  }
+  return o.totalSteps;
+}

@@ -1,0 +1,55 @@
+/**
+ * @file Parameters ↔ host tensors (what checkpoints hold), and in-memory snapshots for keeping the best epoch.
+ */
+import type { Device, Tensor } from '@reprise/core';
+import { type HostTensor, hostTensor } from '../io/index.ts';
+
+export async function toHost(params: Record<string, Tensor>): Promise<Record<string, HostTensor>> {
+  const out: Record<string, HostTensor> = {};
+  for (const [name, t] of Object.entries(params)) {
+    const data = await t.hostData();
+    out[name] = hostTensor([...t.shape], t.dtype === 'i32' ? Int32Array.from(data) : Float32Array.from(data));
+  }
+  return out;
+}
+
+/** Trainable tensors from host tensors. */
+export function fromHost(device: Device, host: Record<string, HostTensor>): Record<string, Tensor> {
+  return Object.fromEntries(
+    Object.entries(host).map(([name, h]) => [name, device.tensor(h.data, h.shape).setRequiresGrad()]),
+  );
+}
+
+/** Overwrites `params` in place (keeping tensor identity, so optimizers stay attached) from host tensors. */
+export function assignFromHost(params: Record<string, Tensor>, host: Record<string, HostTensor>): void {
+  for (const [name, t] of Object.entries(params)) {
+    const h = host[name];
+    if (!h) throw new Error(`weights: '${name}' is missing from the saved weights`);
+    t.assign(t.device.tensor(h.data, h.shape));
+  }
+}
+
+/** The optimizer's state as host tensors named `<index>.m`, `<index>.v` and `step`. */
+export function optimizerToHost(state: {
+  step: number;
+  moments: ({ m: Float32Array; v: Float32Array } | null)[];
+}): Record<string, HostTensor> {
+  const out: Record<string, HostTensor> = { step: hostTensor([1], Int32Array.of(state.step)) };
+  state.moments.forEach((mv, i) => {
+    if (!mv) return;
+    out[`${i}.m`] = hostTensor([mv.m.length], mv.m);
+    out[`${i}.v`] = hostTensor([mv.v.length], mv.v);
+  });
+  return out;
+}
+
+export function optimizerFromHost(host: Record<string, HostTensor>, paramCount: number) {
+  const step = host.step?.data[0];
+  if (step === undefined) throw new Error('optimizer state: the step count is missing');
+  const moments = Array.from({ length: paramCount }, (_, i) => {
+    const m = host[`${i}.m`];
+    const v = host[`${i}.v`];
+    return m && v ? { m: m.data as Float32Array, v: v.data as Float32Array } : null;
+  });
+  return { step, moments };
+}
