@@ -51,7 +51,8 @@ export class Transformer {
     if (extra.length) throw new Error(`Transformer: unexpected parameters ${extra.join(', ')}`);
     this.device = device;
     this.config = config;
-    this.params = params;
+    // A fixed order (the config's), whatever order the caller's map has: optimizers and checkpoints rely on it.
+    this.params = Object.fromEntries(Object.keys(shapes).map((name) => [name, params[name]!]));
     this.dropoutSeed = seed;
     this.#rotary =
       config.positions === 'rotary'

@@ -96,10 +96,19 @@ interface TrainerState {
 export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
   const { device, outDir, backbone, tokenizer, data, options: o, onEvent = () => {} } = input;
   const vocab = buildLabelVocab(data.train);
-  const enc = (s: LabeledSentence[]) => encodeLabeled(s, tokenizer, vocab, o);
+  const settings = labelerSettings(o, backbone.config, tokenizer.special.sep);
+  // Truncate before repetition so that r+1 copies (and separators) fit the position table.
+  const copies = (settings.r ?? 0) + 1;
+  const separators = settings.separator === null ? 0 : copies - 1;
+  const maxTokens = Math.min(o.maxTokens, Math.floor((backbone.config.maxPositions - separators) / copies));
+  if (maxTokens < o.maxTokens)
+    onEvent({
+      type: 'log',
+      message: `sentences truncated to ${maxTokens} subwords so that ${copies} copies fit ${backbone.config.maxPositions} positions`,
+    });
+  const enc = (s: LabeledSentence[]) => encodeLabeled(s, tokenizer, vocab, { ...o, maxTokens });
   const [train, dev, test] = [enc(data.train), enc(data.dev), enc(data.test)];
   if (train.length === 0) throw new Error('finetune: the training set is empty');
-  const settings = labelerSettings(o, backbone.config, tokenizer.special.sep);
   const labeler = new SequenceLabeler(backbone, {
     ...settings,
     numLabels: vocab.labels.length,
@@ -123,7 +132,7 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
     model: backbone.config,
     labeler: settings,
     labels: vocab.labels,
-    maxTokens: o.maxTokens,
+    maxTokens,
     labelSubword: o.labelSubword,
     training: { task: input.task, ...o },
   };
@@ -138,7 +147,7 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
         `cannot resume from ${lastDir}: it was started with other options (${JSON.stringify(last.config.training)})`,
       );
     assignFromHost(named, await toHost(last.labeler.params()));
-    optimizer.loadState(optimizerFromHost(last.checkpoint.optimizer ?? {}, params.length));
+    optimizer.loadState(optimizerFromHost(last.checkpoint.optimizer ?? {}, Object.keys(named)));
     state = last.checkpoint.trainer as TrainerState;
     backbone.dropoutCounter = state.dropoutCounter;
     if (resolveAtomicDir(bestDir)) best = await toHost(loadLabeler(bestDir, device).labeler.params());
@@ -157,7 +166,7 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
     state.step = step;
     state.dropoutCounter = backbone.dropoutCounter;
     await saveLabeler(lastDir, labeler, tokenizer, configFile, {
-      optimizer: optimizerToHost(await optimizer.exportState()),
+      optimizer: optimizerToHost(await optimizer.exportState(), Object.keys(named)),
       trainer: state,
     });
     onEvent({ type: 'checkpoint', path: lastDir, reason });

@@ -15,14 +15,23 @@ export interface TokenStream {
   context: number;
 }
 
+/**
+ * The text as one stream of windows. With `repeat` > 0, that fraction of the sentences (chosen from `seed`) is
+ * written twice in a row, as sequence repetition feeds it: a small model then learns to look up the earlier copy
+ * (an induction-head pattern that web-scale pretraining gives large models), which SR fine-tuning relies on.
+ */
 export function tokenStream(
   sentences: readonly string[][],
   tokenizer: BpeTokenizer,
   context: number,
+  repeat = { fraction: 0, seed: 0 },
 ): TokenStream {
+  const rng = new Rng(mixSeed(repeat.seed, 5));
   const parts: number[] = [];
   for (const words of sentences) {
-    for (const id of tokenizer.encodeWords(words).ids) parts.push(id);
+    const ids = tokenizer.encodeWords(words).ids;
+    const copies = repeat.fraction > 0 && rng.uniform() < repeat.fraction ? 2 : 1;
+    for (let c = 0; c < copies; c++) for (const id of ids) parts.push(id);
     parts.push(tokenizer.special.eos);
   }
   const tokens = Int32Array.from(parts);

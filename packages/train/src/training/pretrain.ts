@@ -32,6 +32,8 @@ export interface PretrainOptions {
   evalBatches: number;
   /** A resumable checkpoint every this many steps (0: only at the end and on Ctrl-C). */
   checkpointEvery: number;
+  /** Fraction of training sentences written twice in a row (see `tokenStream`); 0 = plain text. */
+  repeatFraction: number;
 }
 
 export const PRETRAIN_DEFAULTS: PretrainOptions = {
@@ -48,6 +50,7 @@ export const PRETRAIN_DEFAULTS: PretrainOptions = {
   evalEvery: 200,
   evalBatches: 8,
   checkpointEvery: 200,
+  repeatFraction: 0,
 };
 
 export interface PretrainInput {
@@ -90,7 +93,7 @@ export async function pretrain(input: PretrainInput): Promise<PretrainResult> {
     restored = loadBackbone(resumeFrom, device);
     ({ model, tokenizer } = restored);
     const saved = restored.config.training;
-    for (const key of ['batchSize', 'context', 'seed', 'lr', 'steps'] as const) {
+    for (const key of ['batchSize', 'context', 'seed', 'lr', 'steps', 'repeatFraction'] as const) {
       if (saved[key] !== o[key])
         throw new Error(
           `cannot resume from ${resumeFrom}: it was run with ${key} = ${saved[key]}, this run has ${o[key]}`,
@@ -110,7 +113,10 @@ export async function pretrain(input: PretrainInput): Promise<PretrainResult> {
     objective,
     training: { ...o },
   };
-  const trainStream = tokenStream(input.train, tokenizer, o.context);
+  const trainStream = tokenStream(input.train, tokenizer, o.context, {
+    fraction: o.repeatFraction,
+    seed: o.seed,
+  });
   const devStream = tokenStream(input.dev, tokenizer, o.context);
   const params = Object.values(model.params);
   const optimizer = new AdamW(params, {
@@ -121,7 +127,7 @@ export async function pretrain(input: PretrainInput): Promise<PretrainResult> {
   });
   let startStep = 0;
   if (restored) {
-    optimizer.loadState(optimizerFromHost(restored.checkpoint.optimizer ?? {}, params.length));
+    optimizer.loadState(optimizerFromHost(restored.checkpoint.optimizer ?? {}, Object.keys(model.params)));
     const trainer = restored.checkpoint.trainer as { step: number; dropoutCounter: number };
     startStep = trainer.step;
     model.dropoutCounter = trainer.dropoutCounter;
@@ -160,7 +166,7 @@ export async function pretrain(input: PretrainInput): Promise<PretrainResult> {
   const save = async (step: number, reason: 'periodic' | 'interrupt') => {
     const dir = join(checkpoints, checkpointName(step));
     await saveBackbone(dir, model, tokenizer, configFile, {
-      optimizer: optimizerToHost(await optimizer.exportState()),
+      optimizer: optimizerToHost(await optimizer.exportState(), Object.keys(model.params)),
       trainer: { step, dropoutCounter: model.dropoutCounter },
     });
     pruneCheckpoints(checkpoints, 2);

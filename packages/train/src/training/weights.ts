@@ -1,7 +1,7 @@
 /**
  * @file Parameters ↔ host tensors (what checkpoints hold), and in-memory snapshots for keeping the best epoch.
  */
-import type { Device, Tensor } from '@reprise/core';
+import type { AdamWState, Device, Tensor } from '@reprise/core';
 import { type HostTensor, hostTensor } from '../io/index.ts';
 
 export async function toHost(params: Record<string, Tensor>): Promise<Record<string, HostTensor>> {
@@ -29,26 +29,24 @@ export function assignFromHost(params: Record<string, Tensor>, host: Record<stri
   }
 }
 
-/** The optimizer's state as host tensors named `<index>.m`, `<index>.v` and `step`. */
-export function optimizerToHost(state: {
-  step: number;
-  moments: ({ m: Float32Array; v: Float32Array } | null)[];
-}): Record<string, HostTensor> {
+/** The optimizer's state as host tensors `<param name>.m`, `<param name>.v` and `step`. */
+export function optimizerToHost(state: AdamWState, names: readonly string[]): Record<string, HostTensor> {
   const out: Record<string, HostTensor> = { step: hostTensor([1], Int32Array.of(state.step)) };
   state.moments.forEach((mv, i) => {
     if (!mv) return;
-    out[`${i}.m`] = hostTensor([mv.m.length], mv.m);
-    out[`${i}.v`] = hostTensor([mv.v.length], mv.v);
+    out[`${names[i]}.m`] = hostTensor([mv.m.length], mv.m);
+    out[`${names[i]}.v`] = hostTensor([mv.v.length], mv.v);
   });
   return out;
 }
 
-export function optimizerFromHost(host: Record<string, HostTensor>, paramCount: number) {
+/** The inverse of `optimizerToHost` for the parameters `names`, in the optimizer's order. */
+export function optimizerFromHost(host: Record<string, HostTensor>, names: readonly string[]): AdamWState {
   const step = host.step?.data[0];
   if (step === undefined) throw new Error('optimizer state: the step count is missing');
-  const moments = Array.from({ length: paramCount }, (_, i) => {
-    const m = host[`${i}.m`];
-    const v = host[`${i}.v`];
+  const moments = names.map((name) => {
+    const m = host[`${name}.m`];
+    const v = host[`${name}.v`];
     return m && v ? { m: m.data as Float32Array, v: v.data as Float32Array } : null;
   });
   return { step, moments };

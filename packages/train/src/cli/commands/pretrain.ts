@@ -56,6 +56,12 @@ export function registerPretrain(program: Command): void {
       intArg('--checkpoint-every'),
       d.checkpointEvery,
     )
+    .option(
+      '--repeat-fraction <x>',
+      'fraction of training sentences written twice in a row (teaches a small decoder to look up an earlier copy, which SR uses)',
+      floatArg('--repeat-fraction'),
+      d.repeatFraction,
+    )
     .option('--resume', 'continue from the latest checkpoint in --out', false)
     .addOption(deviceOption())
     .action(async (a) => {
@@ -83,6 +89,7 @@ export function registerPretrain(program: Command): void {
         seed: a.seed,
         evalEvery: a.evalEvery,
         checkpointEvery: a.checkpointEvery,
+        repeatFraction: a.repeatFraction,
       };
       const { train, dev } = pretrainingText(a.text);
       const progress = terminalProgress();

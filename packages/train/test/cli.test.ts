@@ -1,0 +1,154 @@
+/**
+ * The `reprise` command end to end on the Dawn adapter with a tiny model: pretrain, fine-tune on CoNLL files the
+ * user brings, eval, predict; and the errors a user sees for malformed input and missing files.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '../../..');
+const device = process.env.REPRISE_TEST_DEVICE ?? 'auto';
+
+function reprise(...args: string[]) {
+  const r = spawnSync(
+    'node',
+    ['--import', 'tsx', 'packages/train/src/cli/main.ts', ...args, '--device', device],
+    {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 300_000,
+    },
+  );
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** A toy NER-style CoNLL file: capitalized words after "met" are names. */
+function conll(n: number, seed: number): string {
+  const names = ['Alice', 'Bob', 'Carol', 'Dave'];
+  const lines = ['-DOCSTART- -X- O', ''];
+  for (let i = 0; i < n; i++) {
+    const a = names[(i + seed) % 4]!;
+    const b = names[(i * 3 + seed) % 4]!;
+    lines.push('we X O', 'met X O', `${a} X B-PER`, 'and X O', `${b} X B-PER`, 'Smith X I-PER', '. X O', '');
+  }
+  return lines.join('\n');
+}
+
+describe('reprise CLI', () => {
+  it('pretrain → finetune on CoNLL files → eval → predict', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'reprise-cli-'));
+    const pre = reprise(
+      'pretrain',
+      '--out',
+      join(dir, 'pre'),
+      '--d-model',
+      '16',
+      '--heads',
+      '2',
+      '--layers',
+      '2',
+      '--steps',
+      '4',
+      '--batch-size',
+      '2',
+      '--context',
+      '16',
+      '--vocab-size',
+      '300',
+      '--eval-every',
+      '2',
+    );
+    expect(pre.code, pre.err).toBe(0);
+    expect(pre.out).toMatch(/validation perplexity/);
+    for (const f of ['model.safetensors', 'config.json', 'tokenizer.json'])
+      expect(existsSync(join(dir, 'pre/final', f))).toBe(true);
+    expect(existsSync(join(dir, 'pre/loss.svg'))).toBe(true);
+    for (const [name, n, seed] of [
+      ['train', 40, 0],
+      ['dev', 8, 1],
+      ['test', 8, 2],
+    ] as const)
+      writeFileSync(join(dir, `${name}.conll`), conll(n, seed));
+    const data = [
+      '--train',
+      join(dir, 'train.conll'),
+      '--dev',
+      join(dir, 'dev.conll'),
+      '--test',
+      join(dir, 'test.conll'),
+    ];
+    const ft = reprise(
+      'finetune',
+      '--backbone',
+      join(dir, 'pre/final'),
+      ...data,
+      '--method',
+      'sr',
+      '--r',
+      '1',
+      '--epochs',
+      '2',
+      '--batch-size',
+      '8',
+      '--out',
+      join(dir, 'ft'),
+    );
+    expect(ft.code, ft.err).toBe(0);
+    expect(ft.out).toMatch(/SR r=1 on .*test accuracy [\d.]+%, span F1 [\d.]+/);
+    expect(JSON.parse(readFileSync(join(dir, 'ft/results.json'), 'utf8')).history).toHaveLength(2);
+    const ev = reprise('eval', '--model', join(dir, 'ft/best'), ...data);
+    expect(ev.code, ev.err).toBe(0);
+    expect(ev.out).toMatch(/test: 8 sentences, accuracy [\d.]+%, span F1/);
+    writeFileSync(join(dir, 'raw.txt'), 'we met Alice and Bob Smith .\n\nwe met Dave .\n');
+    const pr = reprise('predict', '--model', join(dir, 'ft/best'), '--input', join(dir, 'raw.txt'));
+    expect(pr.code, pr.err).toBe(0);
+    const blocks = pr.out.trim().split('\n\n');
+    expect(blocks).toHaveLength(2);
+    expect(blocks[0]!.split('\n').map((l) => l.split('\t')[0])).toEqual([
+      'we',
+      'met',
+      'Alice',
+      'and',
+      'Bob',
+      'Smith',
+      '.',
+    ]);
+    for (const line of pr.out.trim().split('\n').filter(Boolean)) expect(line).toMatch(/^\S+\t(O|[BI]-PER)$/);
+  });
+
+  it('malformed input and wrong checkpoints give clear errors', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'reprise-cli-'));
+    writeFileSync(join(dir, 'bad.conll'), 'a X O\nb O\n\n');
+    const bad = reprise(
+      'eval',
+      '--model',
+      dir,
+      '--train',
+      join(dir, 'bad.conll'),
+      '--dev',
+      join(dir, 'bad.conll'),
+      '--test',
+      join(dir, 'bad.conll'),
+    );
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/error: .*(model\.safetensors|config\.json)/);
+    const ragged = reprise(
+      'finetune',
+      '--backbone',
+      dir,
+      '--train',
+      join(dir, 'bad.conll'),
+      '--dev',
+      join(dir, 'bad.conll'),
+      '--test',
+      join(dir, 'bad.conll'),
+    );
+    expect(ragged.code).toBe(1);
+    expect(ragged.err).toMatch(/bad\.conll:2.*column/i);
+    const badMethod = reprise('finetune', '--backbone', dir, '--method', 'magic');
+    expect(badMethod.code).not.toBe(0);
+    expect(badMethod.err).toMatch(/Allowed choices are causal, sr/);
+  });
+});
