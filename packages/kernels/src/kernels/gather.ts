@@ -3,7 +3,7 @@
  * Out-of-range indices read as zero rows on the GPU; the CPU twin throws, naming the position, so that
  * debug mode and the CPU backend catch them.
  */
-import { assertInputs, defineKernel } from './kernel.ts';
+import { type GpuLaunch, type GpuTarget, assertInputs, defineKernel } from './kernel.ts';
 import { WORKGROUP_1D, grid1d, gridIndexFn, paramsDecl } from './wgsl.ts';
 
 export interface GatherParams {
@@ -88,42 +88,15 @@ export const scatterAdd = defineKernel<GatherParams>({
       for (let d = 0; d < p.dim; d++) out[row * p.dim + d]! += src![i * p.dim + d];
     }
   },
-  gpu: (p, _inputs, target) => {
-    const cols = Math.min(p.dim, 4);
-    const blocks = Math.ceil(p.dim / cols);
-    const n = p.vocab * blocks;
-    const grid = grid1d(n, target.maxWorkgroupsPerDimension, 64);
-    return {
-      key: `scatterAdd:${cols}`,
-      workgroups: grid.workgroups,
-      uniforms: [n, grid.rowStride, p.dim, p.count, blocks],
-      wgsl: () => `
-@group(0) @binding(0) var<storage, read> src: array<f32>;
-@group(0) @binding(1) var<storage, read> idx: array<i32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-${paramsDecl(3)}${gridIndexFn}
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let t = gridIndex(gid, pu(1u));
-  if (t >= pu(0u)) { return; }
-  let dim = pu(2u);
-  let count = pu(3u);
-  let v = i32(t / pu(4u));
-  let c0 = (t % pu(4u)) * ${cols}u;
-  var acc: array<f32, ${cols}>;
-  for (var i = 0u; i < count; i++) {
-    if (idx[i] == v) {
-      for (var c = 0u; c < ${cols}u; c++) {
-        acc[c] += src[i * dim + min(c0 + c, dim - 1u)];
-      }
-    }
-  }
-  for (var c = 0u; c < ${cols}u; c++) {
-    if (c0 + c < dim) { out[u32(v) * dim + c0 + c] = acc[c]; }
-  }
-}`,
-    };
-  },
+  gpu: (p, _inputs, target) =>
+    scatterLaunch(p, target, {
+      key: 'scatterAdd',
+      inputs: ['idx: array<i32>'],
+      extraUniforms: [p.count],
+      // Every index, in order; count is uniform 4.
+      loop: (accumulate) =>
+        `for (var i = 0u; i < pu(4u); i++) { if (idx[i] == i32(v)) { ${accumulate('i')} } }`,
+    }),
   loopIterations: (p) => p.count,
   // Sums of f32 values in index order; error ~ (rows sharing an index)·2^-24 relative.
   tolerance: (p) => ({ rtol: 1e-5, atol: 1e-6 * Math.sqrt(p.count) }),
@@ -186,21 +159,48 @@ export const scatterAddSorted = defineKernel<SortedScatterParams>({
       }
     }
   },
-  gpu: (p, _inputs, target) => {
-    const cols = Math.min(p.dim, 4);
-    const blocks = Math.ceil(p.dim / cols);
-    const n = p.vocab * blocks;
-    const grid = grid1d(n, target.maxWorkgroupsPerDimension, 64);
-    return {
-      key: `scatterAddSorted:${cols}`,
-      workgroups: grid.workgroups,
-      uniforms: [n, grid.rowStride, p.dim, blocks],
-      wgsl: () => `
-@group(0) @binding(0) var<storage, read> src: array<f32>;
-@group(0) @binding(1) var<storage, read> order: array<i32>;
-@group(0) @binding(2) var<storage, read> starts: array<i32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-${paramsDecl(4)}${gridIndexFn}
+  gpu: (p, _inputs, target) =>
+    scatterLaunch(p, target, {
+      key: 'scatterAddSorted',
+      inputs: ['order: array<i32>', 'starts: array<i32>'],
+      extraUniforms: [],
+      loop: (accumulate) =>
+        `for (var k = starts[v]; k < starts[v + 1u]; k++) { ${accumulate('u32(order[k])')} }`,
+    }),
+  loopIterations: (p) => p.maxRun,
+  tolerance: (p) => ({ rtol: 1e-5, atol: 1e-6 * Math.sqrt(p.count) }),
+  describe: (p) => `scatterAddSorted(${p.count} rows of ${p.dim} into [${p.vocab}, ${p.dim}])`,
+});
+
+/**
+ * Both scatter-adds: one invocation per (table row v, block of up to 4 columns) sums rows of src in increasing
+ * position order; `loop` chooses which positions (all, testing each index, or row v's sorted run).
+ */
+function scatterLaunch(
+  p: GatherParams,
+  target: GpuTarget,
+  kernel: {
+    key: string;
+    inputs: string[];
+    extraUniforms: number[];
+    loop: (accumulate: (row: string) => string) => string;
+  },
+): GpuLaunch {
+  const cols = Math.min(p.dim, 4);
+  const blocks = Math.ceil(p.dim / cols);
+  const n = p.vocab * blocks;
+  const grid = grid1d(n, target.maxWorkgroupsPerDimension, 64);
+  const bindings = ['src: array<f32>', ...kernel.inputs];
+  const accumulate = (row: string) =>
+    `let at = (${row}) * dim; for (var c = 0u; c < ${cols}u; c++) { acc[c] += src[at + min(c0 + c, dim - 1u)]; }`;
+  return {
+    key: `${kernel.key}:${cols}`,
+    workgroups: grid.workgroups,
+    uniforms: [n, grid.rowStride, p.dim, blocks, ...kernel.extraUniforms],
+    wgsl: () => `
+${bindings.map((b, i) => `@group(0) @binding(${i}) var<storage, read> ${b};`).join('\n')}
+@group(0) @binding(${bindings.length}) var<storage, read_write> out: array<f32>;
+${paramsDecl(bindings.length + 1)}${gridIndexFn}
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let t = gridIndex(gid, pu(1u));
@@ -209,19 +209,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let v = t / pu(3u);
   let c0 = (t % pu(3u)) * ${cols}u;
   var acc: array<f32, ${cols}>;
-  for (var k = starts[v]; k < starts[v + 1u]; k++) {
-    let at = u32(order[k]) * dim;
-    for (var c = 0u; c < ${cols}u; c++) {
-      acc[c] += src[at + min(c0 + c, dim - 1u)];
-    }
-  }
+  ${kernel.loop(accumulate)}
   for (var c = 0u; c < ${cols}u; c++) {
     if (c0 + c < dim) { out[v * dim + c0 + c] = acc[c]; }
   }
 }`,
-    };
-  },
-  loopIterations: (p) => p.maxRun,
-  tolerance: (p) => ({ rtol: 1e-5, atol: 1e-6 * Math.sqrt(p.count) }),
-  describe: (p) => `scatterAddSorted(${p.count} rows of ${p.dim} into [${p.vocab}, ${p.dim}])`,
-});
+  };
+}
