@@ -157,6 +157,8 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
     });
   }
   const log = new MetricsLog(outDir);
+  // Evaluation has no backward pass: bigger batches amortize the per-dispatch cost.
+  const evalBatch = Math.max(o.batchSize, 64);
   const spansOnLabels = isIobLabelSet(vocab.labels);
   let epochBatches: { epoch: number; batches: number[][] } | null = null;
   let epochStart = performance.now();
@@ -203,7 +205,7 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
       const seconds = (performance.now() - epochStart) / 1000;
       const epoch = step / perEpoch;
       const result = await evaluate(labeler, data.dev, dev, vocab, {
-        batchSize: o.batchSize,
+        batchSize: evalBatch,
         spanView: input.spanView,
       });
       const f1 = result.spans?.f1 ?? null;
@@ -249,7 +251,7 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
   if (!interrupted && best) {
     assignFromHost(named, best);
     testEval = await evaluate(labeler, data.test, test, vocab, {
-      batchSize: o.batchSize,
+      batchSize: evalBatch,
       spanView: input.spanView,
     });
     const summary = {

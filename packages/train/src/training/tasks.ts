@@ -21,13 +21,14 @@ export interface TaskData {
   spanView?: (labels: readonly string[]) => string[];
 }
 
-/** A Brown task; `trainLimit` keeps the first N training sentences (the demo's budget). */
-export function brownTaskData(task: BrownTask, trainLimit?: number): TaskData {
+/** A Brown task; the limits keep the first N training / dev sentences (the demo's budget). */
+export function brownTaskData(task: BrownTask, trainLimit?: number, devLimit?: number): TaskData {
   const train = brownTask(task, 'train');
+  const dev = brownTask(task, 'dev');
   return {
     name: `brown/${task}`,
     train: trainLimit ? train.slice(0, trainLimit) : train,
-    dev: brownTask(task, 'dev'),
+    dev: devLimit ? dev.slice(0, devLimit) : dev,
     test: brownTask(task, 'test'),
     // Brown tags mark proper nouns (np…): their maximal runs are the NAME spans of the span task.
     spanView: task === 'pos-brown' ? nameLabels : undefined,
@@ -50,7 +51,7 @@ export function conllTaskData(
   return { name: files.train, train: trainLimit ? train.slice(0, trainLimit) : train, dev, test };
 }
 
-/** Most frequent tag per word (from all the training data) on test: the floor a tagger must beat. */
-export function tagFloor(task: BrownTask): number {
-  return majorityBaseline(brownTask(task, 'train'), brownTask(task, 'test')).accuracy;
+/** Test accuracy of the most frequent tag per (lower-cased) training word: the floor a tagger must beat. */
+export function tagFloor(train: readonly LabeledSentence[], test: readonly LabeledSentence[]): number {
+  return majorityBaseline(train, test).accuracy;
 }
