@@ -28,9 +28,9 @@ import { pretrainingText } from './pretrain.ts';
 export const DEMO = {
   model: { dModel: 128, heads: 4, layers: 4, dropout: 0.1 },
   vocabSize: 4000,
-  pretrainSteps: 150,
+  pretrainSteps: 100,
   repeatFraction: 0.5,
-  trainSentences: 4000,
+  trainSentences: 3600,
   devSentences: 1000,
   epochs: 2,
   lr: 2e-3,
