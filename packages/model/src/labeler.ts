@@ -3,7 +3,7 @@
  * the last copy), a head (dropout + linear) on the hidden states of any layer ℓ (early exit: blocks after ℓ
  * are not run), optional final norm, any mask policy, and the last-copy-only computation of the last layer run.
  */
-import { type Tensor, concat, crossEntropy, dropout, gather, matmul, noGrad } from '@reprise/core';
+import { type Tensor, concat, crossEntropy, dropout, gather, matmul, noGrad, tidy } from '@reprise/core';
 import type { OutputRows } from './block.ts';
 import { type MaskPolicy, causalLayers } from './masks.ts';
 import type { ParamMap } from './params.ts';
@@ -167,9 +167,16 @@ export class SequenceLabeler {
     });
   }
 
+  /** Frees the head and the backbone's tensors. */
+  dispose(): void {
+    for (const t of Object.values(this.head)) t.dispose();
+    this.backbone.dispose();
+  }
+
   /** Most likely label per token, per sentence (original lengths). */
   async predict(layout: RepeatedBatch): Promise<number[][]> {
-    const logits = noGrad(() => this.forward(layout, false));
+    // tidy frees the forward pass's intermediates (no training scope is open here).
+    const logits = tidy(() => noGrad(() => this.forward(layout, false)));
     const values = await logits.data();
     logits.dispose();
     const c = this.options.numLabels;

@@ -143,6 +143,12 @@ export class Transformer {
     return crossEntropy(this.logits(h), targets);
   }
 
+  /** Frees the parameters and position tables. */
+  dispose(): void {
+    for (const t of Object.values(this.params)) t.dispose();
+    for (const t of Object.values(this.#rotary ?? {})) t.dispose();
+  }
+
   /** A distinct, reproducible seed for the next dropout mask. */
   nextDropoutSeed(): number {
     // A distinct, reproducible seed per dropout mask: (model seed, counter) hashed to 31 bits.

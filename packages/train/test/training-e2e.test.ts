@@ -116,6 +116,7 @@ describe('fine-tuning', () => {
     // The saved best model gives the same test predictions as the one in memory.
     const loaded = loadLabeler(join(dir, 'best'), device);
     const vocab = labelVocab(loaded.config.labels);
+    const live = device.memory().liveBytes;
     const again = await evaluate(
       loaded.labeler,
       data.test,
@@ -124,6 +125,7 @@ describe('fine-tuning', () => {
       { batchSize: 16 },
     );
     expect(again.predictions).toEqual(result.test!.predictions);
+    expect(device.memory().liveBytes, 'evaluation frees what it allocates').toBe(live);
   });
 
   it('an interrupted fine-tune resumes on the same loss trajectory', async () => {

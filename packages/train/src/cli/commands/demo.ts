@@ -30,7 +30,7 @@ export const DEMO = {
   vocabSize: 4000,
   pretrainSteps: 100,
   repeatFraction: 0.5,
-  trainSentences: 3600,
+  trainSentences: 4000,
   devSentences: 1000,
   epochs: 2,
   lr: 2e-3,
@@ -76,6 +76,7 @@ export function registerDemo(program: Command): void {
         ...text,
         onEvent: progress,
       });
+      pre.model.dispose(); // each method reloads the saved weights
       if (pre.interrupted || !pre.finalDir) return progress.stop();
       const task = brownTaskData('pos-brown', a.trainSentences, DEMO.devSentences);
       const rows = [];
@@ -107,6 +108,7 @@ export function registerDemo(program: Command): void {
           spanView: task.spanView,
           onEvent: progress,
         });
+        res.labeler.dispose();
         if (res.interrupted || !res.test) return progress.stop();
         rows.push({
           method: methodLabel({ method, r, layer: null }, model.config.layers),
