@@ -147,10 +147,15 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
         `cannot resume from ${lastDir}: it was started with other options (${JSON.stringify(last.config.training)})`,
       );
     assignFromHost(named, await toHost(last.labeler.params()));
+    last.labeler.dispose();
     optimizer.loadState(optimizerFromHost(last.checkpoint.optimizer ?? {}, Object.keys(named)));
     state = last.checkpoint.trainer as TrainerState;
     backbone.dropoutCounter = state.dropoutCounter;
-    if (resolveAtomicDir(bestDir)) best = await toHost(loadLabeler(bestDir, device).labeler.params());
+    if (resolveAtomicDir(bestDir)) {
+      const saved = loadLabeler(bestDir, device).labeler;
+      best = await toHost(saved.params());
+      saved.dispose();
+    }
     onEvent({
       type: 'log',
       message: `resuming from ${lastDir} at step ${state.step} (epoch ${state.step / perEpoch})`,

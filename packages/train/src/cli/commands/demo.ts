@@ -90,7 +90,7 @@ export function registerDemo(program: Command): void {
         const options = {
           ...FINETUNE_DEFAULTS,
           method,
-          r: Math.max(r, 1),
+          r: Math.max(r, 1), // the causal method ignores r
           positions: DEMO.positions,
           epochs: a.epochs,
           lr: DEMO.lr,
