@@ -121,30 +121,11 @@ describe('reprise CLI', () => {
   it('malformed input and wrong checkpoints give clear errors', () => {
     const dir = mkdtempSync(join(tmpdir(), 'reprise-cli-'));
     writeFileSync(join(dir, 'bad.conll'), 'a X O\nb O\n\n');
-    const bad = reprise(
-      'eval',
-      '--model',
-      dir,
-      '--train',
-      join(dir, 'bad.conll'),
-      '--dev',
-      join(dir, 'bad.conll'),
-      '--test',
-      join(dir, 'bad.conll'),
-    );
+    const badData = ['--train', '--dev', '--test'].flatMap((flag) => [flag, join(dir, 'bad.conll')]);
+    const bad = reprise('eval', '--model', dir, ...badData);
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/error: .*(model\.safetensors|config\.json)/);
-    const ragged = reprise(
-      'finetune',
-      '--backbone',
-      dir,
-      '--train',
-      join(dir, 'bad.conll'),
-      '--dev',
-      join(dir, 'bad.conll'),
-      '--test',
-      join(dir, 'bad.conll'),
-    );
+    const ragged = reprise('finetune', '--backbone', dir, ...badData);
     expect(ragged.code).toBe(1);
     expect(ragged.err).toMatch(/bad\.conll:2.*column/i);
     const badMethod = reprise('finetune', '--backbone', dir, '--method', 'magic');

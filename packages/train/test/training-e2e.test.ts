@@ -88,6 +88,7 @@ describe('pretraining', () => {
 
 describe('fine-tuning', () => {
   const data = {
+    name: 'brown/pos-universal (tiny)',
     train: brownTask('pos-universal', 'train').filter(short).slice(0, 320),
     dev: brownTask('pos-universal', 'dev').filter(short).slice(0, 60),
     test: brownTask('pos-universal', 'test').filter(short).slice(0, 120),
@@ -98,7 +99,6 @@ describe('fine-tuning', () => {
     backbone: (await pretrain(pretrainInput(tmp()))).model,
     tokenizer,
     data,
-    task: 'brown/pos-universal (tiny)',
     options: { ...FINETUNE_DEFAULTS, method: 'sr', r: 1, epochs: 3, batchSize: 16, lr: 3e-3 },
     ...extra,
   });

@@ -13,8 +13,9 @@ import { type Evaluation, evaluate, isIobLabelSet } from './evaluate.ts';
 import type { EventSink } from './events.ts';
 import { batchLabels, buildLabelVocab, encodeLabeled, makeBatches } from './labeled-batches.ts';
 import { type LabelerConfigFile, loadLabeler, saveLabeler } from './labeler-checkpoint.ts';
-import { isInterrupted, runSteps } from './loop.ts';
+import { isInterrupted, recordStep, runSteps } from './loop.ts';
 import { type MethodOptions, labelerSettings } from './methods.ts';
+import type { TaskData } from './tasks.ts';
 import { assignFromHost, optimizerFromHost, optimizerToHost, toHost } from './weights.ts';
 
 export interface FinetuneOptions extends MethodOptions {
@@ -58,12 +59,9 @@ export interface FinetuneInput {
   /** A backbone to fine-tune (its weights change). */
   backbone: Transformer;
   tokenizer: BpeTokenizer;
-  data: { train: LabeledSentence[]; dev: LabeledSentence[]; test: LabeledSentence[] };
+  /** The task: its name (recorded in the checkpoint), splits, and span view for span F1. */
+  data: TaskData;
   options: FinetuneOptions;
-  /** The task's name, recorded in the checkpoint. */
-  task: string;
-  /** Turns labels into IOB2 spans for a span F1 (e.g. Brown tags → names). */
-  spanView?: (labels: readonly string[]) => string[];
   resume?: boolean;
   onEvent?: EventSink;
 }
@@ -134,7 +132,7 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
     labels: vocab.labels,
     maxTokens,
     labelSubword: o.labelSubword,
-    training: { task: input.task, ...o },
+    training: { task: data.name, ...o },
   };
   const lastDir = join(outDir, 'last');
   const bestDir = join(outDir, 'best');
@@ -178,7 +176,7 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
     });
     onEvent({ type: 'checkpoint', path: lastDir, reason });
   };
-  onEvent({ type: 'phase', name: `fine-tune ${input.task}`, totalSteps, startStep: state.step });
+  onEvent({ type: 'phase', name: `fine-tune ${data.name}`, totalSteps, startStep: state.step });
   const done = await runSteps({
     optimizer,
     startStep: state.step,
@@ -196,14 +194,7 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
       tokensPerSecond = info.tokensPerSecond;
       epochLoss.sum += info.loss;
       epochLoss.count++;
-      log.log({
-        phase: 'finetune',
-        step: info.step,
-        loss: info.loss,
-        lr: info.lr,
-        tokens_per_s: info.tokensPerSecond,
-      });
-      onEvent({ type: 'step', ...info });
+      recordStep(log, 'finetune', info, onEvent);
     },
     afterStep: async (step) => {
       if (step % perEpoch !== 0) return;
@@ -211,7 +202,7 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
       const epoch = step / perEpoch;
       const result = await evaluate(labeler, data.dev, dev, vocab, {
         batchSize: evalBatch,
-        spanView: input.spanView,
+        spanView: data.spanView,
       });
       const f1 = result.spans?.f1 ?? null;
       const record: EpochRecord = {
@@ -257,10 +248,10 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
     assignFromHost(named, best);
     testEval = await evaluate(labeler, data.test, test, vocab, {
       batchSize: evalBatch,
-      spanView: input.spanView,
+      spanView: data.spanView,
     });
     const summary = {
-      task: input.task,
+      task: data.name,
       method: settings,
       bestEpoch: state.bestEpoch,
       history: state.history,

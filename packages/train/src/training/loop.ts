@@ -4,6 +4,8 @@
  * stop when the user presses Ctrl-C (the caller saves a checkpoint; a second Ctrl-C exits at once).
  */
 import { type AdamW, type Tensor, keep, tidy } from '@reprise/core';
+import type { MetricsLog } from '../io/index.ts';
+import type { EventSink } from './events.ts';
 
 export interface StepInfo {
   step: number;
@@ -74,4 +76,10 @@ export async function runSteps(o: StepLoopOptions): Promise<number> {
     await o.afterStep?.(step + 1);
   }
   return o.totalSteps;
+}
+
+/** One step's record in the run's metrics log, and its event for the progress display. */
+export function recordStep(log: MetricsLog, phase: string, info: StepInfo, onEvent: EventSink): void {
+  log.log({ phase, step: info.step, loss: info.loss, lr: info.lr, tokens_per_s: info.tokensPerSecond });
+  onEvent({ type: 'step', ...info });
 }

@@ -11,7 +11,7 @@ import { type BpeTokenizer, trainBpe } from '../tokenizer/index.ts';
 import { type BackboneConfigFile, loadBackbone, saveBackbone } from './backbone-checkpoint.ts';
 import type { EventSink } from './events.ts';
 import { type TokenStream, lmBatch, tokenStream } from './lm-batches.ts';
-import { isInterrupted, runSteps } from './loop.ts';
+import { isInterrupted, recordStep, runSteps } from './loop.ts';
 import { optimizerFromHost, optimizerToHost } from './weights.ts';
 
 export interface PretrainOptions {
@@ -187,14 +187,7 @@ export async function pretrain(input: PretrainInput): Promise<PretrainResult> {
     onStep: (info) => {
       tokensPerSecond = info.tokensPerSecond;
       losses.push({ step: info.step, loss: info.loss });
-      log.log({
-        phase: 'pretrain',
-        step: info.step,
-        loss: info.loss,
-        lr: info.lr,
-        tokens_per_s: info.tokensPerSecond,
-      });
-      onEvent({ type: 'step', ...info });
+      recordStep(log, 'pretrain', info, onEvent);
     },
     afterStep: async (step) => {
       if (step % o.evalEvery === 0 || step === o.steps) await validate(step);

@@ -104,8 +104,6 @@ export function registerDemo(program: Command): void {
           tokenizer,
           data: task,
           options,
-          task: task.name,
-          spanView: task.spanView,
           onEvent: progress,
         });
         res.labeler.dispose();

@@ -137,8 +137,6 @@ export function registerFinetune(program: Command): void {
         tokenizer,
         data: task,
         options,
-        task: task.name,
-        spanView: task.spanView,
         resume: a.resume,
         onEvent: progress,
       });
