@@ -1,12 +1,16 @@
 /**
- * @file `bench attention`: fused vs unfused attention, forward and forward+backward, per shape and mask:
- * milliseconds, GFLOP/s and peak buffer bytes. Each configuration's output is checked (against the CPU twin
- * when small enough, else fused against unfused) before it is timed.
+ * @file `bench attention`: our fused and unfused attention and tfjs's composition of its own ops (webgpu on the
+ * same adapter, wasm, cpu), forward and forward+backward, per shape and mask: milliseconds, GFLOP/s and our peak
+ * buffer bytes. Every implementation's outputs (and gradients) are checked against the CPU twin when small
+ * enough, else against our unfused path, before they are timed.
  */
-import { Device, type Tensor, attention, noGrad, tidy } from '@reprise/core';
-import { CpuBackend, type WebGpuBackend, compareToTwin } from '@reprise/kernels';
+import { Device, Rng, type Tensor, attention } from '@reprise/core';
+import { CpuBackend, type HostArray, type WebGpuBackend, compareToTwin } from '@reprise/kernels';
+import { type Job, measureJob } from './job.ts';
+import { type AttentionInputs, tfjsAttention } from './peers/tfjs-ops.ts';
+import { TFJS_BACKENDS, tfjsImpl, useTfjs } from './peers/tfjs.ts';
 import type { Measurement, SuiteOptions } from './report.ts';
-import { timeIt } from './timing.ts';
+import { repriseOpJob } from './reprise-job.ts';
 
 interface Config {
   batch: number;
@@ -19,7 +23,7 @@ interface Config {
 export function attentionConfigs(mode: SuiteOptions['mode']): Config[] {
   const grid = {
     quick: { bh: [[1, 4]], seq: [128, 512], dim: [64], causal: [true] },
-    default: { bh: [[1, 4]], seq: [64, 128, 256, 512], dim: [32, 64], causal: [true, false] },
+    default: { bh: [[1, 4]], seq: [128, 512], dim: [64], causal: [true, false] },
     full: {
       bh: [
         [1, 4],
@@ -45,80 +49,91 @@ function flops(c: Config, backward: boolean): number {
   return (forward * (backward ? 3.5 : 1)) / (c.causal ? 2 : 1);
 }
 
-function inputs(dev: Device, c: Config) {
-  const shape = [c.batch, c.heads, c.seq, c.headDim];
-  return [1, 2, 3, 4].map((seed) => dev.randn(shape, { seed }));
+/** q, k, v, dO as host arrays [B·H, T, d], fresh random values. */
+function hostInputs(c: Config): AttentionInputs {
+  const shape: [number, number, number] = [c.batch * c.heads, c.seq, c.headDim];
+  const size = shape[0] * shape[1] * shape[2];
+  const rng = new Rng(c.seq * 131 + c.headDim);
+  const data = [0, 1, 2, 3].map(() => Float32Array.from({ length: size }, () => rng.normal()));
+  return { data, shape, causal: c.causal };
 }
 
-async function outputOf(dev: Device, c: Config, impl: 'fused' | 'unfused') {
-  const [q, k, v] = inputs(dev, c);
-  const out = noGrad(() => attention(q!, k!, v!, { causal: c.causal, impl }));
-  const data = await out.hostData();
-  for (const t of [q, k, v, out]) t!.dispose();
-  return data;
+/** Our attention op on `dev`: the output, or with `backward` dq, dk, dv; read back to the host. */
+function repriseAttention(
+  dev: Device,
+  x: AttentionInputs,
+  impl: 'fused' | 'unfused',
+  backward: boolean,
+): Job {
+  // [B·H, T, d] as [1, B·H, T, d]: the same memory, the 4-D shape the op takes.
+  const inputs = x.data.map((data, i) => ({ data, shape: [1, ...x.shape], differentiable: i < 3 }));
+  const forward = ([q, k, v]: Tensor[]) => attention(q!, k!, v!, { causal: x.causal, impl });
+  return repriseOpJob(dev, inputs, forward, { backward, upstream: 3 });
 }
 
-async function check(gpuDev: Device, c: Config): Promise<string | null> {
-  const fused = await outputOf(gpuDev, c, 'fused');
-  const small = c.batch * c.heads * c.seq * c.seq * c.headDim <= 2 ** 25;
-  const reference = small
-    ? await outputOf(new Device(new CpuBackend()), c, 'fused')
-    : await outputOf(gpuDev, c, 'unfused');
-  return compareToTwin(fused, reference, 1e-3, 1e-4);
+/** The reference outputs: the CPU twin when small enough, else our unfused path (itself twin-checked). */
+async function reference(gpuDev: Device, x: AttentionInputs, backward: boolean): Promise<HostArray[]> {
+  const small = x.shape[0] * x.shape[1] * x.shape[1] * x.shape[2] <= 2 ** 24;
+  const job = small
+    ? repriseAttention(new Device(new CpuBackend()), x, 'fused', backward)
+    : repriseAttention(gpuDev, x, 'unfused', backward);
+  try {
+    return await job.outputs();
+  } finally {
+    job.dispose();
+  }
 }
+
+/** tfjs-cpu runs up to this many score entries (B·H·T²) outside --full. */
+const TFJS_CPU_LIMIT = 4 * 256 * 256;
 
 export async function benchAttention(gpu: WebGpuBackend, options: SuiteOptions): Promise<Measurement[]> {
   const dev = new Device(gpu);
   const results: Measurement[] = [];
   for (const c of attentionConfigs(options.mode)) {
-    const shape = [c.batch * c.heads, c.seq, c.headDim];
+    const x = hostInputs(c);
     const label = `B·H ${c.batch * c.heads}, T ${c.seq}, d ${c.headDim}, ${c.causal ? 'causal' : 'bidirectional'}`;
-    const problem = await check(dev, c);
     for (const backward of [false, true]) {
-      for (const impl of ['fused', 'unfused'] as const) {
-        const base = {
-          bench: backward ? 'attention fwd+bwd' : 'attention fwd',
-          shape,
-          label,
+      const expected = await reference(dev, x, backward);
+      const check = (outs: HostArray[]) =>
+        outs.map((o, i) => compareToTwin(o, expected[i]!, 2e-3, 2e-4)).find((p) => p) ?? null;
+      const bench = backward ? 'attention fwd+bwd' : 'attention fwd';
+      const impls: { impl: string; adapter: string; build: () => Job | Promise<Job> }[] = [
+        ...(['fused', 'unfused'] as const).map((impl) => ({
           impl: `reprise-webgpu-${impl}`,
           adapter: gpu.adapter.description,
-        };
-        if (problem) {
-          results.push({ ...base, error: `wrong result: ${problem}` });
-          continue;
-        }
-        const [q, k, v, dO] = inputs(dev, c).map((t) => t.setRequiresGrad(backward));
-        const step = () =>
-          tidy(() => {
-            const out = attention(q!, k!, v!, { causal: c.causal, impl });
-            if (backward) {
-              out.backward(dO!);
-              for (const t of [q, k, v]) t!.zeroGrad();
-            }
-          });
+          build: () => repriseAttention(dev, x, impl, backward),
+        })),
+        ...TFJS_BACKENDS.filter(
+          (b) => b !== 'cpu' || options.mode === 'full' || c.batch * c.heads * c.seq ** 2 <= TFJS_CPU_LIMIT,
+        ).map((b) => ({
+          impl: tfjsImpl(b),
+          adapter: b === 'webgpu' ? gpu.adapter.description : 'cpu',
+          build: async () => tfjsAttention(await useTfjs(gpu, b), x, backward),
+        })),
+      ];
+      for (const { impl, adapter, build } of impls) {
+        const base = { bench, shape: [...x.shape], label, impl, adapter };
         gpu.resetPeak();
         const before = gpu.memory().liveBytes;
-        const timing = await timeIt(async () => {
-          step();
-          await gpu.sync();
-        });
-        const peak = gpu.memory().peakLiveBytes - before;
-        results.push({
-          ...base,
-          median_ms: timing.medianMs,
-          gflops: flops(c, backward) / timing.medianMs / 1e6,
-          peak_bytes: peak,
-        });
-        options.progress?.(results.at(-1)!);
-        for (const t of [q, k, v, dO] as Tensor[]) t.dispose();
+        const m = await measureJob(base, build, check, { flops: flops(c, backward) });
+        if (impl.startsWith('reprise-webgpu') && !m.error) m.peak_bytes = gpu.memory().peakLiveBytes - before;
+        results.push(m);
+        options.progress?.(m);
       }
     }
   }
+  fusedVsUnfused(results, options);
+  return results;
+}
+
+/** Issue #3's target: fused forward+backward ≥ 1.5× the unfused path at T 512, d 64. */
+function fusedVsUnfused(results: Measurement[], options: SuiteOptions): void {
   const target = results.filter(
     (r) => r.bench === 'attention fwd+bwd' && r.shape[1] === 512 && r.shape[2] === 64,
   );
-  for (const fused of target.filter((r) => r.impl.endsWith('fused') && !r.impl.endsWith('unfused'))) {
-    const unfused = target.find((r) => r.impl.endsWith('unfused') && r.label === fused.label);
+  for (const fused of target.filter((r) => r.impl === 'reprise-webgpu-fused')) {
+    const unfused = target.find((r) => r.impl === 'reprise-webgpu-unfused' && r.label === fused.label);
     if (fused.median_ms && unfused?.median_ms) {
       const ratio = unfused.median_ms / fused.median_ms;
       options.note?.(
@@ -126,5 +141,4 @@ export async function benchAttention(gpu: WebGpuBackend, options: SuiteOptions):
       );
     }
   }
-  return results;
 }

@@ -1,36 +1,53 @@
 /**
- * @file `pnpm bench [suite…] [--full] [--json] [--device auto|vulkan|opengles]`.
- * Suites: matmul, attention, rows (LayerNorm, cross-entropy, AdamW vs copy), model (SR cost, early exit). Prints a table (or JSON lines with --json), medians after warm-up.
+ * @file `pnpm bench [suite…] [--full|--quick] [--json] [--device auto|vulkan|opengles] [--out DIR] [--no-report]`.
+ * Runs the suites, prints a table (or JSON lines with --json) and writes the report (REPORT.md, SVG charts,
+ * measurements.jsonl) under benchmarks/results/.
  */
+import { createRequire } from 'node:module';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEVICE_CHOICES, type DeviceChoice, WebGpuBackend, deviceChoiceFromEnv } from '@reprise/kernels';
 import { benchAttention } from './attention.ts';
 import { benchMatmul } from './matmul.ts';
 import { benchModel } from './model.ts';
-import { type Measurement, type SuiteOptions, renderTable } from './report.ts';
+import { benchOps } from './ops.ts';
+import { type Measurement, type SuiteOptions, type TargetResult, renderTable } from './report.ts';
+import { writeReport } from './results.ts';
 import { benchRows } from './rows.ts';
+import { benchTrain } from './train.ts';
 
 const SUITES: Record<string, (gpu: WebGpuBackend, o: SuiteOptions) => Promise<Measurement[]>> = {
   matmul: benchMatmul,
   attention: benchAttention,
-  rows: benchRows,
+  ops: benchOps,
+  train: benchTrain,
   model: benchModel,
+  rows: benchRows,
 };
 
-/** What each bench is compared with in the table's last column. */
+/** What each bench is compared with in the ratio column: ours, measured in the same run. */
 const BASELINES: Record<string, string> = {
-  matmul: 'reprise-cpu-twin',
-  'attention fwd': 'reprise-webgpu-unfused',
-  'attention fwd+bwd': 'reprise-webgpu-unfused',
+  matmul: 'reprise-webgpu',
+  'attention fwd': 'reprise-webgpu-fused',
+  'attention fwd+bwd': 'reprise-webgpu-fused',
+  'layernorm fwd+bwd': 'reprise-webgpu',
+  'cross-entropy fwd+bwd': 'reprise-webgpu',
+  'train step': 'reprise-webgpu',
 };
 
-const USAGE = `usage: pnpm bench [${Object.keys(SUITES).join('|')}]… [--full] [--quick] [--json] [--device auto|vulkan|opengles]
-  --full    the whole grid (slower); default is a quick set
-  --quick   the smallest set (the demo)
-  --json    one JSON object per measurement on stdout instead of the table
-  --device  WebGPU adapter (default: $REPRISE_DEVICE or auto)`;
+const RESULTS_DIR = join(import.meta.dirname, '..', 'results');
+
+const USAGE = `usage: pnpm bench [${Object.keys(SUITES).join('|')}]… [--full|--quick] [--json] [--device auto|vulkan|opengles] [--out DIR] [--no-report]
+  (no suite)  every suite: ours next to tfjs (webgpu, wasm, cpu), gpu.js and plain JS, a few minutes
+  --full      the whole grid (slower); --quick the smallest set
+  --json      one JSON object per measurement on stdout instead of the table
+  --device    WebGPU adapter (default: $REPRISE_DEVICE or auto)
+  --out       where the report goes (default: benchmarks/results/<default|full|quick, or the suites run>)
+  --no-report print only, write no report`;
 
 async function main(): Promise<number> {
+  const started = performance.now();
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
@@ -38,6 +55,8 @@ async function main(): Promise<number> {
       quick: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       device: { type: 'string' },
+      out: { type: 'string' },
+      'no-report': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -50,6 +69,10 @@ async function main(): Promise<number> {
     console.error(`unknown suite(s): ${unknown.join(', ')}\n${USAGE}`);
     return 2;
   }
+  if (values.full && values.quick) {
+    console.error(`--full and --quick exclude each other\n${USAGE}`);
+    return 2;
+  }
   const device = (values.device ?? deviceChoiceFromEnv()) as DeviceChoice;
   if (!DEVICE_CHOICES.includes(device) || device === 'cpu') {
     console.error(
@@ -59,31 +82,63 @@ async function main(): Promise<number> {
   }
   const gpu = await WebGpuBackend.create(device);
   const log = (s: string) => (values.json ? process.stderr : process.stdout).write(`${s}\n`);
-  log(
-    `adapter: ${gpu.adapter.description} (${gpu.adapter.backend}, ${gpu.adapter.featureLevel}${gpu.adapter.isSoftware ? ', software' : ''})`,
-  );
+  const a = gpu.adapter;
+  const adapter = `${a.description} (Dawn ${a.backend}, ${a.featureLevel}${a.isSoftware ? ', software' : ''})`;
+  log(`adapter: ${adapter}`);
   const notes: string[] = [];
+  const targets: TargetResult[] = [];
+  const mode = values.full ? 'full' : values.quick ? 'quick' : 'default';
   const options: SuiteOptions = {
-    mode: values.full ? 'full' : values.quick ? 'quick' : 'default',
+    mode,
     note: (line) => notes.push(line),
+    target: (t) => targets.push(t),
     progress: (m) => {
       if (values.json) console.log(JSON.stringify(m));
       else log(`  ${m.bench} ${m.label ?? m.shape.join('×')} ${m.impl}: ${m.error ?? summary(m)}`);
     },
   };
+  const suites = positionals.length ? positionals : Object.keys(SUITES);
   const results: Measurement[] = [];
-  for (const name of positionals.length ? positionals : Object.keys(SUITES)) {
-    const suite = SUITES[name]!;
-    results.push(...(await suite(gpu, options)));
-  }
+  for (const name of suites) results.push(...(await SUITES[name]!(gpu, options)));
   if (!values.json) log(renderTable(results, BASELINES));
   for (const line of notes) log(line);
+  for (const t of targets)
+    log(`target ${t.name}: ${t.wanted}, measured ${t.measured}: ${t.met ? 'met' : `missed (${t.by})`}`);
+  if (!values['no-report']) {
+    const name = positionals.length
+      ? `${positionals.join('+')}${mode === 'default' ? '' : `-${mode}`}`
+      : mode;
+    const dir = values.out ?? join(RESULTS_DIR, name);
+    const stamp = {
+      date: new Date().toISOString(),
+      command: `pnpm bench ${process.argv.slice(2).join(' ')}`.trim(),
+      adapter,
+      machine: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${process.platform}`,
+      versions: versions(),
+      wallSeconds: (performance.now() - started) / 1000,
+    };
+    await writeReport(dir, results, targets, notes, stamp, BASELINES);
+    log(`report: ${join(dir, 'REPORT.md')}`);
+  }
   gpu.destroy();
   return results.some((r) => r.error) ? 1 : 0;
 }
 
+/** Node and the versions of the packages measured. */
+function versions(): Record<string, string> {
+  const here = createRequire(import.meta.url);
+  const viaKernels = createRequire(here.resolve('@reprise/kernels'));
+  return {
+    node: process.versions.node,
+    'webgpu (Dawn)': viaKernels('webgpu/package.json').version,
+    '@tensorflow/tfjs': here('@tensorflow/tfjs/package.json').version,
+    'gpu.js': here('gpu.js/package.json').version,
+  };
+}
+
 /** The headline number of a measurement for the live progress line. */
 function summary(m: Measurement): string {
+  if (m.tokens_per_s !== undefined) return `${m.tokens_per_s.toFixed(0)} tokens/s`;
   if (m.gflops !== undefined) return `${m.gflops.toFixed(1)} GFLOP/s`;
   if (m.gbps !== undefined) return `${m.gbps.toFixed(2)} GB/s`;
   if (m.ms_per_sentence !== undefined) return `${m.ms_per_sentence.toFixed(2)} ms/sentence`;

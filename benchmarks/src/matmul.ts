@@ -1,11 +1,20 @@
 /**
- * @file `bench matmul`: GFLOP/s of our matmul on the chosen WebGPU adapter and of its CPU twin, same run.
+ * @file `bench matmul`: GFLOP/s of our matmul on the chosen WebGPU adapter, of its CPU twin and of the peers
+ * (tfjs webgpu/wasm/cpu, gpu.js wasm/webgpu, plain JS), all in the same run, results read back to the host.
  * Every result is checked against float64 dot products at sampled positions before it is timed; a wrong
  * result is reported as an error, never as a time.
  */
-import { CpuBackend, type KernelBackend, type MatmulParams, WebGpuBackend } from '@reprise/kernels';
+import {
+  CpuBackend,
+  type HostArray,
+  type KernelBackend,
+  type MatmulParams,
+  type WebGpuBackend,
+} from '@reprise/kernels';
+import { type Job, measureJob } from './job.ts';
+import { type MatmulInputs, gpujsMatmul, plainJsMatmul, tfjsMatmul } from './peers/matmul.ts';
+import { TFJS_BACKENDS, tfjsImpl, useTfjs } from './peers/tfjs.ts';
 import type { Measurement, SuiteOptions } from './report.ts';
-import { timeIt } from './timing.ts';
 
 interface Shape {
   M: number;
@@ -64,72 +73,112 @@ function checkSamples(
   return null;
 }
 
-async function measure(
-  backend: KernelBackend,
-  shape: Shape,
-  impl: string,
-): Promise<Omit<Measurement, 'adapter'>> {
-  const { M, N, K } = shape;
+/** Our matmul on a kernel backend (the WebGPU kernels or the CPU twin), result read back to the host. */
+function repriseMatmul(backend: KernelBackend, { a: aData, b: bData, M, N, K }: MatmulInputs): Job {
   const params: MatmulParams = {
-    batch: 1,
-    M,
-    N,
-    K,
-    transA: false,
-    transB: false,
-    aBatchStride: 0,
-    bBatchStride: 0,
+    ...{ batch: 1, M, N, K, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 },
   };
-  const aData = randomData(M * K, 1);
-  const bData = randomData(K * N, 2);
   const a = backend.upload(aData, 'f32');
   const b = backend.upload(bData, 'f32');
-  const base = { bench: 'matmul', shape: [M, N, K], label: shape.label, impl };
-  try {
-    const out = backend.run('matmul', [a, b], params);
-    const problem = checkSamples(await backend.read(out), aData, bData, shape);
-    backend.release(out);
-    if (problem) return { ...base, error: `wrong result: ${problem}` };
-    const timing = await timeIt(async () => {
-      const c = backend.run('matmul', [a, b], params);
-      if (backend instanceof WebGpuBackend) await backend.sync();
+  const once = async () => {
+    const c = backend.run('matmul', [a, b], params);
+    try {
+      return await backend.read(c);
+    } finally {
       backend.release(c);
-    });
-    return { ...base, median_ms: timing.medianMs, gflops: (2 * M * N * K) / timing.medianMs / 1e6 };
-  } finally {
-    backend.release(a);
-    backend.release(b);
-  }
+    }
+  };
+  return {
+    run: async () => void (await once()),
+    outputs: async () => [await once()],
+    dispose: () => {
+      backend.release(a);
+      backend.release(b);
+    },
+  };
 }
 
-/** The CPU twin is float64 TypeScript (~1 GFLOP/s): above this many multiply-adds it runs only with --full. */
-const CPU_TWIN_LIMIT = 300 ** 3;
+/** Peers at about 1 GFLOP/s (plain JS, tfjs-cpu, gpu.js, our float64 twin) run up to this size. */
+const slowLimit = (mode: SuiteOptions['mode']) => (mode === 'full' ? 1024 ** 3 : 512 ** 3);
+
+interface Impl {
+  impl: string;
+  adapter: string;
+  slow: boolean;
+  build: (inputs: MatmulInputs) => Job | Promise<Job>;
+}
+
+async function impls(gpu: WebGpuBackend): Promise<Impl[]> {
+  const dawn = gpu.adapter.description;
+  const host = 'cpu';
+  const list: Impl[] = [
+    { impl: 'reprise-webgpu', adapter: dawn, slow: false, build: (x) => repriseMatmul(gpu, x) },
+    {
+      impl: 'reprise-cpu-twin',
+      adapter: 'cpu (float64 TypeScript)',
+      slow: true,
+      build: (x) => repriseMatmul(new CpuBackend(), x),
+    },
+  ];
+  for (const backend of TFJS_BACKENDS) {
+    list.push({
+      impl: tfjsImpl(backend),
+      adapter: backend === 'webgpu' ? dawn : host,
+      slow: backend === 'cpu',
+      build: async (x) => tfjsMatmul(await useTfjs(gpu, backend), x),
+    });
+  }
+  list.push(
+    { impl: 'gpujs-wasm', adapter: host, slow: true, build: (x) => gpujsMatmul(x) },
+    { impl: 'gpujs-webgpu', adapter: dawn, slow: true, build: (x) => gpujsMatmul(x, gpu) },
+    { impl: 'js', adapter: host, slow: true, build: (x) => plainJsMatmul(x) },
+  );
+  return list;
+}
 
 export async function benchMatmul(gpu: WebGpuBackend, options: SuiteOptions): Promise<Measurement[]> {
-  const cpu = new CpuBackend();
   const results: Measurement[] = [];
-  const adapter = gpu.adapter.description;
+  const all = await impls(gpu);
   for (const shape of matmulShapes(options.mode)) {
-    results.push({ ...(await measure(gpu, shape, 'reprise-webgpu')), adapter });
-    options.progress?.(results.at(-1)!);
-    if (shape.M * shape.N * shape.K <= (options.mode === 'full' ? 1024 ** 3 : CPU_TWIN_LIMIT)) {
-      results.push({
-        ...(await measure(cpu, shape, 'reprise-cpu-twin')),
-        adapter: 'cpu (float64 TypeScript)',
-      });
+    const { M, N, K } = shape;
+    const inputs = { a: randomData(M * K, 1), b: randomData(K * N, 2), M, N, K };
+    const check = ([c]: HostArray[]) => checkSamples(c!, inputs.a, inputs.b, shape);
+    for (const impl of all) {
+      if (impl.slow && M * N * K > slowLimit(options.mode)) continue;
+      const base = {
+        bench: 'matmul',
+        shape: [M, N, K],
+        label: shape.label,
+        impl: impl.impl,
+        adapter: impl.adapter,
+      };
+      results.push(await measureJob(base, () => impl.build(inputs), check, { flops: 2 * M * N * K }));
       options.progress?.(results.at(-1)!);
     }
   }
-  const at1024 = results.find((r) => r.impl === 'reprise-webgpu' && r.shape.join() === '1024,1024,1024');
-  if (at1024?.gflops !== undefined && gpu.adapter.isSoftware) {
-    const verdict =
-      at1024.gflops >= TARGET_1024 ? 'met' : `missed by ${(TARGET_1024 - at1024.gflops).toFixed(1)} GFLOP/s`;
-    options.note?.(
-      `target on a software adapter: ≥ ${TARGET_1024} GFLOP/s at 1024³: ${at1024.gflops.toFixed(1)}, ${verdict}`,
-    );
-  }
+  targets(results, options);
   return results;
 }
 
-/** Issue #2's target for this machine's software adapter. */
-const TARGET_1024 = 20;
+/** Issue #6's targets at 1024³: ≥ 4× tfjs-webgpu on the same adapter and ≥ 0.9× tfjs-wasm. */
+function targets(results: Measurement[], options: SuiteOptions): void {
+  const at = (impl: string) =>
+    results.find((r) => r.impl === impl && r.shape.join() === '1024,1024,1024')?.median_ms;
+  const ours = at('reprise-webgpu');
+  if (ours === undefined) return;
+  for (const [peer, wanted] of [
+    ['tfjs-webgpu', 4],
+    ['tfjs-wasm', 0.9],
+  ] as const) {
+    const theirs = at(peer);
+    if (theirs === undefined) continue;
+    const ratio = theirs / ours;
+    options.target?.({
+      name: `matmul 1024³ vs ${peer}`,
+      wanted: `≥ ${wanted}×`,
+      measured: `${ratio.toFixed(2)}×`,
+      met: ratio >= wanted,
+      by: ratio >= wanted ? '' : `${((1 - ratio / wanted) * 100).toFixed(0)}% short`,
+    });
+  }
+}

@@ -24,21 +24,43 @@ export interface Measurement {
   error?: string;
 }
 
+/** A target from the issues, evaluated on this run's numbers. */
+export interface TargetResult {
+  name: string;
+  wanted: string;
+  measured: string;
+  met: boolean;
+  /** How far short, when missed. */
+  by: string;
+}
+
 export interface SuiteOptions {
   mode: 'quick' | 'default' | 'full';
   /** Called after each measurement (live output). */
   progress?: (m: Measurement) => void;
   /** A one-line conclusion, such as a target met or missed. */
   note?: (line: string) => void;
+  /** A target met or missed (for the report's summary). */
+  target?: (t: TargetResult) => void;
 }
 
 /**
  * The terminal table. `baselines` maps a bench name to the impl it is compared with in the same run; the last
- * column is that impl's time divided by this one's (above 1: faster than the baseline).
+ * column is this impl's time divided by the baseline's (above 1: slower than the baseline, i.e. ours).
  */
 export function renderTable(results: readonly Measurement[], baselines: Record<string, string>): string {
   const table = new Table({
-    head: ['bench', 'shape', 'impl', 'median ms', 'GFLOP/s', 'GB/s', 'peak MiB', 'speed-up vs baseline'],
+    head: [
+      'bench',
+      'shape',
+      'impl',
+      'median ms',
+      'GFLOP/s',
+      'GB/s',
+      'tokens/s',
+      'peak MiB',
+      'time vs baseline',
+    ],
     style: { head: [], border: [], compact: true },
   });
   for (const r of results) {
@@ -56,7 +78,7 @@ export function renderTable(results: readonly Measurement[], baselines: Record<s
         : r.vs_copy !== undefined
           ? `${(100 * r.vs_copy).toFixed(0)}% of copy GB/s`
           : r.median_ms && base?.median_ms
-            ? `${(base.median_ms / r.median_ms).toFixed(2)}× vs ${baseImpl}`
+            ? `${(r.median_ms / base.median_ms).toFixed(2)}× ${baseImpl}`
             : '';
     table.push([
       r.bench,
@@ -67,6 +89,7 @@ export function renderTable(results: readonly Measurement[], baselines: Record<s
         : (r.median_ms?.toFixed(2) ?? ''),
       r.gflops?.toFixed(1) ?? '',
       r.gbps?.toFixed(2) ?? '',
+      r.tokens_per_s?.toFixed(0) ?? '',
       r.peak_bytes === undefined ? '' : (r.peak_bytes / 2 ** 20).toFixed(2),
       ratio,
     ]);

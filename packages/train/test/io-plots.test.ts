@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { barChartSvg, lossCurveSvg, writeSvg } from '../src/io/index.ts';
+import { barChartSvg, groupedBarChartSvg, lossCurveSvg, writeSvg } from '../src/io/index.ts';
 
 const ENTITY = /&(?!(?:amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);)/;
 
@@ -117,6 +117,26 @@ describe('plots', () => {
     expect(groups).toEqual(['zeta', 'alpha & co', 'mid']);
     expect(svg.match(/aria-roledescription="bar"/g)).toHaveLength(3);
     expect(svg.match(/aria-roledescription="errorbar"/g)).toHaveLength(2);
+  });
+
+  it('draws grouped bars, one color per series, on a log axis when asked', async () => {
+    const svg = await groupedBarChartSvg(
+      [
+        { group: '512³', series: 'ours', value: 24 },
+        { group: '512³', series: 'tfjs <wasm>', value: 30 },
+        { group: '1024³', series: 'ours', value: 32 },
+        { group: '1024³', series: 'tfjs <wasm>', value: 0.9 },
+        { group: '1024³', series: 'skipped', value: 0 },
+      ],
+      { title: 'matmul', yLabel: 'GFLOP/s', logY: true },
+    );
+    expectWellFormedXml(svg);
+    const t = texts(svg);
+    expect(t.filter((s) => ['512³', '1024³'].includes(s))).toEqual(['512³', '1024³']);
+    for (const s of ['ours', 'tfjs <wasm>', 'GFLOP/s']) expect(t).toContain(s);
+    // A zero cannot sit on a log axis: that bar is left out, not drawn at a made-up height.
+    expect(svg.match(/aria-roledescription="bar"/g)).toHaveLength(4);
+    expect(t).not.toContain('skipped');
   });
 
   it('writes the SVG file atomically', async () => {

@@ -40,9 +40,12 @@ export {
 export {
   type BarChartOptions,
   type BarRow,
+  type GroupedBarChartOptions,
+  type GroupedBarRow,
   type LossCurveOptions,
   type LossSeries,
   barChartSvg,
+  groupedBarChartSvg,
   lossCurveSvg,
   renderSvg,
   writeSvg,

@@ -114,6 +114,51 @@ export function barChartSvg(rows: BarRow[], options: BarChartOptions): Promise<s
   });
 }
 
+export interface GroupedBarRow {
+  group: string;
+  series: string;
+  value: number;
+}
+
+export interface GroupedBarChartOptions extends BarChartOptions {
+  /** Log-scale value axis, for values spanning orders of magnitude. */
+  logY?: boolean;
+}
+
+/** Bars per group side by side, one color per series, groups and series in the given order. */
+export function groupedBarChartSvg(rows: GroupedBarRow[], options: GroupedBarChartOptions): Promise<string> {
+  const values = rows.filter((r) => Number.isFinite(r.value) && (!options.logY || r.value > 0));
+  const order = (key: 'group' | 'series') => [...new Set(values.map((v) => v[key]))];
+  return renderSvg({
+    title: options.title,
+    width: options.width ?? 560,
+    height: options.height ?? 300,
+    data: { values },
+    mark: 'bar',
+    encoding: {
+      x: {
+        field: 'group',
+        type: 'nominal',
+        title: options.xLabel ?? null,
+        sort: order('group'),
+        axis: { labelAngle: 0 },
+      },
+      xOffset: { field: 'series', type: 'nominal', sort: order('series') },
+      y: {
+        field: 'value',
+        type: 'quantitative',
+        title: options.yLabel,
+        stack: null,
+        // Bars start at the axis floor: put it below the smallest value so that bar stays visible.
+        ...(options.logY
+          ? { scale: { type: 'log', domainMin: Math.min(...values.map((v) => v.value)) / 2 } }
+          : {}),
+      },
+      color: { field: 'series', type: 'nominal', title: null, sort: order('series') },
+    },
+  });
+}
+
 /** Write an SVG file atomically. */
 export function writeSvg(path: string, svg: string): void {
   writeFileAtomic(path, svg);
