@@ -31,3 +31,24 @@ export { loadBackbone, saveBackbone } from './training/backbone-checkpoint.ts';
 export { loadLabeler, saveLabeler } from './training/labeler-checkpoint.ts';
 export { type TaskData, brownTaskData, conllTaskData, tagFloor } from './training/tasks.ts';
 export type { TrainingEvent, EventSink } from './training/events.ts';
+export {
+  EXPERIMENT_TASKS,
+  type ExperimentConfig,
+  type ExperimentTask,
+  type RunGroup,
+  type RunSpec,
+  type Variant,
+  expandRuns,
+  loadExperimentConfig,
+  validateExperimentConfig,
+  variantKey,
+} from './experiments/config.ts';
+export {
+  type ExperimentRecord,
+  type RunRecord,
+  readExperimentLog,
+  runExperiment,
+} from './experiments/runner.ts';
+export { type Summary, pairedDifference, summarize } from './experiments/stats.ts';
+export { aggregate } from './experiments/aggregate.ts';
+export { writeExperimentReport } from './experiments/report.ts';

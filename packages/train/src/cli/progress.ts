@@ -19,6 +19,8 @@ export function terminalProgress(): EventSink & { stop(): void } {
     cliProgress.Presets.shades_classic,
   );
   let bar: cliProgress.SingleBar | null = null;
+  // An experiment grid's bar, created first so that it stays above each run's own bar.
+  let gridBar: cliProgress.SingleBar | null = null;
   let phase = '';
   let lastPlain = 0;
   const print = (line: string) => (tty ? multi.log(`${line}\n`) : process.stderr.write(`${line}\n`));
@@ -52,6 +54,17 @@ export function terminalProgress(): EventSink & { stop(): void } {
       case 'log':
         print(`  ${e.message}`);
         break;
+      case 'grid': {
+        const eta = e.etaSeconds === null ? '?' : formatDuration(e.etaSeconds);
+        const payload = { current: e.current, eta };
+        if (!tty) print(`[grid ${e.done}/${e.total} runs, ETA ${eta}] ${e.current}`);
+        else if (gridBar) gridBar.update(e.done, payload);
+        else
+          gridBar = multi.create(e.total, e.done, payload, {
+            format: 'grid  |{bar}| {value}/{total} runs | ETA {eta} | {current}',
+          });
+        break;
+      }
     }
   };
   return Object.assign(sink, { stop: () => multi.stop() });
@@ -60,4 +73,12 @@ export function terminalProgress(): EventSink & { stop(): void } {
 function formatMetric(name: string, v: number): string {
   if (/accuracy|f1/.test(name)) return `${(100 * v).toFixed(2)}%`;
   return v.toFixed(name.includes('perplexity') ? 1 : 4);
+}
+
+/** 3725 s → "1 h 02 min", 95 s → "2 min". */
+export function formatDuration(seconds: number): string {
+  const minutes = Math.round(seconds / 60);
+  return minutes >= 60
+    ? `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, '0')} min`
+    : `${minutes} min`;
 }

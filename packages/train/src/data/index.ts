@@ -15,5 +15,12 @@ export type { LabeledSentence } from './labeled.ts';
 export { NAME_LABELS, isProperNounTag, nameLabels } from './names.ts';
 export { SPLITS, type Split, brownSplit, splitOfDocuments } from './split.ts';
 export { BROWN_TASKS, type BrownTask, brownTask, pretrainingSentences } from './tasks.ts';
+export { pretrainingText } from './pretraining-text.ts';
+export {
+  SYNTHETIC_WORDS,
+  type SyntheticOptions,
+  syntheticClass,
+  syntheticSentences,
+} from './synthetic.ts';
 export { type TagSet, brownBaseTag, tagIn, universalTag } from './tagsets.ts';
 export { UNIVERSAL_MAP_PATH, UNIVERSAL_TAGS, universalMap } from './universal-map.ts';

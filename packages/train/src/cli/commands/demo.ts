@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import Table from 'cli-table3';
 import type { Command } from 'commander';
+import { pretrainingText } from '../../data/index.ts';
 import { barChartSvg, lossCurveSvg, writeJsonAtomic, writeSvg } from '../../io/index.ts';
 import { loadBackbone } from '../../training/backbone-checkpoint.ts';
 import { FINETUNE_DEFAULTS, finetune } from '../../training/finetune.ts';
@@ -15,7 +16,6 @@ import { PRETRAIN_DEFAULTS, pretrain } from '../../training/pretrain.ts';
 import { brownTaskData, tagFloor } from '../../training/tasks.ts';
 import { deviceOption, intArg, openDevice } from '../options.ts';
 import { terminalProgress } from '../progress.ts';
-import { pretrainingText } from './pretrain.ts';
 
 /**
  * The demo's recipe and budget, measured on the 2-core development machine (docs/perf-notes.md). SR restarts

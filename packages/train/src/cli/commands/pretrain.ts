@@ -2,10 +2,9 @@
  * @file `reprise pretrain`: train a tokenizer and a decoder (causal LM) or an encoder (masked LM) on the
  * Brown training text or a text file; checkpoints, metrics.jsonl and loss.svg in the run directory.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
-import { brownSplit, loadBrown, pretrainingSentences } from '../../data/index.ts';
+import { pretrainingText } from '../../data/index.ts';
 import { lossCurveSvg, writeSvg } from '../../io/index.ts';
 import { PRETRAIN_DEFAULTS, type PretrainOptions, pretrain } from '../../training/pretrain.ts';
 import { deviceOption, floatArg, intArg, openDevice } from '../options.ts';
@@ -114,22 +113,4 @@ export function registerPretrain(program: Command): void {
           : `pretrained ${result.model.parameterCount.toLocaleString()} parameters in ${result.seconds.toFixed(0)} s (${result.tokensPerSecond.toFixed(0)} tokens/s); validation perplexity ${last?.perplexity.toFixed(1)}; checkpoint ${result.finalDir}`,
       );
     });
-}
-
-/** A text file's lines (90% train, the last 10% held out) or the Brown train documents (dev documents held out). */
-export function pretrainingText(file?: string): { train: string[][]; dev: string[][] } {
-  if (!file) {
-    return {
-      train: pretrainingSentences(),
-      dev: brownSplit('dev', loadBrown()).flatMap((doc) => doc.sentences.map((s) => s.words)),
-    };
-  }
-  const lines = readFileSync(file, 'utf8')
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/).filter(Boolean))
-    .filter((w) => w.length > 0);
-  if (lines.length < 2)
-    throw new Error(`${file}: need at least 2 non-empty lines of text, found ${lines.length}`);
-  const cut = Math.max(1, Math.floor(lines.length * 0.9));
-  return { train: lines.slice(0, cut), dev: lines.slice(cut) };
 }

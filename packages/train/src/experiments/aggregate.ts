@@ -1,0 +1,324 @@
+/**
+ * @file From the run log alone (and the config's grouping) to docs/RESULTS.md and its charts: per group a table
+ * of mean ± 95% CI over seeds, and the answers to the research questions as paired differences between
+ * methods (same seeds), each with its interval and whether it excludes zero.
+ */
+import { type BarRow, type GroupedBarRow, barChartSvg, groupedBarChartSvg } from '../io/index.ts';
+import type { ExperimentConfig, ExperimentTask, RunGroup, Variant } from './config.ts';
+import { expandRuns, variantKey } from './config.ts';
+import type { ExperimentRecord, PretrainRecord, RunRecord } from './runner.ts';
+import { type Summary, formatPoints, pairedDifference, summarize } from './stats.ts';
+
+type Metric = 'accuracy' | 'f1';
+
+/** The score a task is judged by: span F1 for the span task, accuracy otherwise. */
+export const primaryMetric = (task: ExperimentTask): Metric => (task === 'names' ? 'f1' : 'accuracy');
+
+const TASK_TITLES: Record<ExperimentTask, string> = {
+  'pos-universal': 'POS, 12 universal tags',
+  'pos-brown': 'POS, Brown tags',
+  names: 'proper-name spans (F1)',
+  synthetic: 'synthetic right-context task',
+};
+
+/** Scores by seed of one variant on one task. */
+function scores(records: RunRecord[], task: string, v: Variant, metric: Metric): Map<number, number> {
+  const key = variantKey(v);
+  const out = new Map<number, number>();
+  for (const r of records) {
+    if (r.task !== task || variantKey(r.variant) !== key) continue;
+    const value = metric === 'f1' ? r.test.f1 : r.test.accuracy;
+    if (value !== null && Number.isFinite(value)) out.set(r.seed, value);
+  }
+  return out;
+}
+
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN);
+
+function cost(records: RunRecord[], task: string, v: Variant) {
+  const runs = records.filter((r) => r.task === task && variantKey(r.variant) === variantKey(v));
+  return {
+    secondsPerEpoch: mean(runs.map((r) => r.secondsPerEpoch)),
+    msPerSentence: mean(runs.map((r) => r.inferenceMsPerSentence)),
+  };
+}
+
+export function markdownTable(head: string[], rows: string[][]): string {
+  const cell = (s: string) => s.replaceAll('|', '\\|');
+  return [head, head.map(() => '---'), ...rows].map((r) => `| ${r.map(cell).join(' | ')} |`).join('\n');
+}
+
+const signed = (s: Summary & { excludesZero: boolean }) => {
+  if (!Number.isFinite(s.mean)) return '—';
+  const m = `${s.mean >= 0 ? '+' : ''}${(100 * s.mean).toFixed(2)}`;
+  return Number.isFinite(s.ci95) ? `${m} ± ${(100 * s.ci95).toFixed(2)}` : `${m} (n=${s.n})`;
+};
+
+const verdict = (s: Summary & { excludesZero: boolean }, better: string, worse: string) =>
+  !Number.isFinite(s.ci95)
+    ? 'too few seeds'
+    : s.excludesZero
+      ? s.mean > 0
+        ? better
+        : worse
+      : 'within the CI';
+
+/** A group's table: one row per variant, per task the primary score (and NAME F1 for Brown POS). */
+function groupTable(group: RunGroup, records: RunRecord[], label: (v: Variant) => string): string {
+  const head = ['variant'];
+  for (const t of group.tasks) {
+    head.push(`${t} ${primaryMetric(t) === 'f1' ? 'F1' : 'acc.'}`);
+    if (t === 'pos-brown') head.push('pos-brown NAME F1');
+  }
+  head.push('s / epoch', 'ms / sentence');
+  const rows = group.variants.map((v) => {
+    const row = [label(v)];
+    for (const t of group.tasks) {
+      row.push(formatPoints(summarize([...scores(records, t, v, primaryMetric(t)).values()])));
+      if (t === 'pos-brown') row.push(formatPoints(summarize([...scores(records, t, v, 'f1').values()])));
+    }
+    const c = group.tasks.map((t) => cost(records, t, v));
+    row.push(
+      mean(c.map((x) => x.secondsPerEpoch)).toFixed(1),
+      mean(c.map((x) => x.msPerSentence)).toFixed(2),
+    );
+    return row;
+  });
+  return markdownTable(head, rows);
+}
+
+export interface AggregateInput {
+  config: ExperimentConfig;
+  records: ExperimentRecord[];
+  /** Where the log lives, relative to the report (for the reproduce section). */
+  logPath: string;
+  configPath: string;
+  /** Hand-written discussion to include under question 3 (markdown), if any. */
+  discussion?: string;
+}
+
+export interface AggregateOutput {
+  markdown: string;
+  /** Chart file name → SVG text (linked from the markdown as `results/<name>`). */
+  charts: Map<string, string>;
+}
+
+export async function aggregate(input: AggregateInput): Promise<AggregateOutput> {
+  const { config, records: all } = input;
+  const runs = all.filter((r): r is RunRecord => r.kind === 'run');
+  const pretrains = all.filter((r): r is PretrainRecord => r.kind === 'pretrain');
+  const layers = config.pretrain.options.model?.layers ?? 4;
+  const labelOf = (v: Variant) =>
+    runs.find((r) => variantKey(r.variant) === variantKey(v))?.label ?? variantKey(v);
+  const charts = new Map<string, string>();
+  const main = config.groups.find((g) => g.name === 'main');
+  const out: string[] = [];
+  const planned = new Set(expandRuns(config).map((r) => r.id));
+  const done = runs.filter((r) => planned.has(r.id)).length;
+  const wall = runs.reduce((a, r) => a + r.wallSeconds, 0) + pretrains.reduce((a, r) => a + r.wallSeconds, 0);
+
+  out.push(
+    '# Results: sequence repetition on small decoders trained here',
+    '',
+    `Generated from \`${input.logPath}\` (${runs.length} fine-tuning runs, ${pretrains.length} pretraining runs) by`,
+    `\`pnpm reprise experiment ${input.configPath} --aggregate-only\`; every number below is recomputed from that log.`,
+    'Scores are test-set points (accuracy, or span F1 where marked), mean ± half-width of the 95% confidence',
+    'interval over seeds (Student t, n − 1 degrees of freedom). Differences between two methods are paired by',
+    'seed (same data order and head initialization) and called significant when their interval excludes 0.',
+    '',
+    '## Setup',
+    '',
+    ...pretrains.map(
+      (p) =>
+        `- ${p.backbone}: ${p.parameters.toLocaleString('en-US')} parameters, ${p.steps} pretraining steps (${p.backbone === 'decoder' ? 'causal LM' : 'masked LM'}), validation loss ${p.validationLoss?.toFixed(3) ?? '—'}, ${p.tokensPerSecond.toFixed(0)} tokens/s, ${(p.wallSeconds / 60).toFixed(1)} min`,
+    ),
+    `- data: ${config.data.trainSentences} training / ${config.data.devSentences} dev / ${config.data.testSentences} test Brown sentences (evenly spaced through each split); synthetic: ${config.data.synthetic.train} / ${config.data.synthetic.dev} / ${config.data.synthetic.test} sentences, ${config.data.synthetic.classes} classes (chance ${(100 / config.data.synthetic.classes).toFixed(0)}%)`,
+    `- fine-tuning: ${JSON.stringify(config.finetune)}; seeds ${config.seeds.join(', ')}`,
+    `- adapter: ${runs[0]?.adapter ?? pretrains[0]?.adapter ?? '—'}`,
+    `- measured wall time: ${(wall / 3600).toFixed(2)} h for ${done} of ${planned.size} planned runs${done < planned.size ? ' (**the grid is incomplete**: missing cells show —)' : ''}`,
+    '',
+  );
+
+  if (main) {
+    const causal = main.variants.find((v) => v.method === 'causal');
+    const srs = main.variants.filter((v) => v.method === 'sr');
+    out.push('## 1. Does SR (r ≥ 1) beat the causal decoder?', '');
+    if (causal && srs.length) {
+      const rows: string[][] = [];
+      for (const t of main.tasks) {
+        const m = primaryMetric(t);
+        const base = scores(runs, t, causal, m);
+        for (const v of srs) {
+          const d = pairedDifference(scores(runs, t, v, m), base);
+          rows.push([t, labelOf(v), signed(d), verdict(d, 'SR better', 'SR worse')]);
+        }
+      }
+      out.push(markdownTable(['task', 'method', 'minus causal r=0 (points)', 'verdict'], rows), '');
+    }
+    out.push('## 2. Does r = 8 degrade against r = 2?', '');
+    const r2 = srs.find((v) => (v.r ?? 1) === 2);
+    const r8 = srs.find((v) => (v.r ?? 1) === 8);
+    if (r2 && r8) {
+      const rows = main.tasks.map((t) => {
+        const m = primaryMetric(t);
+        const d = pairedDifference(scores(runs, t, r8, m), scores(runs, t, r2, m));
+        return [t, signed(d), verdict(d, 'r = 8 better', 'r = 8 worse (outside the CI)')];
+      });
+      out.push(markdownTable(['task', 'r=8 minus r=2 (points)', 'verdict'], rows), '');
+    }
+    out.push('## 3. How do SR, full and middle unmasking and the encoder rank?', '');
+    const contenders = main.variants.filter((v) => v.method !== 'causal');
+    const rows = main.tasks.map((t) => {
+      const m = primaryMetric(t);
+      const ranked = contenders
+        .map((v) => ({ v, s: summarize([...scores(runs, t, v, m).values()]) }))
+        .filter((x) => Number.isFinite(x.s.mean))
+        .sort((a, b) => b.s.mean - a.s.mean);
+      return [t, ranked.map((x) => `${labelOf(x.v)} ${formatPoints(x.s)}`).join(' > ')];
+    });
+    out.push(markdownTable(['task', 'ranking by mean (best first)'], rows), '');
+    if (input.discussion) out.push(input.discussion.trim(), '');
+    out.push(`### Scores of every method (${main.title})`, '', groupTable(main, runs, labelOf), '');
+    for (const t of main.tasks) {
+      const m = primaryMetric(t);
+      const bars: BarRow[] = main.variants.map((v) => {
+        const s = summarize([...scores(runs, t, v, m).values()]);
+        return { group: labelOf(v), value: 100 * s.mean, error: 100 * s.ci95 };
+      });
+      const name = `main-${t}.svg`;
+      charts.set(
+        name,
+        await barChartSvg(bars, {
+          title: TASK_TITLES[t],
+          yLabel: `test ${m === 'f1' ? 'span F1' : 'accuracy'} (%)`,
+          width: 640,
+        }),
+      );
+      out.push(`![${t}](results/${name})`);
+    }
+    out.push('');
+    // The compute cost of SR itself: time against r, from the main grid.
+    const byR = [causal, ...srs].filter((v): v is Variant => v !== undefined);
+    if (byR.length > 1) {
+      const costs = byR.map((v) => {
+        const c = main.tasks.map((t) => cost(runs, t, v));
+        return {
+          v,
+          epoch: mean(c.map((x) => x.secondsPerEpoch)),
+          infer: mean(c.map((x) => x.msPerSentence)),
+        };
+      });
+      const base = costs[0]!;
+      out.push(
+        '## The compute cost of SR',
+        '',
+        markdownTable(
+          ['method', 's / epoch', '× r=0', 'inference ms / sentence', '× r=0'],
+          costs.map((c) => [
+            labelOf(c.v),
+            c.epoch.toFixed(1),
+            (c.epoch / base.epoch).toFixed(2),
+            c.infer.toFixed(2),
+            (c.infer / base.infer).toFixed(2),
+          ]),
+        ),
+        '',
+      );
+      const name = 'sr-cost.svg';
+      charts.set(
+        name,
+        await groupedBarChartSvg(
+          costs.flatMap((c) => [
+            { group: labelOf(c.v), series: 'training (× r=0 per epoch)', value: c.epoch / base.epoch },
+            { group: labelOf(c.v), series: 'inference (× r=0 per sentence)', value: c.infer / base.infer },
+          ]),
+          { title: 'time of SR relative to r = 0 (mean over tasks)', yLabel: '× the time of r = 0' },
+        ),
+      );
+      out.push(`![SR cost](results/${name})`, '');
+    }
+  }
+
+  const early = config.groups.find((g) => g.name === 'early-exit');
+  if (early) {
+    out.push('## 4. Early exit: how close is each layer to full depth, at what saving?', '');
+    const rows: string[][] = [];
+    const bars: GroupedBarRow[] = [];
+    for (const t of early.tasks) {
+      const m = primaryMetric(t);
+      const full = (v: Variant) =>
+        early.variants.find(
+          (w) => w.method === v.method && (w.r ?? 1) === (v.r ?? 1) && (w.layer ?? layers) === layers,
+        );
+      for (const v of early.variants) {
+        const top = full(v);
+        const s = summarize([...scores(runs, t, v, m).values()]);
+        const d = top ? pairedDifference(scores(runs, t, v, m), scores(runs, t, top, m)) : null;
+        const c = cost(runs, t, v);
+        const ct = top ? cost(runs, t, top) : null;
+        rows.push([
+          t,
+          labelOf(v),
+          formatPoints(s),
+          d && top !== v ? signed(d) : '',
+          c.secondsPerEpoch.toFixed(1),
+          ct ? `${(ct.secondsPerEpoch / c.secondsPerEpoch).toFixed(2)}×` : '',
+          c.msPerSentence.toFixed(2),
+          ct ? `${(ct.msPerSentence / c.msPerSentence).toFixed(2)}×` : '',
+        ]);
+        bars.push({ group: `ℓ=${v.layer ?? layers}`, series: `${t} SR r=${v.r ?? 1}`, value: 100 * s.mean });
+      }
+    }
+    out.push(
+      markdownTable(
+        [
+          'task',
+          'method',
+          'score',
+          'minus full depth',
+          's / epoch',
+          'training speed-up',
+          'ms / sentence',
+          'inference speed-up',
+        ],
+        rows,
+      ),
+      '',
+    );
+    charts.set(
+      'early-exit.svg',
+      await groupedBarChartSvg(bars, { title: early.title, yLabel: 'test score (%)' }),
+    );
+    out.push('![early exit](results/early-exit.svg)', '');
+  }
+
+  const ablations = config.groups.filter((g) => g.name !== 'main' && g.name !== 'early-exit');
+  if (ablations.length) out.push('## Ablations the paper did not run', '');
+  for (const g of ablations) {
+    out.push(`### ${g.title}`, '', groupTable(g, runs, labelOf), '');
+    const [base, ...others] = g.variants;
+    if (base && others.length) {
+      const rows = g.tasks.flatMap((t) =>
+        others.map((v) => {
+          const m = primaryMetric(t);
+          const d = pairedDifference(scores(runs, t, v, m), scores(runs, t, base, m));
+          return [t, `${labelOf(v)} minus ${labelOf(base)}`, signed(d), verdict(d, 'better', 'worse')];
+        }),
+      );
+      out.push(markdownTable(['task', 'difference', 'points', 'verdict'], rows), '');
+    }
+  }
+
+  out.push(
+    '## How to reproduce',
+    '',
+    '```',
+    `pnpm reprise experiment ${input.configPath}        # or: pnpm experiment (the default grid)`,
+    `pnpm reprise experiment ${input.configPath} --aggregate-only   # this file again, from the log`,
+    '```',
+    '',
+    'The run is resumable: run the same command again after an interruption and finished runs are skipped.',
+    '',
+  );
+  return { markdown: out.join('\n'), charts };
+}

@@ -1,0 +1,40 @@
+/**
+ * @file Writes an experiment's report: the markdown file, its charts and a copy of the run log in
+ * `<report dir>/results/` (so the published log sits next to the report it produced), each file atomically.
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { writeFileAtomic } from '../io/index.ts';
+import { aggregate } from './aggregate.ts';
+import type { ExperimentConfig } from './config.ts';
+import { RUNS_LOG, readExperimentLog } from './runner.ts';
+
+export interface ReportInput {
+  config: ExperimentConfig;
+  configPath: string;
+  /** The run log to read. */
+  logPath: string;
+  /** The markdown file to write (charts and the log copy go to `results/` beside it). */
+  reportPath: string;
+}
+
+export async function writeExperimentReport(input: ReportInput): Promise<{ runs: number }> {
+  const records = readExperimentLog(input.logPath);
+  if (records.length === 0) throw new Error(`${input.logPath}: no runs recorded yet, nothing to report`);
+  const dir = join(dirname(input.reportPath), 'results');
+  const publishedLog = join(dir, RUNS_LOG);
+  const discussionPath = join(dir, 'discussion.md');
+  const { markdown, charts } = await aggregate({
+    config: input.config,
+    records,
+    logPath: relative(process.cwd(), publishedLog),
+    configPath: relative(process.cwd(), input.configPath),
+    discussion: existsSync(discussionPath) ? readFileSync(discussionPath, 'utf8') : undefined,
+  });
+  mkdirSync(dir, { recursive: true });
+  for (const [name, svg] of charts) writeFileAtomic(join(dir, name), svg);
+  if (resolve(input.logPath) !== resolve(publishedLog))
+    writeFileAtomic(publishedLog, readFileSync(input.logPath));
+  writeFileAtomic(input.reportPath, markdown);
+  return { runs: records.filter((r) => r.kind === 'run').length };
+}
