@@ -6,9 +6,9 @@
  */
 import { Device, Rng, type Tensor, attention } from '@reprise/core';
 import { CpuBackend, type HostArray, type WebGpuBackend, compareToTwin } from '@reprise/kernels';
-import { type Job, measureJob } from './job.ts';
+import { type ImplCase, type Job, measureJob } from './job.ts';
 import { type AttentionInputs, tfjsAttention } from './peers/tfjs-ops.ts';
-import { TFJS_BACKENDS, tfjsImpl, useTfjs } from './peers/tfjs.ts';
+import { tfjsCases } from './peers/tfjs.ts';
 import type { Measurement, SuiteOptions } from './report.ts';
 import { repriseOpJob } from './reprise-job.ts';
 
@@ -98,19 +98,17 @@ export async function benchAttention(gpu: WebGpuBackend, options: SuiteOptions):
       const check = (outs: HostArray[]) =>
         outs.map((o, i) => compareToTwin(o, expected[i]!, 2e-3, 2e-4)).find((p) => p) ?? null;
       const bench = backward ? 'attention fwd+bwd' : 'attention fwd';
-      const impls: { impl: string; adapter: string; build: () => Job | Promise<Job> }[] = [
+      const impls: ImplCase[] = [
         ...(['fused', 'unfused'] as const).map((impl) => ({
           impl: `reprise-webgpu-${impl}`,
           adapter: gpu.adapter.description,
           build: () => repriseAttention(dev, x, impl, backward),
         })),
-        ...TFJS_BACKENDS.filter(
+        ...tfjsCases(
+          gpu,
+          (tf) => tfjsAttention(tf, x, backward),
           (b) => b !== 'cpu' || options.mode === 'full' || c.batch * c.heads * c.seq ** 2 <= TFJS_CPU_LIMIT,
-        ).map((b) => ({
-          impl: tfjsImpl(b),
-          adapter: b === 'webgpu' ? gpu.adapter.description : 'cpu',
-          build: async () => tfjsAttention(await useTfjs(gpu, b), x, backward),
-        })),
+        ),
       ];
       for (const { impl, adapter, build } of impls) {
         const base = { bench, shape: [...x.shape], label, impl, adapter };

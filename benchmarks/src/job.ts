@@ -26,6 +26,13 @@ export interface Work {
 
 export type Base = Pick<Measurement, 'bench' | 'shape' | 'label' | 'impl' | 'adapter'>;
 
+/** One implementation of a benchmarked computation: its name, where it runs, and how to build its job. */
+export interface ImplCase {
+  impl: string;
+  adapter: string;
+  build: () => Job | Promise<Job>;
+}
+
 /**
  * Builds the job, checks it with `check` (a problem or null), times it. Failures to build or run are
  * reported as the measurement's error.

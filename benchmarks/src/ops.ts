@@ -6,9 +6,9 @@
  */
 import { Device, Rng, type Tensor, crossEntropy, layerNorm } from '@reprise/core';
 import { CpuBackend, type HostArray, type WebGpuBackend, compareToTwin } from '@reprise/kernels';
-import { type Job, measureJob } from './job.ts';
+import { type ImplCase, type Job, measureJob } from './job.ts';
 import { type RowsInputs, tfjsCrossEntropy, tfjsLayerNorm } from './peers/tfjs-ops.ts';
-import { TFJS_BACKENDS, type Tf, tfjsImpl, useTfjs } from './peers/tfjs.ts';
+import { type Tf, tfjsCases } from './peers/tfjs.ts';
 import type { Measurement, SuiteOptions } from './report.ts';
 import { type HostInput, repriseOpJob } from './reprise-job.ts';
 
@@ -100,13 +100,9 @@ export async function benchOps(gpu: WebGpuBackend, options: SuiteOptions): Promi
       twin.dispose();
       const check = (outs: HostArray[]) =>
         outs.map((o, i) => compareToTwin(o, expected[i]!, 1e-3, 1e-5)).find((p) => p) ?? null;
-      const impls: { impl: string; adapter: string; build: () => Job | Promise<Job> }[] = [
+      const impls: ImplCase[] = [
         { impl: 'reprise-webgpu', adapter: gpu.adapter.description, build: () => op.reprise(dev, x) },
-        ...TFJS_BACKENDS.map((b) => ({
-          impl: tfjsImpl(b),
-          adapter: b === 'webgpu' ? gpu.adapter.description : 'cpu',
-          build: async () => op.tfjs(await useTfjs(gpu, b), x, true),
-        })),
+        ...tfjsCases(gpu, (tf) => op.tfjs(tf, x, true)),
       ];
       for (const { impl, adapter, build } of impls) {
         const base = { bench: op.bench, shape: [rows, cols], label: `${rows}×${cols}`, impl, adapter };

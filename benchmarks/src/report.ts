@@ -34,6 +34,19 @@ export interface TargetResult {
   by: string;
 }
 
+/** A target "at least `wanted`" on a measured value (a ratio or a rate), with how far short it fell. */
+export function atLeast(name: string, wanted: number, measured: number, unit = '×'): TargetResult {
+  const met = measured >= wanted;
+  const fmt = (v: number) => (unit === '×' ? `${v.toFixed(2)}×` : `${v.toFixed(1)} ${unit}`);
+  return {
+    name,
+    wanted: `≥ ${unit === '×' ? `${wanted}×` : `${wanted} ${unit}`}`,
+    measured: fmt(measured),
+    met,
+    by: met ? '' : `${((1 - measured / wanted) * 100).toFixed(0)}% short`,
+  };
+}
+
 export interface SuiteOptions {
   mode: 'quick' | 'default' | 'full';
   /** Called after each measurement (live output). */

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
  * together (a temporary directory swapped in), so an interrupted run never leaves half a report.
  */
 import { join } from 'node:path';
-import { type GroupedBarRow, groupedBarChartSvg, writeDirAtomic } from '@reprise/train';
+import { type GroupedBarRow, groupedBarChartSvg, markdownTable, writeDirAtomic } from '@reprise/train';
 import type { Measurement, TargetResult } from './report.ts';
 
 export interface ReportStamp {
@@ -40,12 +40,6 @@ function metricOf(rows: Measurement[]): Metric {
 
 const fileName = (bench: string) => `${bench.replace(/[^a-z0-9]+/gi, '-').replace(/-$/, '')}.svg`;
 const fmt = (v: number | undefined, digits = 2) => (v === undefined ? '' : v.toFixed(digits));
-
-/** A markdown table; cells are escaped for pipes. */
-export function markdownTable(head: string[], rows: string[][]): string {
-  const cell = (s: string) => s.replaceAll('|', '\\|');
-  return [head, head.map(() => '---'), ...rows].map((r) => `| ${r.map(cell).join(' | ')} |`).join('\n');
-}
 
 /** "time ÷ ours" against the baseline impl of the same bench and shape (above 1: slower than ours). */
 function versusBaseline(r: Measurement, all: Measurement[], baseline: string | undefined): string {

@@ -6,9 +6,10 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { markdownTable } from '@reprise/train';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Measurement } from '../src/report.ts';
-import { markdownTable, writeReport } from '../src/results.ts';
+import { type Measurement, atLeast } from '../src/report.ts';
+import { writeReport } from '../src/results.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'reprise-report-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -87,6 +88,21 @@ describe('writeReport', () => {
     const svg = readFileSync(join(dir, 'matmul.svg'), 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toContain('tfjs-wasm');
+  });
+
+  it('states targets with how far short a missed one fell', () => {
+    expect(atLeast('train vs tfjs-webgpu', 3, 2.4)).toEqual({
+      name: 'train vs tfjs-webgpu',
+      wanted: '≥ 3×',
+      measured: '2.40×',
+      met: false,
+      by: '20% short',
+    });
+    expect(atLeast('matmul', 20, 31.84, 'GFLOP/s')).toMatchObject({
+      wanted: '≥ 20 GFLOP/s',
+      measured: '31.8 GFLOP/s',
+      met: true,
+    });
   });
 
   it('escapes pipes in markdown cells', () => {

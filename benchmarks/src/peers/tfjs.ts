@@ -3,6 +3,7 @@
  * once per process; suites switch backends with `useTfjs`.
  */
 import type { WebGpuBackend } from '@reprise/kernels';
+import type { ImplCase, Job } from '../job.ts';
 import { lendDawnToPeers } from './dawn.ts';
 
 export type Tf = typeof import('@tensorflow/tfjs');
@@ -31,3 +32,16 @@ export async function useTfjs(gpu: WebGpuBackend, backend: TfjsBackend): Promise
 }
 
 export const tfjsImpl = (backend: TfjsBackend) => `tfjs-${backend}`;
+
+/** The tfjs implementations of one computation, one per backend that `include` keeps. */
+export function tfjsCases(
+  gpu: WebGpuBackend,
+  make: (tf: Tf) => Job,
+  include: (backend: TfjsBackend) => boolean = () => true,
+): ImplCase[] {
+  return TFJS_BACKENDS.filter(include).map((backend) => ({
+    impl: tfjsImpl(backend),
+    adapter: backend === 'webgpu' ? gpu.adapter.description : 'cpu',
+    build: async () => make(await useTfjs(gpu, backend)),
+  }));
+}

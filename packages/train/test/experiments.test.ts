@@ -212,7 +212,9 @@ describe('aggregation', () => {
       records,
       logPath: 'runs.jsonl',
       configPath: 'grid.json',
+      reportPath: 'R.md',
     });
+    expect(markdown).toContain('`pnpm reprise experiment grid.json --report R.md --aggregate-only`');
     // differences 0.65, 0.67: mean 66.00, CI 12.706205 · 0.0141421 / √2 = 0.127062 → ± 12.71 points
     expect(markdown).toContain('| synthetic | sr-r1 | +66.00 ± 12.71 | SR better |');
     expect(markdown).toContain('| sr-r1 | 92.00 ± 25.41 | 20.0 | 3.00 |');

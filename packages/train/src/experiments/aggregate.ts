@@ -3,7 +3,13 @@
  * of mean ± 95% CI over seeds, and the answers to the research questions as paired differences between
  * methods (same seeds), each with its interval and whether it excludes zero.
  */
-import { type BarRow, type GroupedBarRow, barChartSvg, groupedBarChartSvg } from '../io/index.ts';
+import {
+  type BarRow,
+  type GroupedBarRow,
+  barChartSvg,
+  groupedBarChartSvg,
+  markdownTable,
+} from '../io/index.ts';
 import type { ExperimentConfig, ExperimentTask, RunGroup, Variant } from './config.ts';
 import { expandRuns, variantKey } from './config.ts';
 import type { ExperimentRecord, PretrainRecord, RunRecord } from './runner.ts';
@@ -43,11 +49,6 @@ function cost(records: RunRecord[], task: string, v: Variant) {
   };
 }
 
-export function markdownTable(head: string[], rows: string[][]): string {
-  const cell = (s: string) => s.replaceAll('|', '\\|');
-  return [head, head.map(() => '---'), ...rows].map((r) => `| ${r.map(cell).join(' | ')} |`).join('\n');
-}
-
 const signed = (s: Summary & { excludesZero: boolean }) => {
   if (!Number.isFinite(s.mean)) return '—';
   const m = `${s.mean >= 0 ? '+' : ''}${(100 * s.mean).toFixed(2)}`;
@@ -70,7 +71,7 @@ function groupTable(group: RunGroup, records: RunRecord[], label: (v: Variant) =
     head.push(`${t} ${primaryMetric(t) === 'f1' ? 'F1' : 'acc.'}`);
     if (t === 'pos-brown') head.push('pos-brown NAME F1');
   }
-  head.push('s / epoch', 'ms / sentence');
+  head.push('s / epoch (mean over tasks)', 'ms / sentence (mean over tasks)');
   const rows = group.variants.map((v) => {
     const row = [label(v)];
     for (const t of group.tasks) {
@@ -93,6 +94,10 @@ export interface AggregateInput {
   /** Where the log lives, relative to the report (for the reproduce section). */
   logPath: string;
   configPath: string;
+  /** The report being written, relative to where the command runs (for the commands it prints). */
+  reportPath: string;
+  /** Per task: test accuracy of the most frequent label per word from the same training sentences. */
+  floors?: Partial<Record<ExperimentTask, number>>;
   /** Hand-written discussion to include under question 3 (markdown), if any. */
   discussion?: string;
 }
@@ -113,6 +118,7 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
   const charts = new Map<string, string>();
   const main = config.groups.find((g) => g.name === 'main');
   const out: string[] = [];
+  const command = `pnpm reprise experiment ${input.configPath} --report ${input.reportPath}`;
   const planned = new Set(expandRuns(config).map((r) => r.id));
   const done = runs.filter((r) => planned.has(r.id)).length;
   const wall = runs.reduce((a, r) => a + r.wallSeconds, 0) + pretrains.reduce((a, r) => a + r.wallSeconds, 0);
@@ -121,7 +127,7 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
     '# Results: sequence repetition on small decoders trained here',
     '',
     `Generated from \`${input.logPath}\` (${runs.length} fine-tuning runs, ${pretrains.length} pretraining runs) by`,
-    `\`pnpm reprise experiment ${input.configPath} --aggregate-only\`; every number below is recomputed from that log.`,
+    `\`${command} --aggregate-only\`; every number below is recomputed from that log.`,
     'Scores are test-set points (accuracy, or span F1 where marked), mean ± half-width of the 95% confidence',
     'interval over seeds (Student t, n − 1 degrees of freedom). Differences between two methods are paired by',
     'seed (same data order and head initialization) and called significant when their interval excludes 0.',
@@ -134,8 +140,17 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
     ),
     `- data: ${config.data.trainSentences} training / ${config.data.devSentences} dev / ${config.data.testSentences} test Brown sentences (evenly spaced through each split); synthetic: ${config.data.synthetic.train} / ${config.data.synthetic.dev} / ${config.data.synthetic.test} sentences, ${config.data.synthetic.classes} classes (chance ${(100 / config.data.synthetic.classes).toFixed(0)}%)`,
     `- fine-tuning: ${JSON.stringify(config.finetune)}; seeds ${config.seeds.join(', ')}`,
+    ...(input.floors
+      ? [
+          `- floors (test accuracy of the most frequent label of each word in the same training sentences; unknown words get the most frequent label): ${Object.entries(
+            input.floors,
+          )
+            .map(([t, f]) => `${t} ${(100 * f!).toFixed(2)}`)
+            .join(', ')}`,
+        ]
+      : []),
     `- adapter: ${runs[0]?.adapter ?? pretrains[0]?.adapter ?? '—'}`,
-    `- measured wall time: ${(wall / 3600).toFixed(2)} h for ${done} of ${planned.size} planned runs${done < planned.size ? ' (**the grid is incomplete**: missing cells show —)' : ''}`,
+    `- measured wall time (sum over the runs, pretraining included): ${(wall / 3600).toFixed(2)} h for ${done} of ${planned.size} planned runs${done < planned.size ? ' (**the grid is incomplete**: missing cells show —)' : ''}`,
     '',
   );
 
@@ -313,8 +328,8 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
     '## How to reproduce',
     '',
     '```',
-    `pnpm reprise experiment ${input.configPath}        # or: pnpm experiment (the default grid)`,
-    `pnpm reprise experiment ${input.configPath} --aggregate-only   # this file again, from the log`,
+    `${command}                   # the grid (the default one is also \`pnpm experiment\`)`,
+    `${command} --aggregate-only  # this file again, from the log alone`,
     '```',
     '',
     'The run is resumable: run the same command again after an interruption and finished runs are skipped.',

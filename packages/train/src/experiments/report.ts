@@ -5,9 +5,11 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { writeFileAtomic } from '../io/index.ts';
+import { tagFloor } from '../training/tasks.ts';
 import { aggregate } from './aggregate.ts';
-import type { ExperimentConfig } from './config.ts';
+import type { ExperimentConfig, ExperimentTask } from './config.ts';
 import { RUNS_LOG, readExperimentLog } from './runner.ts';
+import { experimentTaskData } from './task-data.ts';
 
 export interface ReportInput {
   config: ExperimentConfig;
@@ -29,6 +31,8 @@ export async function writeExperimentReport(input: ReportInput): Promise<{ runs:
     records,
     logPath: relative(process.cwd(), publishedLog),
     configPath: relative(process.cwd(), input.configPath),
+    reportPath: relative(process.cwd(), input.reportPath),
+    floors: floors(input.config),
     discussion: existsSync(discussionPath) ? readFileSync(discussionPath, 'utf8') : undefined,
   });
   mkdirSync(dir, { recursive: true });
@@ -37,4 +41,15 @@ export async function writeExperimentReport(input: ReportInput): Promise<{ runs:
     writeFileAtomic(publishedLog, readFileSync(input.logPath));
   writeFileAtomic(input.reportPath, markdown);
   return { runs: records.filter((r) => r.kind === 'run').length };
+}
+
+/** The most-frequent-label floor of every task in the grid, from the data the runs used. */
+function floors(config: ExperimentConfig): Partial<Record<ExperimentTask, number>> {
+  const tasks = [...new Set(config.groups.flatMap((g) => g.tasks))];
+  return Object.fromEntries(
+    tasks.map((t) => {
+      const data = experimentTaskData(t, config.data);
+      return [t, tagFloor(data.train, data.test)];
+    }),
+  );
 }

@@ -50,3 +50,4 @@ export {
   renderSvg,
   writeSvg,
 } from './plots.ts';
+export { markdownTable } from './markdown.ts';
