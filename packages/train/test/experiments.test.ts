@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Device } from '@reprise/core';
 import type { DeviceChoice } from '@reprise/kernels';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatDuration } from '../src/cli/progress.ts';
 import { SYNTHETIC_WORDS, syntheticSentences } from '../src/data/index.ts';
 import { aggregate } from '../src/experiments/aggregate.ts';
 import {
@@ -143,6 +144,13 @@ describe('experiment config', () => {
       bad((c) => ((c.groups as { variants: object[] }[])[1]!.variants = [{ method: 'encoder' }])),
     ).toThrow('not an encoder run while pretrain.encoder is false');
     expect(bad(() => {})).not.toThrow();
+  });
+});
+
+describe('the grid progress line', () => {
+  it('states time left in minutes, or hours and minutes', () => {
+    expect(formatDuration(95)).toBe('2 min');
+    expect(formatDuration(3725)).toBe('1 h 02 min');
   });
 });
 

@@ -21,6 +21,7 @@ export function terminalProgress(): EventSink & { stop(): void } {
   let bar: cliProgress.SingleBar | null = null;
   // An experiment grid's bar, created first so that it stays above each run's own bar.
   let gridBar: cliProgress.SingleBar | null = null;
+  const runBars: cliProgress.SingleBar[] = [];
   let phase = '';
   let lastPlain = 0;
   const print = (line: string) => (tty ? multi.log(`${line}\n`) : process.stderr.write(`${line}\n`));
@@ -29,8 +30,10 @@ export function terminalProgress(): EventSink & { stop(): void } {
       case 'phase':
         bar?.stop();
         phase = e.name;
-        if (tty) bar = multi.create(e.totalSteps, e.startStep, { phase, loss: '-', tps: '-' });
-        else print(`${phase}: ${e.totalSteps} steps${e.startStep ? ` (from step ${e.startStep})` : ''}`);
+        if (tty) {
+          bar = multi.create(e.totalSteps, e.startStep, { phase, loss: '-', tps: '-' });
+          runBars.push(bar);
+        } else print(`${phase}: ${e.totalSteps} steps${e.startStep ? ` (from step ${e.startStep})` : ''}`);
         break;
       case 'step':
         if (tty) bar?.update(e.step, { loss: e.loss.toFixed(3), tps: e.tokensPerSecond.toFixed(0) });
@@ -56,12 +59,20 @@ export function terminalProgress(): EventSink & { stop(): void } {
         break;
       case 'grid': {
         const eta = e.etaSeconds === null ? '?' : formatDuration(e.etaSeconds);
-        const payload = { current: e.current, eta };
-        if (!tty) print(`[grid ${e.done}/${e.total} runs, ETA ${eta}] ${e.current}`);
-        else if (gridBar) gridBar.update(e.done, payload);
+        // `eta` is a built-in token of cli-progress (seconds): the grid's own estimate goes in `remaining`.
+        const payload = { current: e.current, remaining: eta };
+        if (!tty) {
+          print(`[grid ${e.done}/${e.total} runs, ETA ${eta}] ${e.current}`);
+          break;
+        }
+        // A new run starts: the finished run's bars go, so the terminal shows the grid and the current run.
+        for (const old of runBars) multi.remove(old);
+        runBars.length = 0;
+        bar = null;
+        if (gridBar) gridBar.update(e.done, payload);
         else
           gridBar = multi.create(e.total, e.done, payload, {
-            format: 'grid  |{bar}| {value}/{total} runs | ETA {eta} | {current}',
+            format: 'grid  |{bar}| {value}/{total} runs | ETA {remaining} | {current}',
           });
         break;
       }

@@ -1,8 +1,8 @@
 /**
  * @file Runs an experiment grid, resumably: the shared backbones are pretrained once (a pretraining cut short
  * continues from its checkpoint), then every fine-tuning run not yet in `runs.jsonl` is run from scratch (an
- * interrupted run's directory is removed first) and appended to the log as one JSON line. A run's checkpoints
- * are deleted once its record is written; its metrics.jsonl and results.json stay.
+ * interrupted run's directory is removed first) and appended to the log as one JSON line. A finished run's
+ * checkpoints are deleted (~130 runs would fill a disk); its metrics.jsonl and results.json stay.
  */
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
