@@ -6,23 +6,20 @@ import { Device } from '@reprise/core';
 import { DEVICE_CHOICES, type DeviceChoice } from '@reprise/kernels';
 import { InvalidArgumentError, Option } from 'commander';
 
-export function intArg(name: string, min = 0) {
+/** A commander parser for a number ≥ `min` (an integer when `integer`), failing with the option's name. */
+function numberArg(name: string, min: number, integer: boolean) {
   return (value: string) => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < min)
-      throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got '${value}'`);
+    if (!(integer ? Number.isInteger(n) : Number.isFinite(n)) || n < min)
+      throw new InvalidArgumentError(
+        `${name} must be ${integer ? 'an integer' : 'a number'} ≥ ${min}, got '${value}'`,
+      );
     return n;
   };
 }
 
-export function floatArg(name: string, min = 0) {
-  return (value: string) => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n < min)
-      throw new InvalidArgumentError(`${name} must be a number ≥ ${min}, got '${value}'`);
-    return n;
-  };
-}
+export const intArg = (name: string, min = 0) => numberArg(name, min, true);
+export const floatArg = (name: string, min = 0) => numberArg(name, min, false);
 
 export const deviceOption = () =>
   new Option(
