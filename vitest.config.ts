@@ -5,7 +5,7 @@ process.env.EGL_PLATFORM ??= 'surfaceless';
 
 export default defineConfig({
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'benchmarks/test/**/*.test.ts'],
+    include: ['packages/*/test/**/*.test.ts', 'benchmarks/test/**/*.test.ts', 'scripts/test/**/*.test.ts'],
     // Worker threads cannot pass EGL_PLATFORM to native getenv: use processes.
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },

@@ -3,38 +3,60 @@
 #  - the system packages headless Dawn needs (GLES on llvmpipe; Vulkan on lavapipe from bookworm-backports),
 #  - a pinned pnpm,
 #  - the workspace's dependencies from the lockfile.
-# Quick when everything is already in place: every step checks before it acts.
-set -euo pipefail
+# Quick when everything is already in place: every step checks before it acts. A failing step says which
+# step, which command, and what to do.
+set -Eeuo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/apt-sources.sh
+source scripts/lib/apt-sources.sh
 
 PNPM_VERSION=9.15.9
+APT_DIR=${REPRISE_APT_DIR:-/etc/apt}
+step="starting"
+hint=""
 log() { printf '[setup] %s\n' "$*"; }
+on_error() {
+  local code=$1 command=$2
+  printf '[setup] FAILED while %s (exit %s)\n[setup]   command: %s\n' "$step" "$code" "$command" >&2
+  [ -z "$hint" ] || printf '[setup]   what to do: %s\n' "$hint" >&2
+  exit "$code"
+}
+trap 'on_error $? "$BASH_COMMAND"' ERR
+begin() { step=$1; hint=$2; }
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # --- system packages -----------------------------------------------------------------------------
 if command -v apt-get >/dev/null 2>&1; then
+  begin "checking the installed system packages" "run as root on Debian 12 (bookworm)"
   gles_pkgs=(libegl1 libgl1-mesa-dri libegl-dev)
   missing=()
   for p in "${gles_pkgs[@]}" libvulkan1; do have_pkg "$p" || missing+=("$p"); done
+  # shellcheck disable=SC1091
+  codename=$( (. /etc/os-release && printf '%s' "${VERSION_CODENAME:-}") 2>/dev/null || true)
   # Dawn rejects bookworm's lavapipe (Mesa 22); the one from bookworm-backports (Mesa 25) works.
   lavapipe_version=$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || true)
-  need_backports=0
-  case "$lavapipe_version" in 2[5-9].*) ;; *) need_backports=1 ;; esac
-  if [ ${#missing[@]} -gt 0 ] || [ $need_backports -eq 1 ]; then
-    if [ $need_backports -eq 1 ] && ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-      log "adding the bookworm-backports suite to apt's sources"
-      uri=$(grep -hs '^URIs:' /etc/apt/sources.list.d/debian.sources | head -n1 | awk '{print $2}')
-      [ -n "$uri" ] || uri=$(grep -hs '^deb ' /etc/apt/sources.list | awk '{print $2}' | head -n1)
-      [ -n "$uri" ] || uri=http://deb.debian.org/debian
-      printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
-        "$uri" | as_root tee /etc/apt/sources.list.d/reprise-backports.sources >/dev/null
+  lavapipe=mesa-vulkan-drivers
+  case "$lavapipe_version" in 2[5-9].* | [3-9][0-9].*) lavapipe="" ;; esac
+  if [ -n "$lavapipe" ] && [ "$codename" = bookworm ]; then
+    lavapipe=mesa-vulkan-drivers/bookworm-backports
+    if ! apt_has_suite "$APT_DIR" bookworm-backports; then
+      begin "adding the bookworm-backports suite to apt's sources" \
+        "add 'deb http://deb.debian.org/debian bookworm-backports main' to /etc/apt/sources.list yourself, then rerun"
+      mirror=$(apt_debian_mirror "$APT_DIR" bookworm)
+      log "adding the bookworm-backports suite ($mirror) to apt's sources"
+      apt_suite_stanza "$mirror" bookworm-backports | as_root tee "$APT_DIR/sources.list.d/reprise-backports.sources" >/dev/null
     fi
-    log "installing system packages for headless Dawn"
+  fi
+  if [ ${#missing[@]} -gt 0 ] || [ -n "$lavapipe" ]; then
+    begin "updating apt's package lists" "check the network and the mirrors in $APT_DIR/sources.list*, then rerun"
+    log "installing system packages for headless Dawn: ${missing[*]} $lavapipe"
     as_root apt-get update -qq
-    # Only lavapipe comes from backports: upgrading GL Mesa too makes the GLES path slower (RUNTIME.md).
+    begin "installing the system packages for headless Dawn" \
+      "run 'apt-get install ${gles_pkgs[*]} libvulkan1 $lavapipe' to see apt's own message, then rerun"
+    # Only lavapipe comes from backports: upgrading GL Mesa too makes the GLES path slower (docs/runtime.md).
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      "${gles_pkgs[@]}" libvulkan1 mesa-vulkan-drivers/bookworm-backports >/dev/null
+      "${gles_pkgs[@]}" libvulkan1 ${lavapipe:+"$lavapipe"} >/dev/null
   fi
 else
   log "apt-get not found: install EGL/Mesa (llvmpipe) and a Vulkan loader with lavapipe >= 25 yourself"
@@ -42,10 +64,12 @@ fi
 
 # --- pnpm ----------------------------------------------------------------------------------------
 if [ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]; then
+  begin "installing pnpm $PNPM_VERSION with npm" "check that node >= 20 and npm are installed and the npm registry is reachable"
   log "installing pnpm $PNPM_VERSION"
   npm install -g --silent "pnpm@$PNPM_VERSION" >/dev/null
 fi
 
 # --- dependencies --------------------------------------------------------------------------------
+begin "installing the locked dependencies with pnpm" "run 'pnpm install --frozen-lockfile' to see pnpm's own message"
 pnpm install --frozen-lockfile --prefer-offline --reporter=silent
 log "ready"
