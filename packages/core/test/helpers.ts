@@ -1,9 +1,11 @@
 /**
  * @file Core test helpers: the two devices (the CPU reference and the required WebGPU adapter), closeness
- * checks, and central-difference gradient checks in float64 on the CPU backend.
+ * checks, random inputs seeded per test (from the test's name, see kernels/test/seed.ts), and central-difference
+ * gradient checks in float64 on the CPU backend.
  */
 import type { DeviceChoice } from '@reprise/kernels';
 import { afterAll, beforeAll, expect } from 'vitest';
+import { nextUniform, seedNote } from '../../kernels/test/seed.ts';
 import { Device, type Shape, type Tensor, sizeOf, tidy } from '../src/index.ts';
 
 export async function openDevices(): Promise<{ cpu: Device; gpu: Device }> {
@@ -27,6 +29,11 @@ export function useDevices(): { cpu: Device; gpu: Device } {
   return devices;
 }
 
+/**
+ * |actual − expected| ≤ atol + rtol·|expected| elementwise. Both sides must be finite: poisoned (NaN) outputs
+ * mark elements nobody wrote, so a reference holding NaN or ±Inf is itself broken and must not pass by
+ * agreeing with an equally broken result.
+ */
 export function expectClose(
   actual: ArrayLike<number>,
   expected: ArrayLike<number>,
@@ -37,8 +44,12 @@ export function expectClose(
   for (let i = 0; i < expected.length; i++) {
     const a = actual[i]!;
     const e = expected[i]!;
-    const ok = Math.abs(a - e) <= tol.atol + tol.rtol * Math.abs(e) || (Number.isNaN(a) && Number.isNaN(e));
-    if (!ok) expect.fail(`${what}: element ${i} is ${a}, expected ${e} (atol ${tol.atol}, rtol ${tol.rtol})`);
+    if (!Number.isFinite(e))
+      expect.fail(`${what}: the reference's element ${i} is ${e}, not a finite value; ${seedNote()}`);
+    if (!(Math.abs(a - e) <= tol.atol + tol.rtol * Math.abs(e)))
+      expect.fail(
+        `${what}: element ${i} is ${a}, expected ${e} (atol ${tol.atol}, rtol ${tol.rtol}); ${seedNote()}`,
+      );
   }
 }
 
@@ -54,12 +65,6 @@ export interface InputSpec {
   values?: number[];
   /** Whether the gradient is checked for this input (default: f32 inputs). */
   grad?: boolean;
-}
-
-let seed = 987654321;
-function nextUniform(): number {
-  seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-  return seed / 4294967296;
 }
 
 export function makeValues(spec: InputSpec): number[] {

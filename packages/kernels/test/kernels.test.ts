@@ -1,6 +1,6 @@
 /**
- * Every kernel on WebGPU against its CPU twin, on fresh random inputs at odd sizes, with outputs poisoned
- * (NaN) before each run so that an element a kernel forgets to write fails the comparison.
+ * Every kernel on WebGPU against its CPU twin, on random inputs (seeded from each test's name) at odd sizes,
+ * with outputs poisoned (NaN) before each run so that an element a kernel forgets to write fails the comparison.
  * Tolerances are each kernel's own (see `tolerance` in its file, with the reasoning).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -203,6 +203,16 @@ describe('matmul kernel', () => {
         'tiled',
       ];
   const bigBlock = (variant: string) => variant === 'register32x16' || variant === 'register32x32';
+  // One device per variant, shared by the two tests below (and its compiled pipelines with them).
+  const opened = new Map<string, Promise<WebGpuBackend>>();
+  const backendFor = (variant: string): Promise<WebGpuBackend> => {
+    if (variant === 'auto') return Promise.resolve(gpu);
+    if (!opened.has(variant)) opened.set(variant, openGpu({ matmul: variant }));
+    return opened.get(variant)!;
+  };
+  afterAll(async () => {
+    for (const b of opened.values()) (await b).destroy();
+  });
   const covering: [number, number, number][] = [
     [33, 129, 65],
     [64, 64, 64],
@@ -212,23 +222,19 @@ describe('matmul kernel', () => {
     'variant %s: every transpose, odd and edge sizes, broadcast batch',
     { timeout: 600_000 },
     async (variant) => {
-      const backend = variant === 'auto' ? gpu : await openGpu({ matmul: variant });
-      try {
-        // 32×32 blocks compile in ~20 s each on a cold llvmpipe: the vec4 path only (the scalar path is the
-        // same generator code, covered by every smaller block).
-        const sizes = variant === 'register32x32' ? covering.slice(1) : bigBlock(variant) ? covering : shapes;
-        for (const [M, N, K] of sizes) {
-          for (const transA of [false, true]) {
-            for (const transB of [false, true]) {
-              const batch = M * N * K < 50000 ? 3 : 1;
-              const params = { batch, M, N, K, transA, transB, aBatchStride: M * K, bBatchStride: 0 };
-              const c = { inputs: [f32(randomValues(batch * M * K)), f32(randomValues(K * N))], params };
-              expect(await checkAgainstTwin(backend, 'matmul', c)).toBeNull();
-            }
+      const backend = await backendFor(variant);
+      // 32×32 blocks compile in ~20 s each on a cold llvmpipe: the vec4 path only (the scalar path is the
+      // same generator code, covered by every smaller block).
+      const sizes = variant === 'register32x32' ? covering.slice(1) : bigBlock(variant) ? covering : shapes;
+      for (const [M, N, K] of sizes) {
+        for (const transA of [false, true]) {
+          for (const transB of [false, true]) {
+            const batch = M * N * K < 50000 ? 3 : 1;
+            const params = { batch, M, N, K, transA, transB, aBatchStride: M * K, bBatchStride: 0 };
+            const c = { inputs: [f32(randomValues(batch * M * K)), f32(randomValues(K * N))], params };
+            expect(await checkAgainstTwin(backend, 'matmul', c)).toBeNull();
           }
         }
-      } finally {
-        if (backend !== gpu) backend.destroy();
       }
     },
   );
@@ -237,34 +243,30 @@ describe('matmul kernel', () => {
   it.each(variants.filter((v) => !bigBlock(v)))(
     'variant %s: fused bias and residual epilogue',
     async (variant) => {
-      const backend = variant === 'auto' ? gpu : await openGpu({ matmul: variant });
-      try {
-        for (const [M, N, K] of covering) {
-          for (const [bias, residual] of [
-            [true, false],
-            [false, true],
-            [true, true],
-          ] as const) {
-            const params = {
-              batch: 2,
-              M,
-              N,
-              K,
-              transA: false,
-              transB: false,
-              aBatchStride: M * K,
-              bBatchStride: 0,
-              bias,
-              residual,
-            };
-            const inputs = [f32(randomValues(2 * M * K)), f32(randomValues(K * N))];
-            if (bias) inputs.push(f32(randomValues(N)));
-            if (residual) inputs.push(f32(randomValues(2 * M * N)));
-            expect(await checkAgainstTwin(backend, 'matmul', { inputs, params })).toBeNull();
-          }
+      const backend = await backendFor(variant);
+      for (const [M, N, K] of covering) {
+        for (const [bias, residual] of [
+          [true, false],
+          [false, true],
+          [true, true],
+        ] as const) {
+          const params = {
+            batch: 2,
+            M,
+            N,
+            K,
+            transA: false,
+            transB: false,
+            aBatchStride: M * K,
+            bBatchStride: 0,
+            bias,
+            residual,
+          };
+          const inputs = [f32(randomValues(2 * M * K)), f32(randomValues(K * N))];
+          if (bias) inputs.push(f32(randomValues(N)));
+          if (residual) inputs.push(f32(randomValues(2 * M * N)));
+          expect(await checkAgainstTwin(backend, 'matmul', { inputs, params })).toBeNull();
         }
-      } finally {
-        if (backend !== gpu) backend.destroy();
       }
     },
   );
@@ -302,6 +304,20 @@ describe('gather and scatter-add', () => {
 });
 
 describe('row kernels', () => {
+  // One device per variant for every shape (row kernels only: the other kernels keep the adapter's choice).
+  const rowBackends: Record<string, WebGpuBackend> = {};
+  beforeAll(async () => {
+    for (const variant of ['thread', 'workgroup'])
+      rowBackends[variant] = await openGpu({
+        softmax: variant,
+        crossEntropy: variant,
+        crossEntropyGrad: variant,
+      });
+  });
+  afterAll(() => {
+    for (const b of Object.values(rowBackends)) b.destroy();
+  });
+
   it.each([
     [1, 1],
     [7, 33],
@@ -310,14 +326,7 @@ describe('row kernels', () => {
   ])(
     'softmax, log-softmax and cross-entropy on [%i, %i], a thread and a workgroup per row',
     async (rows, cols) => {
-      for (const variant of ['thread', 'workgroup']) {
-        const backend = await openGpu({ softmax: variant, crossEntropy: variant, crossEntropyGrad: variant });
-        try {
-          await rowCases(backend, rows, cols);
-        } finally {
-          backend.destroy();
-        }
-      }
+      for (const variant of ['thread', 'workgroup']) await rowCases(rowBackends[variant]!, rows, cols);
     },
   );
 });
@@ -408,8 +417,11 @@ describe('attention kernels', () => {
   ];
   const poisoned = (n: number) => f32(new Array(n).fill(Number.NaN));
 
+  // Cold llvmpipe compiles of the d = 64 and d = 128 kernels take 100–190 s on a loaded 2-core machine (the
+  // default 180 s timeout was hit), as the big matmul blocks do.
   it.each(shapes)(
     'B %i, H %i, T %i, d %i, lengths %j: forward and backward kernels, causal and not',
+    { timeout: 600_000 },
     async (B, H, T, d, lengths) => {
       for (const causal of [true, false]) {
         const p = { batch: B, heads: H, seq: T, headDim: d, causal, scale: 1 / Math.sqrt(d) };
