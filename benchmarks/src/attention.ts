@@ -5,8 +5,8 @@
  * enough, else against our unfused path, before they are timed.
  */
 import { Device, Rng, type Tensor, attention } from '@reprise/core';
-import { CpuBackend, type HostArray, type WebGpuBackend, compareToTwin } from '@reprise/kernels';
-import { type ImplCase, type Job, measureJob } from './job.ts';
+import { CpuBackend, type HostArray, type WebGpuBackend } from '@reprise/kernels';
+import { type ImplCase, type Job, measureJob, twinCheck } from './job.ts';
 import { type AttentionInputs, tfjsAttention } from './peers/tfjs-ops.ts';
 import { tfjsCases } from './peers/tfjs.ts';
 import type { Measurement, SuiteOptions } from './report.ts';
@@ -84,6 +84,9 @@ async function reference(gpuDev: Device, x: AttentionInputs, backward: boolean):
   }
 }
 
+/** f32 outputs and gradients against the float64 twin over T-long softmax rows and T×d products. */
+export const ATTENTION_TOL = { rtol: 2e-3, atol: 2e-4 };
+
 /** tfjs-cpu runs up to this many score entries (B·H·T²) outside --full. */
 const TFJS_CPU_LIMIT = 4 * 256 * 256;
 
@@ -95,8 +98,7 @@ export async function benchAttention(gpu: WebGpuBackend, options: SuiteOptions):
     const label = `B·H ${c.batch * c.heads}, T ${c.seq}, d ${c.headDim}, ${c.causal ? 'causal' : 'bidirectional'}`;
     for (const backward of [false, true]) {
       const expected = await reference(dev, x, backward);
-      const check = (outs: HostArray[]) =>
-        outs.map((o, i) => compareToTwin(o, expected[i]!, 2e-3, 2e-4)).find((p) => p) ?? null;
+      const check = twinCheck(expected, ATTENTION_TOL);
       const bench = backward ? 'attention fwd+bwd' : 'attention fwd';
       const impls: ImplCase[] = [
         ...(['fused', 'unfused'] as const).map((impl) => ({

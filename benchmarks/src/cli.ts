@@ -1,13 +1,15 @@
 /**
  * @file `pnpm bench [suite…] [--full|--quick] [--json] [--device auto|vulkan|opengles] [--out DIR] [--no-report]`.
  * Runs the suites, prints a table (or JSON lines with --json) and writes the report (REPORT.md, SVG charts,
- * measurements.jsonl) under benchmarks/results/.
+ * measurements.jsonl) under benchmarks/results/. Ctrl-C stops after the current measurement, prints what was
+ * measured, writes no report (a previous one stays whole) and exits 130; a second Ctrl-C exits 130 at once.
  */
 import { createRequire } from 'node:module';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEVICE_CHOICES, type DeviceChoice, WebGpuBackend, deviceChoiceFromEnv } from '@reprise/kernels';
+import { EXIT_INTERRUPTED, installInterruptHandler, isInterrupted } from '@reprise/train';
 import { benchAttention } from './attention.ts';
 import { benchMatmul } from './matmul.ts';
 import { benchModel } from './model.ts';
@@ -44,7 +46,11 @@ const USAGE = `usage: pnpm bench [${Object.keys(SUITES).join('|')}]… [--full|-
   --json      one JSON object per measurement on stdout instead of the table
   --device    WebGPU adapter (default: $REPRISE_DEVICE or auto)
   --out       where the report goes (default: benchmarks/results/<default|full|quick, or the suites run>)
-  --no-report print only, write no report`;
+  --no-report print only, write no report
+  Ctrl-C      stop after the current measurement (no report is written); exit code 130`;
+
+/** Thrown from the progress callback after a measurement once Ctrl-C was pressed: unwinds the suite. */
+class Interrupted extends Error {}
 
 async function main(): Promise<number> {
   const started = performance.now();
@@ -80,6 +86,11 @@ async function main(): Promise<number> {
     );
     return 2;
   }
+  // The same contract as `reprise`: the first Ctrl-C stops after this measurement, a second one at once (130).
+  installInterruptHandler({
+    onFirst: () => process.stderr.write('\nstopping after this measurement (Ctrl-C again to quit now)\n'),
+    onSecond: () => process.stderr.write('\nquit (no report written)\n'),
+  });
   const gpu = await WebGpuBackend.create(device);
   const log = (s: string) => (values.json ? process.stderr : process.stdout).write(`${s}\n`);
   const a = gpu.adapter;
@@ -88,18 +99,32 @@ async function main(): Promise<number> {
   const notes: string[] = [];
   const targets: TargetResult[] = [];
   const mode = values.full ? 'full' : values.quick ? 'quick' : 'default';
+  // Every measurement as it is reported: what an interrupted run still shows.
+  const measured: Measurement[] = [];
   const options: SuiteOptions = {
     mode,
     note: (line) => notes.push(line),
     target: (t) => targets.push(t),
     progress: (m) => {
+      measured.push(m);
       if (values.json) console.log(JSON.stringify(m));
       else log(`  ${m.bench} ${m.label ?? m.shape.join('×')} ${m.impl}: ${m.error ?? summary(m)}`);
+      if (isInterrupted()) throw new Interrupted();
     },
   };
   const suites = positionals.length ? positionals : Object.keys(SUITES);
   const results: Measurement[] = [];
-  for (const name of suites) results.push(...(await SUITES[name]!(gpu, options)));
+  try {
+    for (const name of suites) results.push(...(await SUITES[name]!(gpu, options)));
+  } catch (e) {
+    if (!(e instanceof Interrupted)) throw e;
+    if (!values.json && measured.length > 0) log(renderTable(measured, BASELINES));
+    process.stderr.write(
+      `interrupted after ${measured.length} measurements; no report written (a previous report stays as it was)\n`,
+    );
+    gpu.destroy();
+    return EXIT_INTERRUPTED;
+  }
   if (!values.json) log(renderTable(results, BASELINES));
   for (const line of notes) log(line);
   for (const t of targets)

@@ -1,5 +1,5 @@
 /**
- * @file A one-shot check for a machine with a real GPU (see shared/notes/GPU.md and docs/perf-notes.md):
+ * @file A one-shot check for a machine with a real GPU (see docs/gpu.md and docs/perf-notes.md):
  * every kernel against its CPU twin on the hardware adapter, then matmul GFLOP/s per variant at large sizes.
  * Bundled into one file with esbuild so that it runs with a bare `node` and dawn.node, no node_modules.
  * Prints JSON lines; the caller adds a PyTorch baseline on the same card.

@@ -3,7 +3,7 @@
  * outputs are compared with a reference first (a wrong result becomes an error, never a time), then `run` is
  * timed. `run` resolves when the results are on the host, the one definition every peer can meet the same way.
  */
-import type { HostArray } from '@reprise/kernels';
+import { type HostArray, compareToTwin } from '@reprise/kernels';
 import type { Measurement } from './report.ts';
 import { timeIt } from './timing.ts';
 
@@ -31,6 +31,28 @@ export interface ImplCase {
   impl: string;
   adapter: string;
   build: () => Job | Promise<Job>;
+}
+
+/**
+ * The check of outputs against reference outputs (the CPU twin's, or a twin-checked path's): as many outputs,
+ * each as long, every element within atol + rtol·|reference|; NaN or ±∞ where the reference is finite fails.
+ */
+export function twinCheck(
+  expected: readonly HostArray[],
+  tol: { rtol: number; atol: number },
+): (outputs: HostArray[]) => string | null {
+  return (outputs) => {
+    if (outputs.length !== expected.length)
+      return `${outputs.length} outputs, expected ${expected.length} (as many as the reference)`;
+    for (const [i, out] of outputs.entries()) {
+      const want = expected[i]!;
+      if (out.length !== want.length)
+        return `output ${i} has ${out.length} elements, expected ${want.length}`;
+      const problem = compareToTwin(out, want, tol.rtol, tol.atol);
+      if (problem) return `output ${i}: ${problem}`;
+    }
+    return null;
+  };
 }
 
 /**

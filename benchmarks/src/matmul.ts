@@ -54,7 +54,7 @@ function randomData(n: number, seed: number): Float32Array {
 }
 
 /** Compares 64 sampled outputs with float64 dot products; returns a problem or null. */
-function checkSamples(
+export function checkSamples(
   c: ArrayLike<number>,
   a: Float32Array,
   b: Float32Array,

@@ -5,8 +5,8 @@
  * Every implementation's gradients are checked against our CPU twin before they are timed.
  */
 import { Device, Rng, type Tensor, crossEntropy, layerNorm } from '@reprise/core';
-import { CpuBackend, type HostArray, type WebGpuBackend, compareToTwin } from '@reprise/kernels';
-import { type ImplCase, type Job, measureJob } from './job.ts';
+import { CpuBackend, type WebGpuBackend } from '@reprise/kernels';
+import { type ImplCase, type Job, measureJob, twinCheck } from './job.ts';
 import { type RowsInputs, tfjsCrossEntropy, tfjsLayerNorm } from './peers/tfjs-ops.ts';
 import { type Tf, tfjsCases } from './peers/tfjs.ts';
 import type { Measurement, SuiteOptions } from './report.ts';
@@ -88,6 +88,9 @@ const OPS: Op[] = [
   },
 ];
 
+/** f32 gradients of one row-wise op (a reduction over ≤ 16k columns) against the float64 twin. */
+export const OPS_TOL = { rtol: 1e-3, atol: 1e-5 };
+
 export async function benchOps(gpu: WebGpuBackend, options: SuiteOptions): Promise<Measurement[]> {
   const dev = new Device(gpu);
   const cpu = new Device(new CpuBackend());
@@ -98,8 +101,7 @@ export async function benchOps(gpu: WebGpuBackend, options: SuiteOptions): Promi
       const twin = op.reprise(cpu, x);
       const expected = await twin.outputs();
       twin.dispose();
-      const check = (outs: HostArray[]) =>
-        outs.map((o, i) => compareToTwin(o, expected[i]!, 1e-3, 1e-5)).find((p) => p) ?? null;
+      const check = twinCheck(expected, OPS_TOL);
       const impls: ImplCase[] = [
         { impl: 'reprise-webgpu', adapter: gpu.adapter.description, build: () => op.reprise(dev, x) },
         ...tfjsCases(gpu, (tf) => op.tfjs(tf, x, true)),

@@ -5,12 +5,13 @@
  */
 import {
   CpuBackend,
+  type HostArray,
   type KernelBackend,
   type Storage,
   type WebGpuBackend,
-  compareToTwin,
   kernel,
 } from '@reprise/kernels';
+import { twinCheck } from './job.ts';
 import type { Measurement, SuiteOptions } from './report.ts';
 import { timeIt } from './timing.ts';
 
@@ -153,6 +154,10 @@ async function runOnce(b: KernelBackend, c: Case, ins: Storage[]) {
   return result;
 }
 
+/** The check of a kernel's output against its CPU twin's output, at the kernel's own tolerance. */
+export const checkKernel = (name: string, params: object, twin: HostArray) =>
+  twinCheck([twin], kernel(name).tolerance(params));
+
 export async function benchRows(gpu: WebGpuBackend, options: SuiteOptions): Promise<Measurement[]> {
   const results: Measurement[] = [];
   const cpu = new CpuBackend();
@@ -167,13 +172,8 @@ export async function benchRows(gpu: WebGpuBackend, options: SuiteOptions): Prom
       adapter: gpu.adapter.description,
     };
     const gpuIns = upload(gpu);
-    const tol = kernel(c.kernel).tolerance(c.params);
-    const problem = compareToTwin(
-      await runOnce(gpu, c, gpuIns),
-      await runOnce(cpu, c, upload(cpu)),
-      tol.rtol,
-      tol.atol,
-    );
+    const got = await runOnce(gpu, c, gpuIns);
+    const problem = checkKernel(c.kernel, c.params, await runOnce(cpu, c, upload(cpu)))([got]);
     if (problem) {
       results.push({ ...base, error: `wrong result: ${problem}` });
     } else {

@@ -1,6 +1,6 @@
 /**
  * @file Lends our Dawn instance to the peers (tfjs-webgpu, gpu.js webgpu), which look for `navigator.gpu` the
- * way a browser page would: they then run on the same adapter as our kernels (RUNTIME.md, "Peers").
+ * way a browser page would: they then run on the same adapter as our kernels (docs/runtime.md, "Peers").
  */
 import type { WebGpuBackend } from '@reprise/kernels';
 

@@ -46,8 +46,8 @@ export class TfjsGpt {
       .filter(([name]) => !noDecay(name))
       .map(([, v]) => v);
     this.#optimizer = tf.train.adam(settings.lr, settings.betas[0], settings.betas[1], settings.eps);
-    // tf.gather's own gradient needs UnsortedSegmentSum, which the wasm backend lacks (RUNTIME.md): gather
-    // forward, scatterND (which sums repeated ids) backward.
+    // tf.gather's own gradient needs UnsortedSegmentSum, which the wasm backend lacks (docs/runtime.md):
+    // gather forward, scatterND (which sums repeated ids) backward.
     this.#embed = tf.customGrad((table, ids, save) => {
       (save as unknown as (saved: TfTensor[]) => void)([ids as TfTensor]);
       return {

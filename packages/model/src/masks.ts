@@ -1,6 +1,7 @@
 /**
- * @file Attention mask policy per layer: causal, full unmasking, middle unmasking (the band of PAPER.md),
- * an explicit list of unmasked layers (the layer-wise experiments of Dukić & Šnajder 2024), or bidirectional.
+ * @file Attention mask policy per layer: causal, full unmasking, middle unmasking (the band of docs/method.md,
+ * "Baselines"), an explicit list of unmasked layers (the layer-wise experiments of Dukić & Šnajder 2024), or
+ * bidirectional.
  * Padding is masked separately, by key lengths, in every layer.
  */
 
@@ -45,10 +46,13 @@ export function causalLayers(policy: MaskPolicy, layers: number): boolean[] {
 /** Parses the CLI form: causal | bidirectional | unmask-full | unmask-middle | layers:0,3,5. */
 export function parseMaskPolicy(text: string): MaskPolicy {
   if (text.startsWith('layers:')) {
-    const list = text.slice('layers:'.length).split(',').filter(Boolean).map(Number);
-    if (list.some((l) => !Number.isInteger(l)))
-      throw new Error(`mask policy '${text}': expected layers:i,j,… with integer layer indices`);
-    return { unmaskedLayers: list };
+    const items = text.slice('layers:'.length).split(',');
+    // An empty entry is a typo, and an empty list would silently mean 'causal' (Number('') is 0): refused.
+    if (items.some((s) => s.trim() === '' || !Number.isInteger(Number(s))))
+      throw new Error(
+        `mask policy '${text}': expected layers:i,j,… with integer layer indices (no empty list or entry)`,
+      );
+    return { unmaskedLayers: items.map(Number) };
   }
   if (['causal', 'bidirectional', 'unmask-full', 'unmask-middle'].includes(text)) return text as MaskPolicy;
   throw new Error(

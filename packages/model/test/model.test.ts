@@ -13,7 +13,6 @@ import {
   type TransformerConfig,
   applyRotary,
   causalLayers,
-  makeConfig,
   middleBand,
   paramShapes,
   parameterCount,
@@ -21,22 +20,13 @@ import {
   rotaryAt,
   rotaryTables,
 } from '../src/index.ts';
+import { influence, smallConfig } from './helpers.ts';
 
 const at0 = (tables: ReturnType<typeof rotaryTables>, dev: Device) =>
   rotaryAt(tables, dev.tensor([0], [1, 1], 'i32'));
 
 const devices = useDevices();
-const small = (over: Partial<TransformerConfig> = {}) =>
-  makeConfig({
-    vocabSize: 23,
-    dModel: 16,
-    heads: 2,
-    layers: 4,
-    dFF: 32,
-    maxPositions: 64,
-    dropout: 0,
-    ...over,
-  });
+const small = smallConfig;
 /** f32 WebGPU vs float64 CPU through four blocks: a few ulps of f32 per op, compounded. */
 const GPU_TOL = { rtol: 2e-3, atol: 2e-4 };
 /** Two float64 computations of the same function in a different order. */
@@ -52,38 +42,14 @@ function labeler(dev: Device, cfg: TransformerConfig, options: Partial<LabelerOp
 }
 
 const sentence = [4, 9, 2, 17, 11, 6];
+/** Weights of the 5 labels' logits in the influence measure. */
+const LABEL_WEIGHTS = [-1.7, -0.7, 0.3, 1.3, 2.3];
 
 async function logitsOf(l: SequenceLabeler, seqs: number[][]): Promise<Float64Array | Float32Array> {
   const out = l.forward(l.layout(seqs));
   const values = await out.hostData();
   out.dispose();
   return values as Float64Array;
-}
-
-/** ∂(head output at word i · w)/∂(input embedding of every word): the squared norm per word. */
-async function influence(l: SequenceLabeler, i: number): Promise<number[]> {
-  const layout = l.layout([sentence]);
-  const dim = l.backbone.config.dModel;
-  const emb = tidy(() => l.embed(layout).detach()).setRequiresGrad();
-  tidy(() => {
-    const logits = l.forwardEmbedded(emb, layout);
-    const w = l.backbone.device.tensor(
-      Array.from({ length: 5 }, (_, k) => k - 1.7),
-      [5],
-    );
-    logits
-      .slice([0, i], [1, i + 1])
-      .mul(w)
-      .sum()
-      .backward();
-  });
-  const g = await emb.grad!.hostData();
-  emb.dispose();
-  return sentence.map((_, j) => {
-    let s = 0;
-    for (let k = 0; k < dim; k++) s += g[j * dim + k]! ** 2;
-    return s;
-  });
 }
 
 describe('bidirectionality, measured by gradients', () => {
@@ -100,7 +66,7 @@ describe('bidirectionality, measured by gradients', () => {
   for (const [name, cfg, opts, sees] of variants) {
     it(`${name}: the word at ${i} ${sees ? 'sees' : 'does not see'} the words to its right`, async () => {
       for (const dev of [devices.cpu, devices.gpu]) {
-        const g = await influence(labeler(dev, small(cfg), opts), i);
+        const g = await influence(labeler(dev, small(cfg), opts), sentence, i, LABEL_WEIGHTS);
         for (let j = 0; j <= i; j++) expect(g[j], `${dev.name}: left word ${j}`).toBeGreaterThan(1e-12);
         for (let j = i + 1; j < sentence.length; j++) {
           if (sees) expect(g[j], `${dev.name}: right word ${j}`).toBeGreaterThan(1e-12);
@@ -190,6 +156,15 @@ describe('equivalences', () => {
           expectClose(rows, alone, dev === devices.cpu ? F64_TOL : GPU_TOL, `${dev.name} sentence ${b}`);
         }
       }
+    }
+  });
+
+  it('rotary tables grow on demand: r+1 copies past maxPositions give what a larger table gives', async () => {
+    const long = Array.from({ length: 40 }, (_, i) => (i * 7) % 23);
+    for (const dev of [devices.cpu, devices.gpu]) {
+      const grown = await logitsOf(labeler(dev, small(), { r: 2 }), [long]); // 120 positions, table of 64
+      const ample = await logitsOf(labeler(dev, small({ maxPositions: 128 }), { r: 2 }), [long]);
+      expectClose(grown, ample, F64_TOL, `${dev.name}: grown vs built-large rotary tables`);
     }
   });
 
@@ -289,10 +264,15 @@ describe('configuration', () => {
       /r must be an integer ≥ 0/,
     );
     expect(() => l.layout([Array(40).fill(2)])).not.toThrow();
-    const sr = new SequenceLabeler(l.backbone, { numLabels: 3, r: 1 });
+    // A learned position table is fixed: r+1 copies must fit it. Rotary tables grow to the length needed.
+    const learned = labeler(devices.cpu, small({ positions: 'learned' }));
+    const sr = new SequenceLabeler(learned.backbone, { numLabels: 3, r: 1 });
     expect(() => sr.layout([Array(40).fill(2)])).toThrow(
       /needs 80 positions, but the model has 64 \(16 too many\)/,
     );
+    expect(() =>
+      new SequenceLabeler(l.backbone, { numLabels: 3, r: 1 }).layout([Array(40).fill(2)]),
+    ).not.toThrow();
     const params = { ...l.backbone.params };
     params['norm.weight'] = devices.cpu.zeros([15]);
     expect(() => new Transformer(devices.cpu, l.backbone.config, params)).toThrow(
