@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Packs the GPU check for a machine without Node or a registry (shared/notes/GPU.md): one esbuild bundle,
+# Packs the GPU check for a machine without Node or a registry (docs/gpu.md): one esbuild bundle,
 # the node binary and the linux-x64 dawn.node, xz-compressed, plus the Vulkan loader .debs, into .gpu/.
 set -euo pipefail
 cd "$(dirname "$0")/.."

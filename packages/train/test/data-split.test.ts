@@ -38,7 +38,7 @@ describe('brownSplit', () => {
     expect(brownSplit('test', docs).map((d) => d.id)).toEqual(test.map((d) => d.id));
   });
 
-  it('has the 187 Brown base tags BROWN.md counts in training', () => {
+  it('has the 187 Brown base tags docs/data.md counts in training', () => {
     const base = new Set(train.flatMap((d) => d.sentences.flatMap((s) => s.tags.map(brownBaseTag))));
     expect(base.size).toBe(187);
   });

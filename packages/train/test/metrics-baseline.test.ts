@@ -32,7 +32,7 @@ describe('majorityBaseline', () => {
     expect(majorityBaseline(train, [{ words: ['z'], labels: ['O'] }]).unknownLabel).toBe('O');
   });
 
-  // BROWN.md: 94.27% universal, 90.25% Brown base tags, 3.8% out of vocabulary on the test split.
+  // docs/data.md: 94.27% universal, 90.25% Brown base tags, 3.8% out of vocabulary on the test split.
   it('reproduces the Brown floors', () => {
     const universal = majorityBaseline(
       brownTask('pos-universal', 'train'),

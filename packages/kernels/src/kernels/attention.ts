@@ -8,7 +8,7 @@
  *  - `maskedSoftmax` is the unfused path's middle step (scores → probabilities under the same masks).
  * Layout: q, k, v, o, dO are [B, H, T, d] contiguous; lengths is i32 [B] (keys j ≥ lengths[b] get no weight,
  * query rows i ≥ lengths[b] give zeros and no gradient). Each invocation owns R consecutive rows (R per
- * adapter: reuse of each loaded key across rows is what makes llvmpipe fast, see RUNTIME.md); head dims
+ * adapter: reuse of each loaded key across rows is what makes llvmpipe fast, see docs/runtime.md); head dims
  * are specialized and must be a multiple of 4 (vec4 loads).
  */
 import { assertInputs, defineKernel } from './kernel.ts';

@@ -5,7 +5,7 @@
  * Two variants, chosen per adapter (`chooseMatmulVariant`):
  *  - `register`: no workgroup memory; each invocation owns a TM×TN block of C in private vec4 accumulators
  *    and reads A and B as vec4s along their contiguous axes, so that few loads feed many fmas. Fast on
- *    llvmpipe, where barriers and workgroup memory are slow and loads cost more than math (RUNTIME.md).
+ *    llvmpipe, where barriers and workgroup memory are slow and loads cost more than math (docs/runtime.md).
  *  - `tiled`: the classic 64×64 workgroup tile in workgroup memory, 4×4 outputs per invocation, for real GPUs.
  * Both clamp load indices at the edges (no branches in the inner loop) and guard only the stores, so every
  * size works, including 1×N, N×1 and K = 1.

@@ -1,7 +1,7 @@
 /**
  * @file Finding a Dawn adapter and opening a device on it.
  * `auto` prefers a hardware adapter, then the software ones in the order measured fastest here
- * (GLES on llvmpipe before Vulkan on lavapipe, see shared/notes/RUNTIME.md).
+ * (GLES on llvmpipe before Vulkan on lavapipe, see docs/runtime.md).
  */
 import { create, globals } from 'webgpu';
 import type { AdapterDescription } from '../types.ts';
@@ -24,7 +24,10 @@ if (typeof (globalThis as { GPUBufferUsage?: unknown }).GPUBufferUsage === 'unde
   Object.assign(globalThis, globals);
 }
 
-/** Keeps every Dawn instance reachable for the life of the process (see RUNTIME.md). */
+/**
+ * Keeps every Dawn instance reachable for the life of the process (docs/runtime.md, "Environment and API
+ * pitfalls").
+ */
 const liveInstances = new Set<GPU>();
 
 const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|softpipe/i;
@@ -143,7 +146,7 @@ export async function openGpu(
     tried.push(`${backend}: software adapter ${desc.description}`);
     software.push({ ...found, backend });
   }
-  // Software only: GLES/llvmpipe runs our kernels 2-3x faster than Vulkan/lavapipe (RUNTIME.md).
+  // Software only: GLES/llvmpipe runs our kernels faster than Vulkan/lavapipe (matmul ~3x; docs/runtime.md).
   software.sort((a, b) => (a.backend === 'opengles' ? -1 : 0) - (b.backend === 'opengles' ? -1 : 0));
   const best = software[0];
   if (best) return openDevice(best.gpu, best.adapter, best.backend, options);

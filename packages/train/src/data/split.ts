@@ -1,5 +1,5 @@
 /**
- * @file The genre-stratified train/dev/test split of the Brown documents described in shared/notes/BROWN.md.
+ * @file The genre-stratified train/dev/test split of the Brown documents described in docs/data.md.
  */
 import { type BrownDocument, loadBrown } from './brown.ts';
 

@@ -17,7 +17,7 @@ const baseTags = new Map<string, string>();
  * `ppss+bem`, `nn-tl-hl` → `nn`, `do*` → `do*`. Suffixes are removed from every part of a compound because the
  * corpus writes them there (`pps+bez-hl`). The two truncated suffixes in the corpus (`fw-in+at-t`,
  * `ppss+ber-n`, 4 tokens) are kept as they are, as the universal table keeps them: 190 base tags over the corpus,
- * 187 over the training split (the number BROWN.md quotes).
+ * 187 over the training split (the number docs/data.md quotes).
  */
 export function brownBaseTag(raw: string): string {
   let base = baseTags.get(raw);

@@ -19,7 +19,7 @@ const NOUN = /^(NOUN$|nn|np|nr)/;
 
 /**
  * Tags each test word with its most frequent label in training (words lower-cased; ties go to the label seen first
- * for that word, which reproduces the floors in BROWN.md). Unknown
+ * for that word, which reproduces the floors in docs/data.md). Unknown
  * words get `unknownLabel`, by default the most frequent noun label in training (`NOUN`, `nn`), or the most
  * frequent label when none is a noun (span tasks: `O`).
  */
