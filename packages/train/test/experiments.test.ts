@@ -19,10 +19,13 @@ import {
   validateExperimentConfig,
   variantKey,
 } from '../src/experiments/config.ts';
+import { planRuns } from '../src/experiments/records.ts';
 import { writeExperimentReport } from '../src/experiments/report.ts';
 import { type RunRecord, readExperimentLog, runExperiment } from '../src/experiments/runner.ts';
+import { canonicalJson, settingsChanges, settingsHash } from '../src/experiments/settings.ts';
 import { formatPoints, pairedDifference, summarize } from '../src/experiments/stats.ts';
 import { evenly } from '../src/experiments/task-data.ts';
+import { tinyExperimentData } from './fixtures/tiny-experiment.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'reprise-exp-'));
 
@@ -95,12 +98,7 @@ const baseConfig = (): ExperimentConfig => ({
     },
     encoder: false,
   },
-  data: {
-    trainSentences: 8,
-    devSentences: 4,
-    testSentences: 4,
-    synthetic: { train: 12, dev: 4, test: 6, classes: 4, minWords: 3, maxWords: 5 },
-  },
+  data: tinyExperimentData(),
   finetune: { epochs: 1, batchSize: 4 },
   groups: [
     {
@@ -112,6 +110,9 @@ const baseConfig = (): ExperimentConfig => ({
     { name: 'again', title: 'again', tasks: ['synthetic'], variants: [{ method: 'sr', r: 1 }], seeds: [1] },
   ],
 });
+
+// biome-ignore lint/suspicious/noExplicitAny: configs are patched into invalid shapes on purpose.
+type Mutable = any;
 
 describe('experiment config', () => {
   it('expands groups into runs with stable ids, running a shared run once', () => {
@@ -128,22 +129,159 @@ describe('experiment config', () => {
     );
   });
 
-  it('refuses bad configs naming the file and the field', () => {
-    const bad = (patch: (c: Record<string, unknown>) => void) => {
-      const c = baseConfig() as unknown as Record<string, unknown>;
-      patch(c);
-      return () => validateExperimentConfig(c, 'grid.json');
-    };
+  const bad = (patch: (c: Mutable) => void) => {
+    const c = baseConfig() as unknown as Mutable;
+    patch(c);
+    return () => validateExperimentConfig(c, 'grid.json');
+  };
+
+  it('refuses bad configs naming the file, the JSON path, what was expected and what was found', () => {
     expect(bad((c) => (c.seeds = undefined))).toThrow(
-      'grid.json: seeds must be a non-empty list of non-negative integers, found undefined',
+      'grid.json: seeds is missing (expected a non-empty list)',
     );
-    expect(bad((c) => ((c.groups as { tasks: string[] }[])[0]!.tasks = ['pos']))).toThrow(
-      'grid.json: groups[0] (main).tasks must be a non-empty list of pos-universal, pos-brown, names, synthetic, found ["pos"]',
+    expect(bad((c) => (c.seeds = [1, -2]))).toThrow('grid.json: seeds[1] must be an integer ≥ 0, found -2');
+    expect(bad((c) => (c.groups[0].tasks = ['pos']))).toThrow(
+      'grid.json: groups[0].tasks[0] must be one of "pos-universal", "pos-brown", "names", "synthetic", found "pos"',
     );
-    expect(
-      bad((c) => ((c.groups as { variants: object[] }[])[1]!.variants = [{ method: 'encoder' }])),
-    ).toThrow('not an encoder run while pretrain.encoder is false');
+    expect(bad((c) => (c.groups[1].variants = [{ method: 'encoder' }]))).toThrow(
+      'grid.json: groups[1].variants[0] is an encoder run, but pretrain.encoder is false',
+    );
+    // The fields no check used to reach (issue 17): fine-tuning values, variant fields, relations.
+    expect(bad((c) => (c.finetune.epochs = 0))).toThrow(
+      'grid.json: finetune.epochs must be an integer ≥ 1, found 0',
+    );
+    expect(bad((c) => (c.finetune.lr = 'x'))).toThrow(
+      'grid.json: finetune.lr must be a number in (0, ∞), found "x"',
+    );
+    expect(bad((c) => (c.pretrain.options.steps = 1.5))).toThrow(
+      'grid.json: pretrain.options.steps must be an integer ≥ 1, found 1.5',
+    );
+    expect(bad((c) => (c.pretrain.options.model.heads = 3))).toThrow(
+      'grid.json: pretrain.options.model is not a valid model: config.heads (3) must divide config.dModel (32)',
+    );
+    expect(bad((c) => (c.groups[0].variants[1].positions = 'middle'))).toThrow(
+      'grid.json: groups[0].variants[1].positions must be one of "continue", "reset", found "middle"',
+    );
+    expect(bad((c) => (c.groups[0].variants[0].labelSubword = 'second'))).toThrow(
+      'grid.json: groups[0].variants[0].labelSubword must be one of "first", "last", found "second"',
+    );
+    expect(bad((c) => (c.groups[0].variants = [{ method: 'unmask-layers', unmaskedLayers: '1,2' }]))).toThrow(
+      'grid.json: groups[0].variants[0].unmaskedLayers must be a list, found "1,2"',
+    );
+    expect(bad((c) => (c.groups[0].variants = [{ method: 'unmask-layers', unmaskedLayers: [2] }]))).toThrow(
+      'grid.json: groups[0].variants[0].unmaskedLayers[0] must be a 0-based layer below 2, found 2',
+    );
+    expect(bad((c) => (c.groups[0].variants = [{ method: 'unmask-layers' }]))).toThrow(
+      'grid.json: groups[0].variants[0].unmaskedLayers must list the unmasked layers',
+    );
+    expect(bad((c) => (c.groups[0].variants[1].layer = 3))).toThrow(
+      "grid.json: groups[0].variants[1].layer must be at most the backbone's 2 layers, found 3",
+    );
+    expect(bad((c) => (c.data.synthetic.minWords = 6))).toThrow(
+      'grid.json: data.synthetic.minWords (6) must not exceed data.synthetic.maxWords (5)',
+    );
+    expect(bad((c) => (c.groups[1].name = 'main'))).toThrow(
+      'grid.json: groups[1].name must be unique, found "main" twice',
+    );
     expect(bad(() => {})).not.toThrow();
+  });
+
+  it('refuses unknown keys at every level, naming the closest known key', () => {
+    const unknown: [string, (c: Mutable) => void, string][] = [
+      ['top', (c) => (c.sedes = [1]), 'seeds'],
+      ['pretrain', (c) => (c.pretrain.encodr = true), 'pretrain.encoder'],
+      ['pretrain.options', (c) => (c.pretrain.options.stpes = 3), 'pretrain.options.steps'],
+      [
+        'pretrain.options.model',
+        (c) => (c.pretrain.options.model.dmodel = 3),
+        'pretrain.options.model.dModel',
+      ],
+      ['data.synthetic', (c) => (c.data.synthetic.clases = 3), 'data.synthetic.classes'],
+      ['finetune', (c) => (c.finetune.epocs = 3), 'finetune.epochs'],
+      ['groups[i]', (c) => (c.groups[1].seed = [1]), 'groups[1].seeds'],
+      ['variants[j]', (c) => (c.groups[0].variants[1].rr = 2), 'groups[0].variants[1].r'],
+    ];
+    for (const [, patch, suggestion] of unknown) {
+      const wrong = (() => {
+        try {
+          bad(patch)();
+        } catch (e) {
+          return (e as Error).message;
+        }
+        return 'accepted';
+      })();
+      expect(wrong).toMatch(/^grid\.json: \S+ is not a known key; did you mean /);
+      expect(wrong).toContain(`did you mean ${suggestion}?`);
+    }
+    expect(bad((c) => (c.finetune.epocs = 3))).toThrow(
+      'grid.json: finetune.epocs is not a known key; did you mean finetune.epochs?',
+    );
+    // r and layer name a variant: a default for them would be silently overridden, so it is refused.
+    expect(bad((c) => (c.finetune.r = 2))).toThrow('grid.json: finetune.r is not a known key');
+  });
+
+  it('quotes at most ~200 characters of a bad value, and survives deep nesting', () => {
+    let message = '';
+    try {
+      bad((c) => (c.name = 'a b'.repeat(4000)))();
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain('grid.json: name must be a word');
+    expect(message).toContain('(12002 characters)');
+    expect(message.length).toBeLessThan(400);
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    expect(bad((c) => (c.finetune.lr = deep))).toThrow(
+      'grid.json: finetune.lr must be a number in (0, ∞), found a value too deeply nested to show',
+    );
+  });
+});
+
+describe('run settings and their hash', () => {
+  const runOf = (config: ExperimentConfig, id: string) => planRuns(config).find((r) => r.id === id)!;
+  it('holds the merged settings; the hash ignores key order and changes with anything that changes a run', () => {
+    const config = baseConfig();
+    const run = runOf(config, 'synthetic/sr-r1/seed2');
+    expect(run.settings.finetune).toMatchObject({
+      method: 'sr',
+      r: 1,
+      epochs: 1,
+      batchSize: 4,
+      lr: 1e-3,
+      seed: 2,
+    });
+    expect(run.settings.backbone.model).toMatchObject({ dModel: 32, layers: 2, kind: 'decoder' });
+    expect(run.settings.backbone.pretrain).toMatchObject({ steps: 2, vocabSize: 300 });
+    expect(run.settings.data).toEqual({ synthetic: config.data.synthetic });
+    expect(run.settingsHash).toMatch(/^[0-9a-f]{16}$/);
+    expect(canonicalJson({ b: 1, a: { d: [2, { f: 1, e: 0 }], c: 3 } })).toBe(
+      '{"a":{"c":3,"d":[2,{"e":0,"f":1}]},"b":1}',
+    );
+    expect(settingsHash({ a: 1, b: 2 })).toBe(settingsHash({ b: 2, a: 1 }));
+
+    const hashAfter = (patch: (c: ExperimentConfig) => void, id = run.id) => {
+      const c = baseConfig();
+      patch(c);
+      return runOf(c, id).settingsHash;
+    };
+    expect(hashAfter(() => {})).toBe(run.settingsHash);
+    expect(hashAfter((c) => (c.pretrain.options.model!.dModel = 64))).not.toBe(run.settingsHash);
+    expect(hashAfter((c) => (c.pretrain.options.steps = 3))).not.toBe(run.settingsHash);
+    expect(hashAfter((c) => (c.finetune.epochs = 2))).not.toBe(run.settingsHash);
+    expect(hashAfter((c) => (c.finetune.lr = 0.01))).not.toBe(run.settingsHash);
+    expect(hashAfter((c) => (c.data.synthetic.train = 13))).not.toBe(run.settingsHash);
+    // A default spelled out is the same setting; when to checkpoint cannot change the weights.
+    expect(hashAfter((c) => (c.finetune.weightDecay = 0.05))).toBe(run.settingsHash);
+    expect(hashAfter((c) => (c.pretrain.options.checkpointEvery = 1))).toBe(run.settingsHash);
+    // Another task's data budget is not part of a run.
+    expect(hashAfter((c) => (c.data.trainSentences = 9))).toBe(run.settingsHash);
+    expect(
+      settingsChanges(
+        run.settings,
+        runOf({ ...config, finetune: { ...config.finetune, epochs: 2 } }, run.id).settings,
+      ),
+    ).toEqual(['finetune.epochs 1 → 2']);
   });
 });
 
@@ -232,6 +370,59 @@ describe('aggregation', () => {
   });
 });
 
+describe('aggregation by settings hash', () => {
+  it("reports only records made with the config's settings, counts the stale ones, and matches the log", async () => {
+    const config = baseConfig();
+    const planned = planRuns(config);
+    const hashed = (id: string, accuracy: number, hash?: string): RunRecord => {
+      const p = planned.find((r) => r.id === id)!;
+      return {
+        ...record(p.task, p.variant, p.seed, accuracy),
+        settingsHash: hash ?? p.settingsHash,
+        settings: p.settings,
+      };
+    };
+    const records = [
+      record('synthetic', { method: 'causal' }, 1, 0.99), // legacy, superseded by the hashed rerun below
+      hashed('synthetic/causal/seed1', 0.25),
+      hashed('synthetic/causal/seed2', 0.27),
+      hashed('synthetic/sr-r1/seed1', 0.01, 'ffffffffffffffff'), // another config's numbers
+      hashed('synthetic/sr-r1/seed1', 0.9),
+      hashed('synthetic/sr-r1/seed2', 0.96, '0000000000000000'),
+    ];
+    const { markdown, counts } = await aggregate({
+      config,
+      records,
+      logPath: 'runs.jsonl',
+      configPath: 'grid.json',
+      reportPath: 'R.md',
+    });
+    expect(counts).toEqual({ planned: 4, done: 3, stale: 3, legacy: 0 });
+    expect(markdown).toContain('(3 of 4 planned fine-tuning runs, 0 pretraining runs)');
+    expect(markdown).toContain("3 records made with other settings than this config's");
+    expect(markdown).not.toContain('without a settings hash');
+    expect(markdown).toContain('3 of 4 planned runs (**the grid is incomplete**');
+    // The causal row is the mean of its two current records, not of the legacy 0.99;
+    // SR has one current seed (0.9): the stale 0.01 and 0.96 are not in it.
+    // mean 0.26, sd 0.0141421, CI 12.706205 · 0.0141421 / √2 = 0.127062
+    expect(markdown).toContain('| causal | 26.00 ± 12.71 |');
+    expect(markdown).toContain('| sr-r1 | 90.00 (n=1) |');
+
+    // A log written before settings were hashed is matched by task, variant and seed, and says so.
+    const legacy = await aggregate({
+      config,
+      records: [record('synthetic', { method: 'causal' }, 1, 0.3)],
+      logPath: 'runs.jsonl',
+      configPath: 'grid.json',
+      reportPath: 'R.md',
+    });
+    expect(legacy.counts).toEqual({ planned: 4, done: 1, stale: 0, legacy: 1 });
+    expect(legacy.markdown).toContain(
+      "1 record without a settings hash (written before the log recorded each run's settings):\nmatched by task, variant and seed",
+    );
+  });
+});
+
 describe('a tiny grid on the Dawn adapter', () => {
   let device: Device;
   beforeAll(async () => {
@@ -286,5 +477,49 @@ describe('a tiny grid on the Dawn adapter', () => {
       'runs.jsonl',
       'sr-cost.svg',
     ]);
+    // The report's numbers are the logged ones (one seed each: the score itself, n=1).
+    const logged = readExperimentLog(log).filter((r): r is RunRecord => r.kind === 'run');
+    for (const r of logged) {
+      expect(r.settingsHash).toMatch(/^[0-9a-f]{16}$/);
+      expect(r.settings?.finetune.epochs).toBe(1);
+      expect(md).toContain(`| ${r.label} | ${(100 * r.test.accuracy).toFixed(2)} (n=1) |`);
+    }
+    expect(md).toContain('(2 of 2 planned fine-tuning runs, 1 pretraining runs)');
+
+    // A changed config is refused, naming what changed, and nothing runs.
+    const changed = { ...config, finetune: { ...config.finetune, epochs: 2 } };
+    await expect(runExperiment({ device, config: changed, outDir: out })).rejects.toThrow(
+      /2 finished runs \(synthetic\/causal\/seed1, synthetic\/sr-r1\/seed1\): finetune\.epochs 1 → 2\n.*--out <dir>.*--rerun-changed/s,
+    );
+    expect(readExperimentLog(log)).toHaveLength(3);
+    // --rerun-changed reruns both; the old records stay in the log, left out of the report as stale.
+    const rerun = await runExperiment({ device, config: changed, outDir: out, rerunChanged: true });
+    expect(rerun).toMatchObject({ ran: 2, rerun: 2, skipped: 0 });
+    expect(readExperimentLog(log).filter((r) => r.kind === 'run')).toHaveLength(4);
+    const counts = await writeExperimentReport({
+      config: changed,
+      configPath: 'grid.json',
+      logPath: log,
+      reportPath: report,
+    });
+    expect(counts).toEqual({ planned: 2, done: 2, stale: 2, legacy: 0 });
+    expect(await runExperiment({ device, config: changed, outDir: out })).toMatchObject({
+      ran: 0,
+      skipped: 2,
+    });
+
+    // A backbone pretrained with other settings is never reused silently: refused, or moved aside and retrained.
+    const longer = {
+      ...changed,
+      pretrain: { ...changed.pretrain, options: { ...changed.pretrain.options, steps: 3 } },
+    };
+    await expect(runExperiment({ device, config: longer, outDir: out })).rejects.toThrow(
+      `the decoder backbone in ${join(out, 'pretrain-decoder')}: pretrain.steps 2 → 3`,
+    );
+    const retrained = await runExperiment({ device, config: longer, outDir: out, rerunChanged: true });
+    expect(retrained).toMatchObject({ ran: 2, rerun: 2 });
+    expect(existsSync(join(out, 'pretrain-decoder.stale-1', 'final'))).toBe(true);
+    const pretrains = readExperimentLog(log).filter((r) => r.kind === 'pretrain');
+    expect(pretrains.map((p) => p.steps)).toEqual([2, 3]);
   }, 600_000);
 });

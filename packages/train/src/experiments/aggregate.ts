@@ -11,8 +11,9 @@ import {
   markdownTable,
 } from '../io/index.ts';
 import type { ExperimentConfig, ExperimentTask, RunGroup, Variant } from './config.ts';
-import { expandRuns, variantKey } from './config.ts';
-import type { ExperimentRecord, PretrainRecord, RunRecord } from './runner.ts';
+import { variantKey } from './config.ts';
+import { selectRecords } from './records.ts';
+import type { ExperimentRecord, RunRecord } from './runner.ts';
 import { type Summary, formatPoints, pairedDifference, summarize } from './stats.ts';
 
 type Metric = 'accuracy' | 'f1';
@@ -88,6 +89,23 @@ function groupTable(group: RunGroup, records: RunRecord[], label: (v: Variant) =
   return markdownTable(head, rows);
 }
 
+/** What the report says about records it left out or matched the old way (nothing when there are none). */
+function logNotes(s: ReturnType<typeof selectRecords>): string[] {
+  const notes: string[] = [];
+  const records = (n: number) => `${n} record${n === 1 ? '' : 's'}`;
+  if (s.legacy)
+    notes.push(
+      `${records(s.legacy)} without a settings hash (written before the log recorded each run's settings):`,
+      'matched by task, variant and seed, their settings assumed to be those shown here.',
+    );
+  if (s.stale)
+    notes.push(
+      `${records(s.stale)} made with other settings than this config's (stale: superseded by a rerun, or from an earlier config) are left out.`,
+    );
+  if (s.unplanned) notes.push(`${records(s.unplanned)} of runs this config does not plan are left out.`);
+  return notes.length ? ['', ...notes] : [];
+}
+
 export interface AggregateInput {
   config: ExperimentConfig;
   records: ExperimentRecord[];
@@ -106,12 +124,15 @@ export interface AggregateOutput {
   markdown: string;
   /** Chart file name → SVG text (linked from the markdown as `results/<name>`). */
   charts: Map<string, string>;
+  /** Planned runs, those with a record in the report, and the records left out as stale. */
+  counts: { planned: number; done: number; stale: number; legacy: number };
 }
 
 export async function aggregate(input: AggregateInput): Promise<AggregateOutput> {
-  const { config, records: all } = input;
-  const runs = all.filter((r): r is RunRecord => r.kind === 'run');
-  const pretrains = all.filter((r): r is PretrainRecord => r.kind === 'pretrain');
+  const { config } = input;
+  // Only records made with this config's settings (see records.ts): never a config above another's numbers.
+  const selection = selectRecords(config, input.records, { acceptLegacy: true });
+  const { runs, pretrains } = selection;
   const layers = config.pretrain.options.model?.layers ?? 4;
   const labelOf = (v: Variant) =>
     runs.find((r) => variantKey(r.variant) === variantKey(v))?.label ?? variantKey(v);
@@ -119,15 +140,16 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
   const main = config.groups.find((g) => g.name === 'main');
   const out: string[] = [];
   const command = `pnpm reprise experiment ${input.configPath} --report ${input.reportPath}`;
-  const planned = new Set(expandRuns(config).map((r) => r.id));
-  const done = runs.filter((r) => planned.has(r.id)).length;
+  const planned = selection.planned.length;
+  const done = runs.length;
   const wall = runs.reduce((a, r) => a + r.wallSeconds, 0) + pretrains.reduce((a, r) => a + r.wallSeconds, 0);
 
   out.push(
     '# Results: sequence repetition on small decoders trained here',
     '',
-    `Generated from \`${input.logPath}\` (${runs.length} fine-tuning runs, ${pretrains.length} pretraining runs) by`,
+    `Generated from \`${input.logPath}\` (${done} of ${planned} planned fine-tuning runs, ${pretrains.length} pretraining runs) by`,
     `\`${command} --aggregate-only\`; every number below is recomputed from that log.`,
+    ...logNotes(selection),
     'Scores are test-set points (accuracy, or span F1 where marked), mean ± half-width of the 95% confidence',
     'interval over seeds (Student t, n − 1 degrees of freedom). Differences between two methods are paired by',
     'seed (same data order and head initialization) and called significant when their interval excludes 0.',
@@ -150,7 +172,7 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
         ]
       : []),
     `- adapter: ${runs[0]?.adapter ?? pretrains[0]?.adapter ?? '—'}`,
-    `- measured wall time (sum over the runs, pretraining included): ${(wall / 3600).toFixed(2)} h for ${done} of ${planned.size} planned runs${done < planned.size ? ' (**the grid is incomplete**: missing cells show —)' : ''}`,
+    `- measured wall time (sum over the runs, pretraining included): ${(wall / 3600).toFixed(2)} h for ${done} of ${planned} planned runs${done < planned ? ' (**the grid is incomplete**: missing cells show —)' : ''}`,
     '',
   );
 
@@ -332,8 +354,11 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
     `${command} --aggregate-only  # this file again, from the log alone`,
     '```',
     '',
-    'The run is resumable: run the same command again after an interruption and finished runs are skipped.',
+    'The run is resumable: run the same command again after an interruption and finished runs are skipped, if',
+    'their recorded settings hash matches; runs made with other settings are never mixed in (the command refuses',
+    'and lists what changed; `--rerun-changed` reruns them, leaving the old records in the log as stale).',
     '',
   );
-  return { markdown: out.join('\n'), charts };
+  const counts = { planned, done, stale: selection.stale, legacy: selection.legacy };
+  return { markdown: out.join('\n'), charts, counts };
 }

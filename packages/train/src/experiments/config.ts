@@ -1,15 +1,20 @@
 /**
  * @file An experiment grid as a JSON file: the shared pretraining of a decoder (causal LM) and an encoder
  * (masked LM), the data budget, fine-tuning defaults, and groups of runs (tasks × variants × seeds). Loading
- * validates every field with the file and the field's path in the message; `expandRuns` turns the groups into
+ * validates every field against `config-schema.ts` (unknown keys refused with the closest known one), then the
+ * relations between fields, with the file and the field's JSON path in the message; `expandRuns` turns the groups into
  * the list of runs, each with a stable id (a run shared by two groups is run once).
  */
 import { readFileSync } from 'node:fs';
+import type { TransformerConfig } from '@reprise/model';
 import type { FinetuneOptions } from '../training/finetune.ts';
-import { METHODS, type Method, methodLabel } from '../training/methods.ts';
+import { type Method, type MethodOptions, methodLabel } from '../training/methods.ts';
 import type { PretrainOptions } from '../training/pretrain.ts';
+import { EXPERIMENT_SCHEMA, EXPERIMENT_TASKS } from './config-schema.ts';
+import { quote, validate } from './schema.ts';
+import { backboneModel } from './settings.ts';
 
-export const EXPERIMENT_TASKS = ['pos-universal', 'pos-brown', 'names', 'synthetic'] as const;
+export { EXPERIMENT_TASKS };
 export type ExperimentTask = (typeof EXPERIMENT_TASKS)[number];
 
 /** What a run changes from the fine-tuning defaults. */
@@ -34,13 +39,19 @@ export interface RunGroup {
   seeds?: number[];
 }
 
+export type FinetuneDefaults = Partial<Omit<FinetuneOptions, 'seed' | 'method' | 'r' | 'layer'>>;
+/** What the config may set of the pretraining options (`model.kind` is set per backbone). */
+export type ExperimentPretrainOptions = Partial<Omit<PretrainOptions, 'model'>> & {
+  model?: Partial<Omit<TransformerConfig, 'vocabSize' | 'kind'>>;
+};
+
 export interface ExperimentConfig {
   name: string;
   /** Fine-tuning seeds (the default of every group). */
   seeds: number[];
   pretrain: {
     /** Shared by both backbones (the encoder changes only `model.kind`). */
-    options: Partial<PretrainOptions>;
+    options: ExperimentPretrainOptions;
     /** Pretrain a masked-LM encoder of the same size on the same text and budget (needed by `encoder` runs). */
     encoder: boolean;
   };
@@ -58,7 +69,8 @@ export interface ExperimentConfig {
       maxWords: number;
     };
   };
-  finetune: Partial<Omit<FinetuneOptions, 'seed'>>;
+  /** Defaults of every run (a variant's fields override them; `method` and `seed` come from each run). */
+  finetune: FinetuneDefaults;
   groups: RunGroup[];
 }
 
@@ -125,57 +137,48 @@ export function loadExperimentConfig(path: string): ExperimentConfig {
   return validateExperimentConfig(raw, path);
 }
 
+/** Checks the shape of every field (one declaration each, in `config-schema.ts`), then the relations between them. */
 export function validateExperimentConfig(raw: unknown, source: string): ExperimentConfig {
-  const fail = (field: string, expected: string, found: unknown): never => {
-    throw new Error(`${source}: ${field} must be ${expected}, found ${JSON.stringify(found)}`);
+  validate(EXPERIMENT_SCHEMA, raw, source);
+  const c = raw as ExperimentConfig;
+  const fail = (path: string, message: string): never => {
+    throw new Error(`${source}: ${path} ${message}`);
   };
-  const obj = (v: unknown, field: string) =>
-    typeof v === 'object' && v !== null && !Array.isArray(v)
-      ? (v as Record<string, unknown>)
-      : fail(field, 'an object', v);
-  const count = (v: unknown, field: string) =>
-    Number.isInteger(v) && (v as number) >= 1 ? (v as number) : fail(field, 'a positive integer', v);
-  const seeds = (v: unknown, field: string) =>
-    Array.isArray(v) && v.length > 0 && v.every((s) => Number.isInteger(s) && s >= 0)
-      ? (v as number[])
-      : fail(field, 'a non-empty list of non-negative integers', v);
-  const c = obj(raw, 'the file');
-  if (typeof c.name !== 'string' || !/^[\w.-]+$/.test(c.name))
-    fail('name', 'a word (letters, digits, . _ -)', c.name);
-  seeds(c.seeds, 'seeds');
-  const pre = obj(c.pretrain, 'pretrain');
-  obj(pre.options, 'pretrain.options');
-  if (typeof pre.encoder !== 'boolean') fail('pretrain.encoder', 'true or false', pre.encoder);
-  const data = obj(c.data, 'data');
-  for (const k of ['trainSentences', 'devSentences', 'testSentences']) count(data[k], `data.${k}`);
-  const syn = obj(data.synthetic, 'data.synthetic');
-  for (const k of ['train', 'dev', 'test', 'classes', 'minWords', 'maxWords'])
-    count(syn[k], `data.synthetic.${k}`);
-  obj(c.finetune, 'finetune');
-  if (!Array.isArray(c.groups) || c.groups.length === 0) fail('groups', 'a non-empty list', c.groups);
+  let model: Omit<TransformerConfig, 'vocabSize'>;
+  try {
+    model = backboneModel(c.pretrain.options, 'decoder');
+  } catch (e) {
+    return fail('pretrain.options.model', `is not a valid model: ${(e as Error).message}`);
+  }
+  const syn = c.data.synthetic;
+  if (syn.minWords > syn.maxWords)
+    fail(
+      'data.synthetic.minWords',
+      `(${syn.minWords}) must not exceed data.synthetic.maxWords (${syn.maxWords})`,
+    );
   const names = new Set<string>();
-  (c.groups as unknown[]).forEach((g, i) => {
-    const group = obj(g, `groups[${i}]`);
-    const at = `groups[${i}] (${String(group.name)})`;
-    if (typeof group.name !== 'string' || names.has(group.name))
-      fail(`groups[${i}].name`, 'a unique string', group.name);
-    names.add(group.name as string);
-    if (typeof group.title !== 'string') fail(`${at}.title`, 'a string', group.title);
-    const tasks = group.tasks;
-    if (!Array.isArray(tasks) || tasks.length === 0 || !tasks.every((t) => EXPERIMENT_TASKS.includes(t)))
-      fail(`${at}.tasks`, `a non-empty list of ${EXPERIMENT_TASKS.join(', ')}`, tasks);
-    if (group.seeds !== undefined) seeds(group.seeds, `${at}.seeds`);
-    if (!Array.isArray(group.variants) || group.variants.length === 0)
-      fail(`${at}.variants`, 'a non-empty list', group.variants);
-    (group.variants as unknown[]).forEach((v, j) => {
-      const variant = obj(v, `${at}.variants[${j}]`);
-      if (!METHODS.includes(variant.method as Method))
-        fail(`${at}.variants[${j}].method`, `one of ${METHODS.join(', ')}`, variant.method);
-      if (variant.method === 'encoder' && !pre.encoder)
-        fail(`${at}.variants[${j}]`, 'not an encoder run while pretrain.encoder is false', variant);
-      if (variant.r !== undefined) count(variant.r, `${at}.variants[${j}].r`);
-      if (variant.layer !== undefined) count(variant.layer, `${at}.variants[${j}].layer`);
-    });
-  });
-  return raw as ExperimentConfig;
+  const checkMethodFields = (o: Partial<MethodOptions>, path: string) => {
+    if (typeof o.layer === 'number' && o.layer > model.layers)
+      fail(`${path}.layer`, `must be at most the backbone's ${model.layers} layers, found ${o.layer}`);
+    for (const [k, l] of (o.unmaskedLayers ?? []).entries())
+      if (l >= model.layers)
+        fail(`${path}.unmaskedLayers[${k}]`, `must be a 0-based layer below ${model.layers}, found ${l}`);
+  };
+  checkMethodFields(c.finetune, 'finetune');
+  for (const [i, group] of c.groups.entries()) {
+    if (names.has(group.name)) fail(`groups[${i}].name`, `must be unique, found ${quote(group.name)} twice`);
+    names.add(group.name);
+    for (const [j, v] of group.variants.entries()) {
+      const path = `groups[${i}].variants[${j}]`;
+      if (v.method === 'encoder' && !c.pretrain.encoder)
+        fail(path, 'is an encoder run, but pretrain.encoder is false (no encoder is pretrained)');
+      if (v.method === 'unmask-layers' && !(v.unmaskedLayers ?? c.finetune.unmaskedLayers)?.length)
+        fail(
+          `${path}.unmaskedLayers`,
+          'must list the unmasked layers of an unmask-layers run, found nothing',
+        );
+      checkMethodFields(v, path);
+    }
+  }
+  return c;
 }

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { writeFileAtomic } from '../io/index.ts';
 import { tagFloor } from '../training/tasks.ts';
-import { aggregate } from './aggregate.ts';
+import { type AggregateOutput, aggregate } from './aggregate.ts';
 import type { ExperimentConfig, ExperimentTask } from './config.ts';
 import { RUNS_LOG, readExperimentLog } from './runner.ts';
 import { experimentTaskData } from './task-data.ts';
@@ -20,13 +20,13 @@ export interface ReportInput {
   reportPath: string;
 }
 
-export async function writeExperimentReport(input: ReportInput): Promise<{ runs: number }> {
+export async function writeExperimentReport(input: ReportInput): Promise<AggregateOutput['counts']> {
   const records = readExperimentLog(input.logPath);
   if (records.length === 0) throw new Error(`${input.logPath}: no runs recorded yet, nothing to report`);
   const dir = join(dirname(input.reportPath), 'results');
   const publishedLog = join(dir, RUNS_LOG);
   const discussionPath = join(dir, 'discussion.md');
-  const { markdown, charts } = await aggregate({
+  const { markdown, charts, counts } = await aggregate({
     config: input.config,
     records,
     logPath: relative(process.cwd(), publishedLog),
@@ -40,7 +40,7 @@ export async function writeExperimentReport(input: ReportInput): Promise<{ runs:
   if (resolve(input.logPath) !== resolve(publishedLog))
     writeFileAtomic(publishedLog, readFileSync(input.logPath));
   writeFileAtomic(input.reportPath, markdown);
-  return { runs: records.filter((r) => r.kind === 'run').length };
+  return counts;
 }
 
 /** The most-frequent-label floor of every task in the grid, from the data the runs used. */

@@ -1,28 +1,37 @@
 /**
  * @file Runs an experiment grid, resumably: the shared backbones are pretrained once (a pretraining cut short
  * continues from its checkpoint), then every fine-tuning run not yet in `runs.jsonl` is run from scratch (an
- * interrupted run's directory is removed first) and appended to the log as one JSON line. A finished run's
- * checkpoints are deleted (~130 runs would fill a disk); its metrics.jsonl and results.json stay.
+ * interrupted run's directory is removed first) and appended to the log as one JSON line with its fully merged
+ * settings and their hash. A finished run is skipped only when its hash matches; runs or backbones made with
+ * other settings are never mixed in: the runner refuses, listing what changed, unless told to rerun them
+ * (`rerunChanged`: the old records stay in the log, and the report leaves them out as stale; an old backbone
+ * is moved aside, never deleted). A finished run's checkpoints are deleted (~130 runs would fill a disk); its
+ * metrics.jsonl and results.json stay.
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Device } from '@reprise/core';
 import { pretrainingText } from '../data/index.ts';
-import { MetricsLog, readMetrics, resolveAtomicDir } from '../io/index.ts';
+import { MetricsLog, readMetrics, resolveAtomicDir, writeFileAtomic } from '../io/index.ts';
 import type { BpeTokenizer } from '../tokenizer/index.ts';
 import { loadBackbone } from '../training/backbone-checkpoint.ts';
 import type { EventSink } from '../training/events.ts';
-import { FINETUNE_DEFAULTS, finetune } from '../training/finetune.ts';
-import { PRETRAIN_DEFAULTS, pretrain } from '../training/pretrain.ts';
+import { finetune } from '../training/finetune.ts';
+import { pretrain } from '../training/pretrain.ts';
 import type { TaskData } from '../training/tasks.ts';
+import { type ExperimentConfig, type ExperimentTask, type Variant, variantLabel } from './config.ts';
+import { type PlannedRun, selectRecords } from './records.ts';
 import {
-  type ExperimentConfig,
-  type ExperimentTask,
-  type RunSpec,
-  type Variant,
-  expandRuns,
-  variantLabel,
-} from './config.ts';
+  type BackboneKind,
+  type BackboneSettings,
+  type RunSettings,
+  backboneOf,
+  backboneSettings,
+  finetuneOptions,
+  pretrainOptions,
+  settingsChanges,
+  settingsHash,
+} from './settings.ts';
 import { experimentTaskData } from './task-data.ts';
 
 export const RUNS_LOG = 'runs.jsonl';
@@ -35,6 +44,10 @@ export interface RunRecord {
   label: string;
   seed: number;
   groups: string[];
+  /** Hash of `settings` (absent in records written before settings were recorded). */
+  settingsHash?: string;
+  /** Everything the run was made with: backbone, fine-tuning options, task, data budget, seed. */
+  settings?: RunSettings;
   test: { accuracy: number; f1: number | null };
   dev: { accuracy: number; f1: number | null };
   bestEpoch: number;
@@ -51,7 +64,10 @@ export interface RunRecord {
 
 export interface PretrainRecord {
   kind: 'pretrain';
-  backbone: 'decoder' | 'encoder';
+  backbone: BackboneKind;
+  /** Hash of `settings` (absent in records written before settings were recorded). */
+  settingsHash?: string;
+  settings?: BackboneSettings;
   steps: number;
   parameters: number;
   validationLoss: number | null;
@@ -73,31 +89,114 @@ export interface ExperimentInput {
   device: Device;
   config: ExperimentConfig;
   outDir: string;
+  /** Rerun runs (and repretrain backbones) made with other settings instead of refusing to mix them. */
+  rerunChanged?: boolean;
   onEvent?: EventSink;
 }
 
 export interface ExperimentOutcome {
   ran: number;
   skipped: number;
+  /** Of `ran`: runs that had a record made with other settings (kept in the log, left out of the report). */
+  rerun: number;
   interrupted: boolean;
   logPath: string;
 }
 
+/** The settings a backbone directory was pretrained with, recorded beside it. */
+const settingsFile = (outDir: string, kind: BackboneKind) => join(outDir, `pretrain-${kind}.settings.json`);
+const backboneDir = (outDir: string, kind: BackboneKind) => join(outDir, `pretrain-${kind}`);
+
+/** What changed since a backbone directory was pretrained; null when it does not exist or matches. */
+function backboneChanges(outDir: string, kind: BackboneKind, settings: BackboneSettings): string[] | null {
+  if (!existsSync(backboneDir(outDir, kind))) return null;
+  const file = settingsFile(outDir, kind);
+  if (!existsSync(file)) return ['no settings recorded beside it (pretrained before settings were recorded)'];
+  let recorded: { settingsHash?: unknown; settings?: unknown };
+  try {
+    recorded = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    return [`${file} is not readable JSON (${(e as Error).message})`];
+  }
+  if (recorded.settingsHash === settingsHash(settings)) return null;
+  return settingsChanges(recorded.settings, settings);
+}
+
+/** Moves a backbone made with other settings (and its settings file) aside, to `pretrain-<kind>.stale-<n>`. */
+function moveBackboneAside(outDir: string, kind: BackboneKind): string {
+  let n = 1;
+  while (existsSync(`${backboneDir(outDir, kind)}.stale-${n}`)) n++;
+  const to = `${backboneDir(outDir, kind)}.stale-${n}`;
+  renameSync(backboneDir(outDir, kind), to);
+  if (existsSync(settingsFile(outDir, kind))) renameSync(settingsFile(outDir, kind), `${to}.settings.json`);
+  return to;
+}
+
+const LEGACY_RUN = ['no settings recorded (logged before settings were recorded)'];
+
+/** The refusal: what changed, per backbone and per group of runs with the same changes, and how to go on. */
+function changedSettingsError(
+  outDir: string,
+  backbones: { kind: BackboneKind; changes: string[] }[],
+  runs: { run: PlannedRun; changes: string[] }[],
+): Error {
+  const lines: string[] = [];
+  for (const b of backbones)
+    lines.push(`- the ${b.kind} backbone in ${backboneDir(outDir, b.kind)}: ${b.changes.join('; ')}`);
+  const groups = new Map<string, string[]>();
+  for (const { run, changes } of runs) {
+    const key = changes.join('; ');
+    groups.set(key, [...(groups.get(key) ?? []), run.id]);
+  }
+  for (const [changes, ids] of groups) {
+    const shown = ids.slice(0, 4).join(', ') + (ids.length > 4 ? ` and ${ids.length - 4} more` : '');
+    lines.push(`- ${ids.length} finished run${ids.length > 1 ? 's' : ''} (${shown}): ${changes}`);
+  }
+  return new Error(
+    [
+      `${outDir}: this config's settings differ from those the runs here were made with (old → new); refusing to mix them:`,
+      ...lines,
+      'Either run into a new directory (--out <dir>), or add --rerun-changed to rerun what changed here (the',
+      'old records stay in runs.jsonl but are left out of the report, which counts them as stale; an old',
+      'backbone is moved aside to pretrain-<kind>.stale-<n>).',
+    ].join('\n'),
+  );
+}
+
 export async function runExperiment(input: ExperimentInput): Promise<ExperimentOutcome> {
-  const { device, config, outDir, onEvent = () => {} } = input;
+  const { config, outDir, rerunChanged = false, onEvent = () => {} } = input;
   const log = new MetricsLog(outDir, { fileName: RUNS_LOG });
-  const records = readExperimentLog(log.path);
-  const finished = new Set(records.filter((r) => r.kind === 'run').map((r) => r.id));
-  const runs = expandRuns(config);
-  const todo = runs.filter((r) => !finished.has(r.id));
-  const outcome = { ran: 0, skipped: runs.length - todo.length, interrupted: false, logPath: log.path };
+  const selection = selectRecords(config, readExperimentLog(log.path), { acceptLegacy: false });
+  const runs = selection.planned;
+  const done = new Set(selection.runs.map((r) => r.id));
+  const todo = runs.filter((r) => !done.has(r.id));
+  const outcome = {
+    ran: 0,
+    skipped: runs.length - todo.length,
+    rerun: 0,
+    interrupted: false,
+    logPath: log.path,
+  };
   if (todo.length === 0) return outcome;
 
-  const needsEncoder = todo.some((r) => r.variant.method === 'encoder');
+  const kinds = [...new Set<BackboneKind>(['decoder', ...todo.map(backboneOf)])];
+  const staleBackbones = kinds.flatMap((kind) => {
+    const changes = backboneChanges(outDir, kind, backboneSettings(config, kind));
+    return changes ? [{ kind, changes }] : [];
+  });
+  const changedRuns = selection.changed.map(({ run, record }) => ({
+    run,
+    changes: record.settings ? settingsChanges(record.settings, run.settings) : LEGACY_RUN,
+  }));
+  if ((staleBackbones.length || changedRuns.length) && !rerunChanged)
+    throw changedSettingsError(outDir, staleBackbones, changedRuns);
+  for (const { kind } of staleBackbones) moveBackboneAside(outDir, kind);
+  const changedIds = new Set(changedRuns.map((c) => c.run.id));
+
   const decoder = await backbone(input, log, 'decoder');
   if (!decoder) return { ...outcome, interrupted: true };
-  const encoder = needsEncoder ? await backbone(input, log, 'encoder', decoder.tokenizer) : null;
-  if (needsEncoder && !encoder) return { ...outcome, interrupted: true };
+  const encoder = kinds.includes('encoder') ? await backbone(input, log, 'encoder', decoder.tokenizer) : null;
+  if (kinds.includes('encoder') && !encoder) return { ...outcome, interrupted: true };
 
   const tasks = new Map<ExperimentTask, TaskData>();
   const started = performance.now();
@@ -111,11 +210,12 @@ export async function runExperiment(input: ExperimentInput): Promise<ExperimentO
       etaSeconds: i > 0 ? (elapsed / i) * (todo.length - i) : null,
     });
     if (!tasks.has(run.task)) tasks.set(run.task, experimentTaskData(run.task, config.data));
-    const dir = run.variant.method === 'encoder' ? encoder!.dir : decoder.dir;
+    const dir = backboneOf(run) === 'encoder' ? encoder!.dir : decoder.dir;
     const record = await fineTuneRun(input, run, tasks.get(run.task)!, dir);
     if (!record) return { ...outcome, interrupted: true };
     log.log({ ...record });
     outcome.ran++;
+    if (changedIds.has(run.id)) outcome.rerun++;
   }
   onEvent({ type: 'grid', done: runs.length, total: runs.length, current: 'done', etaSeconds: 0 });
   return outcome;
@@ -125,23 +225,29 @@ export async function runExperiment(input: ExperimentInput): Promise<ExperimentO
 async function backbone(
   input: ExperimentInput,
   log: MetricsLog,
-  kind: 'decoder' | 'encoder',
+  kind: BackboneKind,
   tokenizer?: BpeTokenizer,
 ): Promise<{ dir: string; tokenizer: BpeTokenizer; layers: number } | null> {
   const { device, config, outDir, onEvent } = input;
-  const runDir = join(outDir, `pretrain-${kind}`);
+  const runDir = backboneDir(outDir, kind);
+  const settings = backboneSettings(config, kind);
+  const hash = settingsHash(settings);
+  // Checked by the caller: what is here (if anything) was made with these settings.
+  writeFileAtomic(
+    settingsFile(outDir, kind),
+    `${JSON.stringify({ settingsHash: hash, settings }, null, 2)}\n`,
+  );
   const final = resolveAtomicDir(join(runDir, 'final'));
   if (final) {
     const loaded = loadBackbone(final, device);
     loaded.model.dispose();
     return { dir: final, tokenizer: loaded.tokenizer, layers: loaded.model.config.layers };
   }
-  const options = { ...PRETRAIN_DEFAULTS, ...config.pretrain.options };
   const started = performance.now();
   const result = await pretrain({
     device,
     outDir: runDir,
-    options: { ...options, model: { ...options.model, kind } },
+    options: pretrainOptions(config, kind),
     ...pretrainingText(),
     tokenizer,
     resume: existsSync(join(runDir, 'checkpoints')),
@@ -154,6 +260,8 @@ async function backbone(
   log.log({
     kind: 'pretrain',
     backbone: kind,
+    settingsHash: hash,
+    settings,
     steps: result.stepsDone,
     parameters,
     validationLoss: result.validation.at(-1)?.loss ?? null,
@@ -168,7 +276,7 @@ async function backbone(
 /** One fine-tuning run from scratch; null when interrupted. */
 async function fineTuneRun(
   input: ExperimentInput,
-  run: RunSpec,
+  run: PlannedRun,
   data: TaskData,
   backboneDir: string,
 ): Promise<RunRecord | null> {
@@ -184,14 +292,7 @@ async function fineTuneRun(
     backbone: model,
     tokenizer,
     data,
-    options: {
-      ...FINETUNE_DEFAULTS,
-      ...config.finetune,
-      ...variant,
-      r: variant.r ?? 1,
-      layer: variant.layer ?? null,
-      seed: run.seed,
-    },
+    options: finetuneOptions(config, run),
     onEvent,
   });
   result.labeler.dispose();
@@ -207,6 +308,8 @@ async function fineTuneRun(
     label: variantLabel(variant, model.config.layers),
     seed: run.seed,
     groups: run.groups,
+    settingsHash: run.settingsHash,
+    settings: run.settings,
     test: { accuracy: result.test.accuracy, f1: result.test.spans?.f1 ?? null },
     dev: best?.dev ?? { accuracy: Number.NaN, f1: null },
     bestEpoch: result.bestEpoch,

