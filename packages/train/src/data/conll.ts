@@ -1,31 +1,73 @@
 /**
  * @file Reads and writes CoNLL-style column files: one token per line, whitespace-separated columns, a blank
- * line between sentences, `-DOCSTART-` lines ignored.
+ * line between sentences, `-DOCSTART-` lines ignored. CoNLL-U files (by extension `.conllu` or by content) are
+ * recognized first and read by `conllu.ts`, so that their `#` comments are skipped rather than misread.
+ *
+ * Plain CoNLL has no comment syntax: `#` is a real word in many corpora (`# # O`, `#hashtag` in tweets), so a
+ * line starting with `#` is a token there. It is never silent, though: such lines are reported through
+ * `onNotice`, and a column-count error on or after one says that comments are read only in CoNLL-U.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { readTextFile } from '../io/text.ts';
+import { resolveColumn } from './columns.ts';
+import { CONLLU_COLUMNS, conlluLine, parseConllu } from './conllu.ts';
 import type { LabeledSentence } from './labeled.ts';
 
+export type ConllFormat = 'conll' | 'conllu';
+
 export type ConllOptions = {
-  /** 0-based column of the label; negative counts from the end (-1, the default, is the last column). */
+  /** 0-based column of the label; negative counts from the end. Default: the last column; UPOS (3) in CoNLL-U. */
   labelColumn?: number;
-  /** 0-based column of the word (default 0); negative counts from the end. */
+  /** 0-based column of the word; negative counts from the end. Default: 0; FORM (1) in CoNLL-U. */
   wordColumn?: number;
+  /** `auto` (the default): CoNLL-U by extension `.conllu` or by content, else plain CoNLL. */
+  format?: ConllFormat | 'auto';
+  /** Told how the file was read when that is worth knowing (CoNLL-U columns and skips, `#` tokens). */
+  onNotice?: (message: string) => void;
 };
 
-/** Reads a CoNLL file; sentences carry the 1-based line of each token for later error messages. */
+/** Reads a CoNLL or CoNLL-U file; sentences carry the 1-based line of each token for later error messages. */
 export function readConll(path: string, options: ConllOptions = {}): LabeledSentence[] {
-  return parseConll(readFileSync(path, 'utf8'), path, options);
+  return parseConll(readTextFile(path), path, options);
 }
 
-/** Parses CoNLL text; `source` names the file in errors (`source:line: …`). */
+/** CoNLL-U when `source` ends in `.conllu` or the first non-comment line has 10 tab-separated columns and an ID. */
+export function detectConllFormat(text: string, source: string): { format: ConllFormat; reason: string } {
+  if (/\.conllu$/i.test(source)) return { format: 'conllu', reason: 'its extension is .conllu' };
+  const line = conlluLine(text);
+  if (line !== null)
+    return {
+      format: 'conllu',
+      reason: `line ${line} has 10 tab-separated columns with a CoNLL-U ID in column 0`,
+    };
+  return { format: 'conll', reason: 'no .conllu extension, no CoNLL-U rows' };
+}
+
+/** Parses CoNLL or CoNLL-U text (see `ConllOptions.format`); `source` names the file in errors (`source:line: …`). */
 export function parseConll(text: string, source: string, options: ConllOptions = {}): LabeledSentence[] {
-  const { labelColumn = -1, wordColumn = 0 } = options;
+  const { format = 'auto', onNotice } = options;
+  const detected = format === 'auto' ? detectConllFormat(text, source) : { format, reason: 'as asked' };
+  if (detected.format === 'conll') return parsePlainConll(text, source, options);
+  const { sentences, counts, wordAt, labelAt } = parseConllu(text, source, options);
+  onNotice?.(
+    `${source}: read as CoNLL-U (${detected.reason}): words from ${CONLLU_COLUMNS[wordAt]} (column ${wordAt}), labels from ${CONLLU_COLUMNS[labelAt]} (column ${labelAt}); skipped ${counts.comments} comment line(s), ${counts.multiwordTokens} multiword-token line(s), ${counts.emptyNodes} empty node(s)`,
+  );
+  return sentences;
+}
+
+const HASH_HINT =
+  "; a line starting with '#' is a token in plain CoNLL (comments are read only in CoNLL-U: a .conllu file, or 10 tab-separated columns with an ID first)";
+
+function parsePlainConll(text: string, source: string, options: ConllOptions): LabeledSentence[] {
+  const { labelColumn = -1, wordColumn = 0, onNotice } = options;
   const sentences: LabeledSentence[] = [];
   let current: Required<LabeledSentence> | undefined;
   // The first token line fixes the column count and where the requested columns are.
   let columns = 0;
+  let firstLine = 0;
   let labelAt = 0;
   let wordAt = 0;
+  const hashLines: number[] = [];
   const lines = text.split('\n');
   for (let n = 0; n < lines.length; n++) {
     const line = n + 1;
@@ -36,15 +78,19 @@ export function parseConll(text: string, source: string, options: ConllOptions =
       current = undefined;
       continue;
     }
+    const hash = fields[0].startsWith('#');
     if (columns === 0) {
       columns = fields.length;
+      firstLine = line;
       labelAt = resolveColumn('label', labelColumn, columns, `${source}:${line}`);
       wordAt = resolveColumn('word', wordColumn, columns, `${source}:${line}`);
     } else if (fields.length !== columns) {
+      const hint = hash || lines[firstLine - 1].trim().startsWith('#') ? HASH_HINT : '';
       throw new Error(
-        `${source}:${line}: expected ${columns} columns (as on the first token line), found ${fields.length}`,
+        `${source}:${line}: expected ${columns} columns (as on line ${firstLine}, the first token line), found ${fields.length}${hint}`,
       );
     }
+    if (hash) hashLines.push(line);
     current ??= { words: [], labels: [], line, lines: [] };
     current.words.push(fields[wordAt]);
     current.labels.push(fields[labelAt]);
@@ -52,17 +98,13 @@ export function parseConll(text: string, source: string, options: ConllOptions =
   }
   if (current) sentences.push(current);
   if (sentences.length === 0) throw new Error(`${source}: expected at least one sentence, found none`);
-  return sentences;
-}
-
-function resolveColumn(what: string, column: number, columns: number, where: string): number {
-  const index = column < 0 ? columns + column : column;
-  if (!Number.isInteger(column) || index < 0 || index >= columns) {
-    throw new Error(
-      `${where}: ${what} column ${column} is out of range: expected -${columns}..${columns - 1}, found ${columns} columns`,
+  if (hashLines.length > 0) {
+    const first = hashLines[0]!;
+    onNotice?.(
+      `${source}: ${hashLines.length === 1 ? '1 token line starts' : `${hashLines.length} token lines start`} with '#' and ${hashLines.length === 1 ? 'was' : 'were'} read as a token, as plain CoNLL has no comments (first at line ${first}: '${lines[first - 1].trim()}')`,
     );
   }
-  return index;
+  return sentences;
 }
 
 /** Throws at the first label outside `knownLabels`, naming the token's file and line. */

@@ -2,7 +2,7 @@
  * @file Text for pretraining: the Brown training documents (dev documents held out for perplexity), or a text
  * file the user gives (one sentence per line, whitespace-separated words).
  */
-import { readFileSync } from 'node:fs';
+import { readTextFile } from '../io/text.ts';
 import { loadBrown } from './brown.ts';
 import { brownSplit } from './split.ts';
 import { pretrainingSentences } from './tasks.ts';
@@ -15,7 +15,7 @@ export function pretrainingText(file?: string): { train: string[][]; dev: string
       dev: brownSplit('dev', loadBrown()).flatMap((doc) => doc.sentences.map((s) => s.words)),
     };
   }
-  const lines = readFileSync(file, 'utf8')
+  const lines = readTextFile(file)
     .split('\n')
     .map((l) => l.trim().split(/\s+/).filter(Boolean))
     .filter((w) => w.length > 0);
