@@ -11,7 +11,14 @@ export {
 } from './config.ts';
 export { type MaskPolicy, causalLayers, middleBand, parseMaskPolicy } from './masks.ts';
 export { type ParamMap, paramShapes, initParams, isNoDecay } from './params.ts';
-export { type RepeatedBatch, type RepetitionOptions, repeatBatch, lastCopyBias } from './repetition.ts';
+export {
+  type RepeatedBatch,
+  type RepetitionOptions,
+  longestRepeatable,
+  repeatBatch,
+  repeatedPositions,
+  lastCopyBias,
+} from './repetition.ts';
 export { type HiddenOptions, Transformer } from './transformer.ts';
 export { type LabelerOptions, IGNORE_LABEL, SequenceLabeler } from './labeler.ts';
 export { type RotaryTables, rotaryTables, rotaryAt, applyRotary } from './rotary.ts';

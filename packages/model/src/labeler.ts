@@ -98,7 +98,7 @@ export class SequenceLabeler {
     return repeatBatch(
       sequences,
       { r: o.r, separator: o.separator, positions: o.positions },
-      { maxPositions: this.backbone.config.maxPositions },
+      { maxPositions: this.backbone.positionLimit },
     );
   }
 

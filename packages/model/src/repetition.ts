@@ -41,6 +41,27 @@ export interface RepeatedBatch {
   separator: number | null;
 }
 
+/** Separators in one repeated sequence: r, or none. */
+const separatorCount = (o: RepetitionOptions) => ((o.separator ?? null) === null ? 0 : o.r);
+
+/** Positions a sequence of `n` tokens needs once repeated: the check `repeatBatch` makes. */
+export function repeatedPositions(n: number, options: RepetitionOptions): number {
+  const sepCount = separatorCount(options);
+  return (options.positions ?? 'continue') === 'reset'
+    ? n + (sepCount > 0 ? 1 : 0)
+    : (options.r + 1) * n + sepCount;
+}
+
+/** The longest sequence whose repetition fits `maxPositions` positions; 0 when not even one token fits. */
+export function longestRepeatable(maxPositions: number, options: RepetitionOptions): number {
+  const sepCount = separatorCount(options);
+  const longest =
+    (options.positions ?? 'continue') === 'reset'
+      ? maxPositions - (sepCount > 0 ? 1 : 0)
+      : Math.floor((maxPositions - sepCount) / (options.r + 1));
+  return Math.max(0, longest);
+}
+
 export function repeatBatch(
   sequences: readonly (readonly number[])[],
   options: RepetitionOptions,
@@ -51,7 +72,7 @@ export function repeatBatch(
   if (sequences.length === 0) throw new Error('repetition: the batch is empty');
   const separator = options.separator ?? null;
   const reset = (options.positions ?? 'continue') === 'reset';
-  const sepCount = separator === null ? 0 : r;
+  const sepCount = separatorCount(options);
   const baseLengths = sequences.map((s, b) => {
     if (s.length === 0) throw new Error(`repetition: sequence ${b} of the batch is empty`);
     return s.length;
@@ -59,11 +80,11 @@ export function repeatBatch(
   const baseSeq = Math.max(...baseLengths);
   const lengths = Int32Array.from(baseLengths, (n) => (r + 1) * n + sepCount);
   const seq = Math.max(...lengths);
-  const longestPosition = reset ? baseSeq + (sepCount > 0 ? 1 : 0) : seq;
+  const longestPosition = repeatedPositions(baseSeq, options);
   if (longestPosition > limits.maxPositions) {
     const n = baseSeq;
     throw new Error(
-      `repetition: a sequence of ${n} tokens repeated ${r + 1} times${sepCount ? ' with separators' : ''} needs ${longestPosition} positions, but the model has ${limits.maxPositions} (${longestPosition - limits.maxPositions} too many); shorten the input to ${Math.floor((limits.maxPositions - sepCount) / (r + 1))} tokens or lower r`,
+      `repetition: a sequence of ${n} tokens repeated ${r + 1} times${sepCount ? ' with separators' : ''} needs ${longestPosition} positions, but the model has ${limits.maxPositions} (${longestPosition - limits.maxPositions} too many); shorten the input to ${longestRepeatable(limits.maxPositions, options)} tokens or lower r`,
     );
   }
   const batch = sequences.length;

@@ -3,7 +3,16 @@
  * LayerNorm and an LM head (tied to the embedding by default). A decoder or an encoder by its config; the
  * hidden states can stop after any layer (early exit: later blocks are not computed).
  */
-import { type Device, type Tensor, crossEntropy, dropout, gather, layerNorm, matmul } from '@reprise/core';
+import {
+  type Device,
+  type Tensor,
+  crossEntropy,
+  dropout,
+  gather,
+  keep,
+  layerNorm,
+  matmul,
+} from '@reprise/core';
 import { type BlockContext, type OutputRows, runBlock } from './block.ts';
 import { type TransformerConfig, parameterCount, validateConfig } from './config.ts';
 import { type MaskPolicy, causalLayers } from './masks.ts';
@@ -31,7 +40,9 @@ export class Transformer {
   readonly device: Device;
   readonly config: TransformerConfig;
   readonly params: ParamMap;
-  readonly #rotary: RotaryTables | null;
+  /** Rotary cos/sin tables; computed, so they grow on demand past maxPositions (see positionLimit). */
+  #rotary: RotaryTables | null;
+  #rotaryRows: number;
   /** Counts dropout masks drawn, so that each gets a fresh seed; saved with a checkpoint for exact resume. */
   dropoutCounter = 0;
   dropoutSeed: number;
@@ -54,10 +65,34 @@ export class Transformer {
     // A fixed order (the config's), whatever order the caller's map has: optimizers and checkpoints rely on it.
     this.params = Object.fromEntries(Object.keys(shapes).map((name) => [name, params[name]!]));
     this.dropoutSeed = seed;
+    this.#rotaryRows = config.maxPositions;
     this.#rotary =
       config.positions === 'rotary'
         ? rotaryTables(device, config.maxPositions, config.dModel, config.heads)
         : null;
+  }
+
+  /**
+   * Longest sequence the model accepts: maxPositions with a learned position table (fixed size), unbounded
+   * with rotary positions, whose tables are computed for the length needed (positions past the pretraining
+   * context are extrapolated). Lets sequence repetition keep the same subword cap for every r.
+   */
+  get positionLimit(): number {
+    return this.config.positions === 'learned' ? this.config.maxPositions : Number.POSITIVE_INFINITY;
+  }
+
+  /** Rotary tables covering positions 0..rows−1, regrown (at least doubled) when a longer sequence comes. */
+  #rotaryFor(rows: number): RotaryTables | null {
+    if (!this.#rotary || rows <= this.#rotaryRows) return this.#rotary;
+    const grown = Math.max(rows, 2 * this.#rotaryRows);
+    for (const t of Object.values(this.#rotary)) t.dispose();
+    const cfg = this.config;
+    const tables = rotaryTables(this.device, grown, cfg.dModel, cfg.heads);
+    // Built inside a caller's tidy scope, but they outlive it.
+    for (const t of Object.values(tables)) keep(t);
+    this.#rotary = tables;
+    this.#rotaryRows = grown;
+    return tables;
   }
 
   /** A freshly initialized model (GPT-2 initialization from `seed`). */
@@ -98,11 +133,13 @@ export class Transformer {
     if (!Number.isInteger(layers) || layers < 1 || layers > cfg.layers)
       throw new Error(`Transformer: layers must be in 1..${cfg.layers}, got ${layers}`);
     const [batch, seq] = x.shape as [number, number];
-    if (seq > cfg.maxPositions) {
+    if (seq > this.positionLimit) {
       throw new Error(
-        `Transformer: sequence of ${seq} tokens exceeds config.maxPositions = ${cfg.maxPositions} by ${seq - cfg.maxPositions}`,
+        `Transformer: sequence of ${seq} tokens exceeds config.maxPositions = ${cfg.maxPositions} (learned positions) by ${seq - cfg.maxPositions}`,
       );
     }
+    // Positions run 0..seq−1 at most (continued across copies, or reset per copy).
+    const rotary = this.#rotaryFor(seq);
     if (options.positions.shape.join() !== `${batch},${seq}`)
       throw new Error(`Transformer: positions must be [${batch}, ${seq}], got [${options.positions.shape}]`);
     const causal = causalLayers(
@@ -118,8 +155,8 @@ export class Transformer {
         heads: cfg.heads,
         causal: causal[l]!,
         lengths: options.lengths,
-        positions: this.#rotary ? options.positions : null,
-        rotary: this.#rotary,
+        positions: rotary ? options.positions : null,
+        rotary,
         dropout: drop,
       };
       x = runBlock(this.params, l, x, ctx, l === layers - 1 ? options.outputRows : undefined);

@@ -29,8 +29,21 @@ export {
 export { type Evaluation, evaluate, predictWords } from './training/evaluate.ts';
 export { loadBackbone, saveBackbone } from './training/backbone-checkpoint.ts';
 export { loadLabeler, saveLabeler } from './training/labeler-checkpoint.ts';
-export { type TaskData, brownTaskData, conllTaskData, tagFloor } from './training/tasks.ts';
+export {
+  type ConllTaskOptions,
+  type TaskData,
+  brownTaskData,
+  conllTaskData,
+  spanScheme,
+  tagFloor,
+} from './training/tasks.ts';
 export type { TrainingEvent, EventSink } from './training/events.ts';
+export {
+  EXIT_INTERRUPTED,
+  type InterruptHandlers,
+  installInterruptHandler,
+  isInterrupted,
+} from './training/loop.ts';
 export {
   EXPERIMENT_TASKS,
   type ExperimentConfig,

@@ -101,6 +101,8 @@ describe('reprise CLI', () => {
     const ev = reprise('eval', '--model', join(dir, 'ft/best'), ...data);
     expect(ev.code, ev.err).toBe(0);
     expect(ev.out).toMatch(/test: 8 sentences, accuracy [\d.]+%, span F1/);
+    // Labeled with the file it scored, not the --train file the task is named after.
+    expect(ev.out.startsWith(`${join(dir, 'test.conll')} test: 8 sentences`)).toBe(true);
     writeFileSync(join(dir, 'raw.txt'), 'we met Alice and Bob Smith .\n\nwe met Dave .\n');
     const pr = reprise('predict', '--model', join(dir, 'ft/best'), '--input', join(dir, 'raw.txt'));
     expect(pr.code, pr.err).toBe(0);

@@ -6,7 +6,13 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MetricsLog, readMetrics, writeFileAtomic, writeJsonAtomic } from '../src/io/index.ts';
+import {
+  MetricsLog,
+  readMetrics,
+  truncateMetricsAfterStep,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from '../src/io/index.ts';
 
 let root: string;
 beforeEach(() => {
@@ -75,6 +81,48 @@ describe('MetricsLog', () => {
       { time: 1, step: 1 },
       { time: 3, step: 3 },
     ]);
+  });
+});
+
+describe('truncateMetricsAfterStep (resume)', () => {
+  it('drops the first record past the checkpoint and everything after it, keeping the rest byte for byte', () => {
+    let clock = 0;
+    const log = new MetricsLog(root, { now: () => clock++ });
+    for (let step = 1; step <= 4; step++) log.log({ phase: 'pretrain', step, loss: 5 - step });
+    log.log({ phase: 'pretrain', step: 4, val_loss: 1.5 }); // validation at the checkpoint's step: kept
+    log.log({ phase: 'finetune', epoch: 1, dev_accuracy: 0.5 }); // no step, before the cut: kept
+    const kept = readFileSync(log.path, 'utf8');
+    for (let step = 5; step <= 6; step++) log.log({ phase: 'pretrain', step, loss: 1 });
+    log.log({ phase: 'finetune', epoch: 2, dev_accuracy: 0.6 }); // no step, after the cut: dropped
+    expect(truncateMetricsAfterStep(log.path, 4)).toBe(3);
+    expect(readFileSync(log.path, 'utf8')).toBe(kept);
+    // A resumed run appends after it: each step once.
+    const resumed = new MetricsLog(root, { now: () => clock++ });
+    resumed.log({ phase: 'pretrain', step: 5, loss: 0.9 });
+    expect(
+      readMetrics(log.path)
+        .filter((r) => typeof r.loss === 'number')
+        .map((r) => r.step),
+    ).toEqual([1, 2, 3, 4, 5]);
+    expect(readdirSync(root)).toEqual(['metrics.jsonl']);
+  });
+
+  it('leaves a log with nothing past the checkpoint (or no log) untouched', () => {
+    expect(truncateMetricsAfterStep(join(root, 'metrics.jsonl'), 3)).toBe(0);
+    const log = new MetricsLog(root, { now: () => 7 });
+    log.log({ step: 1, loss: 2 });
+    writeFileSync(log.path, `${readFileSync(log.path, 'utf8')}{"time":8,"st`); // a line cut short by a crash
+    const before = readFileSync(log.path, 'utf8');
+    expect(truncateMetricsAfterStep(log.path, 1)).toBe(0);
+    expect(readFileSync(log.path, 'utf8')).toBe(before);
+  });
+
+  it('drops everything when the checkpoint precedes the first step', () => {
+    const log = new MetricsLog(root, { now: () => 7 });
+    log.log({ step: 1, loss: 2 });
+    log.log({ step: 2, loss: 1 });
+    expect(truncateMetricsAfterStep(log.path, 0)).toBe(2);
+    expect(readFileSync(log.path, 'utf8')).toBe('');
   });
 });
 

@@ -34,10 +34,14 @@ describe('labeled batches', () => {
     expect(last!.wordToken).toEqual(enc.lastTokenOfWord);
   });
 
-  it('truncation drops the words past maxTokens from the labels', () => {
+  it('truncation drops the words past maxTokens from the labels; prediction keeps them all, in windows', () => {
     const [cut] = encodeLabeled(sentences, tokenizer, vocab, { maxTokens: 2 });
     expect(cut!.ids.length).toBe(2);
     expect(cut!.wordToken.filter((t) => t < 0).length).toBeGreaterThan(0);
+    const enc = tokenizer.encodeWords(sentences[0]!.words);
+    expect(cut!.whole).toEqual({ ids: enc.ids, carrier: enc.firstTokenOfWord });
+    expect(cut!.windows.length).toBeGreaterThan(1);
+    expect(cut!.windows.every((w) => w.end - w.start <= 2)).toBe(true);
   });
 
   it('batches cover every sentence once, depend only on (seed, epoch), and group similar lengths', () => {

@@ -6,20 +6,45 @@ import { Device } from '@reprise/core';
 import { DEVICE_CHOICES, type DeviceChoice } from '@reprise/kernels';
 import { InvalidArgumentError, Option } from 'commander';
 
-/** A commander parser for a number ≥ `min` (an integer when `integer`), failing with the option's name. */
-function numberArg(name: string, min: number, integer: boolean) {
+/** Allowed values of a numeric option; bounds are inclusive unless marked open. */
+interface Range {
+  min: number;
+  max?: number;
+  openMin?: boolean;
+  openMax?: boolean;
+}
+
+/** "≥ 0", "> 0", "in [0, 1)". */
+function describeRange({ min, max, openMin, openMax }: Range): string {
+  if (max === undefined) return `${openMin ? '>' : '≥'} ${min}`;
+  return `in ${openMin ? '(' : '['}${min}, ${max}${openMax ? ')' : ']'}`;
+}
+
+/** A commander parser for a number in `range` (an integer when `integer`), failing with the option's name. */
+function numberArg(name: string, integer: boolean, range: Range) {
+  const { min, max = Number.POSITIVE_INFINITY, openMin, openMax } = range;
   return (value: string) => {
     const n = Number(value);
-    if (!(integer ? Number.isInteger(n) : Number.isFinite(n)) || n < min)
+    const ok =
+      value.trim() !== '' &&
+      (integer ? Number.isInteger(n) : Number.isFinite(n)) &&
+      (openMin ? n > min : n >= min) &&
+      (openMax ? n < max : n <= max);
+    if (!ok)
       throw new InvalidArgumentError(
-        `${name} must be ${integer ? 'an integer' : 'a number'} ≥ ${min}, got '${value}'`,
+        `${name} must be ${integer ? 'an integer' : 'a number'} ${describeRange(range)}, got '${value}'`,
       );
     return n;
   };
 }
 
-export const intArg = (name: string, min = 0) => numberArg(name, min, true);
-export const floatArg = (name: string, min = 0) => numberArg(name, min, false);
+export const intArg = (name: string, min = 0) => numberArg(name, true, { min });
+export const floatArg = (name: string, min = 0) => numberArg(name, false, { min });
+/** A number > 0: learning rates and clipping norms, where 0 would mean no training at all. */
+export const positiveArg = (name: string) => numberArg(name, false, { min: 0, openMin: true });
+/** A fraction in [0, 1], or in [0, 1) with `openMax` (a dropout of 1 would drop everything). */
+export const fractionArg = (name: string, openMax = false) =>
+  numberArg(name, false, { min: 0, max: 1, openMax });
 
 export const deviceOption = () =>
   new Option(

@@ -36,7 +36,17 @@ export {
   type MetricsRecord,
   type ReadMetricsOptions,
   readMetrics,
+  truncateMetricsAfterStep,
 } from './metrics-log.ts';
+export {
+  type RunDirChoice,
+  checkRunDir,
+  discardEmptyRunDir,
+  makeDir,
+  prepareRunDir,
+  runContents,
+} from './run-dir.ts';
+export { type InvalidUtf8, readTextFile } from './text.ts';
 export {
   type BarChartOptions,
   type BarRow,

@@ -4,17 +4,10 @@
  * epoch. Non-finite numbers (a diverged loss) are written as the strings "NaN", "Infinity", "-Infinity",
  * which plain JSON cannot hold, and read back as numbers.
  */
-import {
-  appendFileSync,
-  closeSync,
-  existsSync,
-  fstatSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readSync,
-} from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from './atomic.ts';
+import { makeDir } from './run-dir.ts';
 
 export type MetricsRecord = { time: number } & Record<string, unknown>;
 
@@ -55,7 +48,7 @@ export class MetricsLog {
   readonly #now: () => number;
 
   constructor(runDir: string, options: MetricsLogOptions = {}) {
-    mkdirSync(runDir, { recursive: true });
+    makeDir(runDir, 'the run directory');
     this.path = join(runDir, options.fileName ?? METRICS_FILE);
     this.#now = options.now ?? Date.now;
     // A crash mid-write leaves a partial last line; end it so our first record does not merge into it.
@@ -93,4 +86,28 @@ export function readMetrics(path: string, options: ReadMetricsOptions = {}): Met
     else if (!options.skipMalformed) throw new Error(`${path}:${i + 1}: malformed metrics line (${problem})`);
   }
   return records;
+}
+
+/**
+ * Makes a log continue from a checkpoint: drops the record of the first step past `step` and everything after it
+ * (written after the checkpoint, by a run that was then interrupted or killed), so that a resumed run logs each
+ * step once. The log is chronological, so the records kept are exactly those the checkpoint had seen. Rewrites
+ * the file atomically; returns the number of records dropped (0: the file is left as it was).
+ */
+export function truncateMetricsAfterStep(path: string, step: number): number {
+  if (!existsSync(path)) return 0;
+  const lines = readFileSync(path, 'utf8').split('\n');
+  const cut = lines.findIndex((line) => {
+    try {
+      const value = JSON.parse(line, readNonFinite);
+      return typeof value?.step === 'number' && value.step > step;
+    } catch {
+      return false; // blank or cut short: kept as it is (readers skip or report it)
+    }
+  });
+  if (cut < 0) return 0;
+  const dropped = lines.slice(cut).filter((line) => line.trim() !== '').length;
+  const kept = lines.slice(0, cut).join('\n');
+  writeFileAtomic(path, kept === '' ? '' : `${kept}\n`);
+  return dropped;
 }

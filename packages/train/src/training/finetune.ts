@@ -5,17 +5,30 @@
  */
 import { join } from 'node:path';
 import { AdamW, type Device, warmupLinear } from '@reprise/core';
-import { SequenceLabeler, type Transformer, isNoDecay } from '@reprise/model';
+import {
+  SequenceLabeler,
+  type Transformer,
+  isNoDecay,
+  longestRepeatable,
+  repeatedPositions,
+} from '@reprise/model';
 import type { LabeledSentence } from '../data/index.ts';
-import { type HostTensor, MetricsLog, resolveAtomicDir, writeJsonAtomic } from '../io/index.ts';
+import {
+  type HostTensor,
+  METRICS_FILE,
+  MetricsLog,
+  resolveAtomicDir,
+  truncateMetricsAfterStep,
+  writeJsonAtomic,
+} from '../io/index.ts';
 import type { BpeTokenizer } from '../tokenizer/index.ts';
-import { type Evaluation, evaluate, isIobLabelSet } from './evaluate.ts';
+import { type Evaluation, coverageNotes, evaluate } from './evaluate.ts';
 import type { EventSink } from './events.ts';
-import { batchLabels, buildLabelVocab, encodeLabeled, makeBatches } from './labeled-batches.ts';
+import { batchLabels, buildLabelVocab, countCut, encodeLabeled, makeBatches } from './labeled-batches.ts';
 import { type LabelerConfigFile, loadLabeler, saveLabeler } from './labeler-checkpoint.ts';
 import { isInterrupted, recordStep, runSteps } from './loop.ts';
-import { type MethodOptions, labelerSettings } from './methods.ts';
-import type { TaskData } from './tasks.ts';
+import { type LabelerSettings, type MethodOptions, labelerSettings } from './methods.ts';
+import { type TaskData, spanScheme } from './tasks.ts';
 import { assignFromHost, optimizerFromHost, optimizerToHost, toHost } from './weights.ts';
 
 export interface FinetuneOptions extends MethodOptions {
@@ -70,7 +83,8 @@ export interface EpochRecord {
   epoch: number;
   trainLoss: number;
   seconds: number;
-  dev: { accuracy: number; f1: number | null };
+  /** `f1`: strict span F1 (selects the best epoch); `lenientF1`: seqeval's default mode (absent before it existed). */
+  dev: { accuracy: number; f1: number | null; lenientF1?: number | null };
 }
 
 export interface FinetuneResult {
@@ -94,19 +108,21 @@ interface TrainerState {
 export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
   const { device, outDir, backbone, tokenizer, data, options: o, onEvent = () => {} } = input;
   const vocab = buildLabelVocab(data.train);
-  const settings = labelerSettings(o, backbone.config, tokenizer.special.sep);
-  // Truncate before repetition so that r+1 copies (and separators) fit the position table.
-  const copies = (settings.r ?? 0) + 1;
-  const separators = settings.separator === null ? 0 : copies - 1;
-  const maxTokens = Math.min(o.maxTokens, Math.floor((backbone.config.maxPositions - separators) / copies));
+  const { settings, maxTokens } = labelerPlan(o, backbone, tokenizer.special.sep);
   if (maxTokens < o.maxTokens)
     onEvent({
       type: 'log',
-      message: `sentences truncated to ${maxTokens} subwords so that ${copies} copies fit ${backbone.config.maxPositions} positions`,
+      message: `learned positions: the subword cap is lowered from ${o.maxTokens} to ${maxTokens} so that ${(settings.r ?? 0) + 1} copies fit the ${backbone.config.maxPositions}-row position table (rotary models keep the same cap for every r)`,
     });
   const enc = (s: LabeledSentence[]) => encodeLabeled(s, tokenizer, vocab, { ...o, maxTokens });
   const [train, dev, test] = [enc(data.train), enc(data.dev), enc(data.test)];
   if (train.length === 0) throw new Error('finetune: the training set is empty');
+  const cut = countCut(train);
+  if (cut.words > 0)
+    onEvent({
+      type: 'log',
+      message: `training: ${cut.words} words in ${cut.sentences} sentences beyond the ${maxTokens}-subword cap are left out of the loss (dev and test are read whole, in windows)`,
+    });
   const labeler = new SequenceLabeler(backbone, {
     ...settings,
     numLabels: vocab.labels.length,
@@ -159,10 +175,23 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
       message: `resuming from ${lastDir} at step ${state.step} (epoch ${state.step / perEpoch})`,
     });
   }
+  if (input.resume) {
+    // Steps logged after the checkpoint (or, without one, all) are run again: each step stays in the log once.
+    const dropped = truncateMetricsAfterStep(join(outDir, METRICS_FILE), state.step);
+    if (dropped > 0)
+      onEvent({
+        type: 'log',
+        message: `${METRICS_FILE}: dropped ${dropped} records written after step ${state.step}`,
+      });
+  }
   const log = new MetricsLog(outDir);
   // Evaluation has no backward pass: bigger batches amortize the per-dispatch cost.
   const evalBatch = Math.max(o.batchSize, 64);
-  const spansOnLabels = isIobLabelSet(vocab.labels);
+  // Best epoch by strict span F1 in the labels' own scheme (seqeval strict mode; IOB1 and BIOES scored as their
+  // IOB2 conversion). Gold labels were checked to be valid in that scheme when the data was read, so strict F1
+  // never drops gold spans and a low score is the model's, not a scheme mismatch. Lenient F1 is only reported.
+  const decision = spanScheme(data);
+  const scheme = decision.scheme;
   let epochBatches: { epoch: number; batches: number[][] } | null = null;
   let epochStart = performance.now();
   let epochLoss = { sum: 0, count: 0 };
@@ -203,13 +232,19 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
       const result = await evaluate(labeler, data.dev, dev, vocab, {
         batchSize: evalBatch,
         spanView: data.spanView,
+        scheme,
       });
+      // The windows of dev are the same every epoch: said once.
+      if (state.history.length === 0)
+        for (const note of coverageNotes(result, maxTokens, { scoring: true }))
+          onEvent({ type: 'log', message: `dev: ${note}` });
       const f1 = result.spans?.f1 ?? null;
+      const lenientF1 = result.lenientSpans?.f1 ?? null;
       const record: EpochRecord = {
         epoch,
         trainLoss: epochLoss.sum / Math.max(1, epochLoss.count),
         seconds,
-        dev: { accuracy: result.accuracy, f1 },
+        dev: { accuracy: result.accuracy, f1, lenientF1 },
       };
       state.history.push(record);
       log.log({
@@ -219,6 +254,7 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
         epoch_seconds: seconds,
         dev_accuracy: result.accuracy,
         dev_f1: f1,
+        dev_f1_lenient: lenientF1,
       });
       onEvent({
         type: 'eval',
@@ -227,7 +263,7 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
         metrics: { dev_accuracy: result.accuracy, ...(f1 === null ? {} : { dev_f1: f1 }) },
       });
       // The primary score: span F1 for span tasks, accuracy otherwise.
-      const score = spansOnLabels && f1 !== null ? f1 : result.accuracy;
+      const score = scheme !== null && f1 !== null ? f1 : result.accuracy;
       if (score > state.bestScore) {
         state.bestScore = score;
         state.bestEpoch = epoch;
@@ -249,13 +285,25 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
     testEval = await evaluate(labeler, data.test, test, vocab, {
       batchSize: evalBatch,
       spanView: data.spanView,
+      scheme,
     });
+    for (const note of coverageNotes(testEval, maxTokens, { scoring: true }))
+      onEvent({ type: 'log', message: `test: ${note}` });
     const summary = {
       task: data.name,
       method: settings,
       bestEpoch: state.bestEpoch,
       history: state.history,
-      test: { accuracy: testEval.accuracy, f1: testEval.spans?.f1 ?? null },
+      spanScheme: decision,
+      test: {
+        accuracy: testEval.accuracy,
+        f1: testEval.spans?.f1 ?? null,
+        lenientF1: testEval.lenientSpans?.f1 ?? null,
+        spans: spansJson(testEval),
+        maxTokens,
+        windowedSentences: testEval.windowedSentences,
+        unscored: testEval.unscored,
+      },
     };
     writeJsonAtomic(join(outDir, 'results.json'), summary);
     log.log({
@@ -263,6 +311,7 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
       best_epoch: state.bestEpoch,
       test_accuracy: testEval.accuracy,
       test_f1: testEval.spans?.f1 ?? null,
+      test_f1_lenient: testEval.lenientSpans?.f1 ?? null,
     });
   }
   const epochs = state.history.filter((h) => h.seconds > 0);
@@ -275,4 +324,42 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
     secondsPerEpoch: epochs.reduce((a, h) => a + h.seconds, 0) / Math.max(1, epochs.length),
     tokensPerSecond,
   };
+}
+
+/** Both span modes with per-type counts, for results.json; null without spans. */
+function spansJson(e: Evaluation) {
+  if (!e.spans) return null;
+  return { scheme: e.scheme, strict: e.spans, lenient: e.lenientSpans };
+}
+
+/**
+ * Subwords per sentence before repetition: the requested cap for every r with rotary positions (their tables
+ * grow to the length needed); with a learned position table, lowered so that r+1 copies (and separators) fit.
+ */
+export function subwordCap(
+  maxTokens: number,
+  backbone: Pick<Transformer, 'positionLimit'>,
+  settings: { r?: number; separator?: number | null; positions?: 'continue' | 'reset' },
+): number {
+  return Math.min(maxTokens, longestRepeatable(backbone.positionLimit, { ...settings, r: settings.r ?? 0 }));
+}
+
+/**
+ * The labeler settings and subword cap for fine-tuning `backbone` with `o`, refusing (before anything is written)
+ * a method or an r whose copies cannot fit even a one-subword sentence in a learned position table.
+ */
+export function labelerPlan(
+  o: FinetuneOptions,
+  backbone: Transformer,
+  sepToken: number,
+): { settings: LabelerSettings; maxTokens: number } {
+  const settings = labelerSettings(o, backbone.config, sepToken);
+  const maxTokens = subwordCap(o.maxTokens, backbone, settings);
+  if (maxTokens < 1) {
+    const r = settings.r ?? 0;
+    throw new Error(
+      `--r ${r}: ${r + 1} copies of a one-subword sentence need ${repeatedPositions(1, { ...settings, r })} positions, but the backbone's learned position table has ${backbone.config.maxPositions}; lower --r, or use --positions reset`,
+    );
+  }
+  return { settings, maxTokens };
 }

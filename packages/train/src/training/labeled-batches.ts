@@ -1,11 +1,13 @@
 /**
  * @file Labeled sentences → subword ids with one label per word (on its first subword, or its last for the
- * ablation; other subwords are ignored), and length-bucketed batches so that padding stays small.
+ * ablation; other subwords are ignored), prediction windows over sentences longer than the cap, and
+ * length-bucketed batches so that padding stays small.
  */
 import { IGNORE_LABEL } from '@reprise/model';
 import type { LabeledSentence } from '../data/index.ts';
 import type { BpeTokenizer } from '../tokenizer/index.ts';
 import { mixSeed, shuffled } from './shuffle.ts';
+import { type PredictionWindow, planWindows } from './windows.ts';
 
 export interface LabelVocab {
   labels: string[];
@@ -25,15 +27,20 @@ export function labelVocab(labels: readonly string[]): LabelVocab {
 }
 
 export interface EncodedSentence {
+  /** Training's view: the first `maxTokens` subwords (the loss ignores the words cut off). */
   ids: number[];
-  /** Per subword: the label id on each word's labeled subword, IGNORE_LABEL elsewhere. */
+  /** Per kept subword: the label id on each word's labeled subword, IGNORE_LABEL elsewhere. */
   labels: number[];
-  /** Per word: the subword whose prediction is the word's (−1 when truncation cut the word off). */
+  /** Per word: the kept subword whose prediction is the word's (−1 when the cap cut the word off). */
   wordToken: number[];
+  /** Prediction's view: every subword of the sentence, and each word's label-carrying subword in it. */
+  whole: { ids: number[]; carrier: number[] };
+  /** Windows of at most `maxTokens` subwords over `whole` (one when the sentence fits), see windows.ts. */
+  windows: PredictionWindow[];
 }
 
 export interface EncodeOptions {
-  /** Subwords kept per sentence (before repetition); the paper uses 256. */
+  /** Subwords per sentence (before repetition), the same for every r; the paper uses 256. */
   maxTokens: number;
   /** Which subword carries a word's label. */
   labelSubword?: 'first' | 'last';
@@ -41,7 +48,8 @@ export interface EncodeOptions {
 
 /**
  * Encodes sentences; a gold label outside `vocab` (possible in dev/test) is kept out of the loss and scored as
- * an error by evaluation, which never predicts it.
+ * an error by evaluation, which never predicts it. Training reads the first `maxTokens` subwords; prediction
+ * reads the whole sentence in windows of `maxTokens`.
  */
 export function encodeLabeled(
   sentences: readonly LabeledSentence[],
@@ -51,15 +59,29 @@ export function encodeLabeled(
 ): EncodedSentence[] {
   return sentences.map((s) => {
     const enc = tokenizer.encodeWords(s.words);
-    const ids = enc.ids.slice(0, options.maxTokens);
+    const ids = enc.ids.length > options.maxTokens ? enc.ids.slice(0, options.maxTokens) : enc.ids;
     const labels = ids.map(() => IGNORE_LABEL);
-    const carriers = options.labelSubword === 'last' ? enc.lastTokenOfWord : enc.firstTokenOfWord;
-    const wordToken = carriers.map((t) => (t < ids.length ? t : -1));
+    const carrier = options.labelSubword === 'last' ? enc.lastTokenOfWord : enc.firstTokenOfWord;
+    const wordToken = carrier.map((t) => (t < ids.length ? t : -1));
     wordToken.forEach((t, w) => {
       if (t >= 0) labels[t] = vocab.index.get(s.labels[w]!) ?? IGNORE_LABEL;
     });
-    return { ids, labels, wordToken };
+    const spans = { start: enc.firstTokenOfWord, end: enc.lastTokenOfWord.map((t) => t + 1), carrier };
+    const windows = planWindows(spans, enc.ids.length, options.maxTokens);
+    return { ids, labels, wordToken, whole: { ids: enc.ids, carrier }, windows };
   });
+}
+
+/** Words (and the sentences holding them) that the cap cut off training's view: the loss does not see them. */
+export function countCut(encoded: readonly EncodedSentence[]): { words: number; sentences: number } {
+  let words = 0;
+  let sentences = 0;
+  for (const s of encoded) {
+    const cut = s.wordToken.filter((t) => t < 0).length;
+    words += cut;
+    if (cut > 0) sentences++;
+  }
+  return { words, sentences };
 }
 
 /**

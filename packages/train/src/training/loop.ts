@@ -27,14 +27,28 @@ export interface StepLoopOptions {
   afterStep?(stepsDone: number): Promise<void>;
 }
 
+/** The exit code of an interrupted command: 128 + SIGINT, the shell's convention. */
+export const EXIT_INTERRUPTED = 130;
+
 let interruptRequested = false;
 
-/** Ctrl-C asks running loops to stop after the current step; a second Ctrl-C exits immediately. */
-export function installInterruptHandler(onFirst: () => void = () => {}): void {
+export interface InterruptHandlers {
+  /** The first Ctrl-C: loops stop after the current step and their caller saves a checkpoint. */
+  onFirst?(): void;
+  /** The second Ctrl-C, just before the process exits with 130 (e.g. to restore the terminal). */
+  onSecond?(): void;
+}
+
+/** Ctrl-C asks running loops to stop after the current step; a second Ctrl-C exits at once with code 130. */
+export function installInterruptHandler(handlers: InterruptHandlers = {}): void {
   process.on('SIGINT', () => {
-    if (interruptRequested) process.exit(130);
+    if (interruptRequested) {
+      handlers.onSecond?.();
+      // A checkpoint write in progress is atomic: the last good one stays, a temp copy is cleaned up later.
+      process.exit(EXIT_INTERRUPTED);
+    }
     interruptRequested = true;
-    onFirst();
+    handlers.onFirst?.();
   });
 }
 
@@ -44,10 +58,17 @@ export function requestInterrupt(on = true): void {
   interruptRequested = on;
 }
 
+/**
+ * Lets pending I/O and signal handlers run. Awaiting an already-resolved promise (the CPU backend's results)
+ * only drains microtasks, so a loop on the CPU would never see Ctrl-C; a macrotask turn costs microseconds.
+ */
+export const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** Runs the steps; returns the number of steps done (less than totalSteps when interrupted). */
 export async function runSteps(o: StepLoopOptions): Promise<number> {
   let window = { start: performance.now(), tokens: 0 };
   for (let step = o.startStep; step < o.totalSteps; step++) {
+    await yieldToEventLoop();
     if (interruptRequested) return step;
     const lr = o.optimizer.lr;
     let tokens = 0;

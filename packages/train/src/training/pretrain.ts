@@ -6,12 +6,19 @@
 import { join } from 'node:path';
 import { AdamW, type Device, tidy, warmupCosine } from '@reprise/core';
 import { Transformer, type TransformerConfig, makeConfig } from '@reprise/model';
-import { MetricsLog, checkpointName, latestCheckpoint, pruneCheckpoints } from '../io/index.ts';
+import {
+  METRICS_FILE,
+  MetricsLog,
+  checkpointName,
+  latestCheckpoint,
+  pruneCheckpoints,
+  truncateMetricsAfterStep,
+} from '../io/index.ts';
 import { type BpeTokenizer, trainBpe } from '../tokenizer/index.ts';
 import { type BackboneConfigFile, loadBackbone, saveBackbone } from './backbone-checkpoint.ts';
 import type { EventSink } from './events.ts';
 import { type TokenStream, lmBatch, tokenStream } from './lm-batches.ts';
-import { isInterrupted, recordStep, runSteps } from './loop.ts';
+import { isInterrupted, recordStep, runSteps, yieldToEventLoop } from './loop.ts';
 import { optimizerFromHost, optimizerToHost } from './weights.ts';
 
 export interface PretrainOptions {
@@ -77,6 +84,8 @@ export interface PretrainResult {
   tokensPerSecond: number;
   seconds: number;
   finalDir: string | null;
+  /** The checkpoint written on Ctrl-C (null when not interrupted). */
+  checkpointDir: string | null;
 }
 
 export async function pretrain(input: PretrainInput): Promise<PretrainResult> {
@@ -133,6 +142,15 @@ export async function pretrain(input: PretrainInput): Promise<PretrainResult> {
     model.dropoutCounter = trainer.dropoutCounter;
     onEvent({ type: 'log', message: `resuming from ${resumeFrom} at step ${startStep}` });
   }
+  if (input.resume) {
+    // Steps logged after the checkpoint (or, without one, all) are run again: each step stays in the log once.
+    const dropped = truncateMetricsAfterStep(join(outDir, METRICS_FILE), startStep);
+    if (dropped > 0)
+      onEvent({
+        type: 'log',
+        message: `${METRICS_FILE}: dropped ${dropped} records written after step ${startStep}`,
+      });
+  }
   const log = new MetricsLog(outDir);
   const losses: PretrainResult['losses'] = [];
   const validation: PretrainResult['validation'] = [];
@@ -157,6 +175,7 @@ export async function pretrain(input: PretrainInput): Promise<PretrainResult> {
       const loss = tidy(() => lossOf(devStream, i, 12345, false).detach());
       total += await loss.item();
       loss.dispose();
+      await yieldToEventLoop(); // the CPU backend never waits: let a Ctrl-C in
     }
     const loss = total / o.evalBatches;
     validation.push({ step, loss, perplexity: Math.exp(loss) });
@@ -165,6 +184,7 @@ export async function pretrain(input: PretrainInput): Promise<PretrainResult> {
   };
   const save = async (step: number, reason: 'periodic' | 'interrupt') => {
     const dir = join(checkpoints, checkpointName(step));
+    checkpointDir = dir;
     await saveBackbone(dir, model, tokenizer, configFile, {
       optimizer: optimizerToHost(await optimizer.exportState(), Object.keys(model.params)),
       trainer: { step, dropoutCounter: model.dropoutCounter },
@@ -179,6 +199,7 @@ export async function pretrain(input: PretrainInput): Promise<PretrainResult> {
     startStep,
   });
   let tokensPerSecond = 0;
+  let checkpointDir: string | null = null;
   const done = await runSteps({
     optimizer,
     startStep,
@@ -217,5 +238,6 @@ export async function pretrain(input: PretrainInput): Promise<PretrainResult> {
     tokensPerSecond,
     seconds: (performance.now() - started) / 1000,
     finalDir,
+    checkpointDir: interrupted ? checkpointDir : null,
   };
 }

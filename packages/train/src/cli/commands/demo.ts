@@ -2,18 +2,28 @@
  * @file `reprise demo` (`pnpm demo`, the README's main job): on the embedded Brown corpus, pretrain a small
  * decoder, fine-tune it for Brown POS tagging as a plain causal decoder (r = 0) and with sequence repetition
  * (r = 1), and print test accuracy, proper-name span F1 and time per epoch, next to the most-frequent-tag floor.
- * Sized for about 15 minutes on a 2-core machine with a software WebGPU adapter.
+ * Sized for about 15 minutes on a 2-core machine with a software WebGPU adapter. Ctrl-C saves a checkpoint and
+ * exits 130; `--resume <run>` continues that run (finished phases are not redone).
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Table from 'cli-table3';
 import type { Command } from 'commander';
 import { pretrainingText } from '../../data/index.ts';
-import { barChartSvg, lossCurveSvg, writeJsonAtomic, writeSvg } from '../../io/index.ts';
+import {
+  barChartSvg,
+  lossCurveSvg,
+  readMetrics,
+  resolveAtomicDir,
+  writeJsonAtomic,
+  writeSvg,
+} from '../../io/index.ts';
 import { loadBackbone } from '../../training/backbone-checkpoint.ts';
 import { FINETUNE_DEFAULTS, finetune } from '../../training/finetune.ts';
 import { methodLabel } from '../../training/methods.ts';
 import { PRETRAIN_DEFAULTS, pretrain } from '../../training/pretrain.ts';
 import { brownTaskData, tagFloor } from '../../training/tasks.ts';
+import { InterruptedError, resumeCommand } from '../interrupt.ts';
 import { deviceOption, intArg, openDevice } from '../options.ts';
 import { terminalProgress } from '../progress.ts';
 
@@ -53,40 +63,60 @@ export function registerDemo(program: Command): void {
       DEMO.trainSentences,
     )
     .option('--epochs <n>', 'fine-tuning epochs', intArg('--epochs', 1), DEMO.epochs)
+    .option(
+      '--resume <run>',
+      'continue an interrupted demo run (e.g. runs/demo/2026-…), with the options it was started with',
+    )
     .addOption(deviceOption())
     .action(async (a) => {
       const started = performance.now();
       const device = await openDevice(a.device);
-      const out = join(a.out, new Date().toISOString().replace(/[:.]/g, '-'));
+      const out: string = a.resume ?? join(a.out, new Date().toISOString().replace(/[:.]/g, '-'));
+      if (a.resume && !existsSync(out)) throw new Error(`--resume ${out}: no such demo run`);
       const progress = terminalProgress();
-      const text = pretrainingText();
-      const pre = await pretrain({
-        device,
-        outDir: join(out, 'pretrain'),
-        options: {
-          ...PRETRAIN_DEFAULTS,
-          model: DEMO.model,
-          vocabSize: DEMO.vocabSize,
-          steps: a.pretrainSteps,
-          evalEvery: a.pretrainSteps,
-          checkpointEvery: 0,
-          repeatFraction: DEMO.repeatFraction,
-          seed: a.seed,
-        },
-        ...text,
-        onEvent: progress,
-      });
-      pre.model.dispose(); // each method reloads the saved weights
-      if (pre.interrupted || !pre.finalDir) return progress.stop();
+      const interrupted = (what: string) => {
+        progress.stop();
+        return new InterruptedError(
+          `interrupted during ${what}; checkpoints in ${out}\nresume with: ${resumeCommand('--resume', out)}`,
+        );
+      };
+      const preDir = join(out, 'pretrain');
+      /** Pretrains (or, resuming, finishes pretraining) the decoder; its final directory, null if interrupted. */
+      const pretrainDemo = async (): Promise<string | null> => {
+        const pre = await pretrain({
+          device,
+          outDir: preDir,
+          options: {
+            ...PRETRAIN_DEFAULTS,
+            model: DEMO.model,
+            vocabSize: DEMO.vocabSize,
+            steps: a.pretrainSteps,
+            evalEvery: a.pretrainSteps,
+            checkpointEvery: 0,
+            repeatFraction: DEMO.repeatFraction,
+            seed: a.seed,
+          },
+          ...pretrainingText(),
+          resume: a.resume !== undefined,
+          onEvent: progress,
+        });
+        pre.model.dispose(); // each method reloads the saved weights
+        return pre.interrupted ? null : pre.finalDir;
+      };
+      const finalDir = resolveAtomicDir(join(preDir, 'final')) ?? (await pretrainDemo());
+      if (!finalDir) throw interrupted('pretraining');
       const task = brownTaskData('pos-brown', a.trainSentences, DEMO.devSentences);
       const rows = [];
-      const curves = [{ name: 'pretrain', points: pre.losses }];
+      const pretrainLosses = readMetrics(join(preDir, 'metrics.jsonl'))
+        .filter((m) => typeof m.loss === 'number')
+        .map((m) => ({ step: m.step as number, loss: m.loss as number }));
+      const curves = [{ name: 'pretrain', points: pretrainLosses }];
       for (const [method, r] of [
         ['causal', 0],
         ['sr', 1],
       ] as const) {
         // Each method starts from the same pretrained weights.
-        const { model, tokenizer } = loadBackbone(pre.finalDir, device);
+        const { model, tokenizer } = loadBackbone(finalDir, device);
         const options = {
           ...FINETUNE_DEFAULTS,
           method,
@@ -104,10 +134,12 @@ export function registerDemo(program: Command): void {
           tokenizer,
           data: task,
           options,
+          // A finished method resumes at its last step: only its test evaluation runs again.
+          resume: a.resume !== undefined,
           onEvent: progress,
         });
         res.labeler.dispose();
-        if (res.interrupted || !res.test) return progress.stop();
+        if (res.interrupted || !res.test) throw interrupted(`fine-tuning (${method})`);
         rows.push({
           method: methodLabel({ method, r, layer: null }, model.config.layers),
           accuracy: res.test.accuracy,

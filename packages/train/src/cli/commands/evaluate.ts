@@ -2,7 +2,8 @@
  * @file `reprise eval`: score a fine-tuned labeler on a split of its task (or CoNLL files).
  */
 import { type Command, Option } from 'commander';
-import { evaluate } from '../../training/evaluate.ts';
+import type { SpanF1Result } from '../../metrics/index.ts';
+import { coverageNotes, evaluate } from '../../training/evaluate.ts';
 import { encodeLabeled, labelVocab } from '../../training/labeled-batches.ts';
 import { loadLabeler } from '../../training/labeler-checkpoint.ts';
 import { deviceOption, intArg, openDevice } from '../options.ts';
@@ -28,9 +29,20 @@ export function registerEval(program: Command): void {
       const result = await evaluate(labeler, sentences, encoded, vocab, {
         batchSize: a.batchSize,
         spanView: task.spanView,
+        scheme: task.scheme?.scheme,
       });
+      for (const note of coverageNotes(result, config.maxTokens, { scoring: true }))
+        process.stderr.write(`eval: ${note}\n`);
+      // Name what was scored: the file itself for CoNLL data (the task is named after --train).
+      const scored = a.train ? `${a.split === 'dev' ? a.dev : a.test} ${a.split}` : `${task.name} ${a.split}`;
       console.log(
-        `${task.name} ${a.split}: ${sentences.length} sentences, accuracy ${(100 * result.accuracy).toFixed(2)}%${result.spans ? `, span F1 ${(100 * result.spans.f1).toFixed(2)} (P ${(100 * result.spans.precision).toFixed(2)}, R ${(100 * result.spans.recall).toFixed(2)})` : ''}, ${result.sentencesPerSecond.toFixed(0)} sentences/s`,
+        `${scored}: ${sentences.length} sentences, accuracy ${(100 * result.accuracy).toFixed(2)}%${result.spans ? `, span F1 strict ${result.scheme!.toUpperCase()} ${spanScores(result.spans)}, lenient ${spanScores(result.lenientSpans!)}` : ''}, ${result.sentencesPerSecond.toFixed(0)} sentences/s`,
       );
     });
+}
+
+/** `F1 (P …, R …)` in percent. */
+function spanScores(s: SpanF1Result): string {
+  const pct = (x: number) => (100 * x).toFixed(2);
+  return `${pct(s.f1)} (P ${pct(s.precision)}, R ${pct(s.recall)})`;
 }

@@ -5,15 +5,25 @@
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { BROWN_TASKS, type BrownTask } from '../../data/index.ts';
-import { lossCurveSvg, readMetrics, writeSvg } from '../../io/index.ts';
+import {
+  checkRunDir,
+  discardEmptyRunDir,
+  lossCurveSvg,
+  prepareRunDir,
+  readMetrics,
+  resolveAtomicDir,
+  writeSvg,
+} from '../../io/index.ts';
+import { SCHEMES, type SchemeChoice } from '../../metrics/index.ts';
 import { loadBackbone } from '../../training/backbone-checkpoint.ts';
-import { FINETUNE_DEFAULTS, type FinetuneOptions, finetune } from '../../training/finetune.ts';
+import { FINETUNE_DEFAULTS, type FinetuneOptions, finetune, labelerPlan } from '../../training/finetune.ts';
 import { METHODS, methodLabel } from '../../training/methods.ts';
 import { type TaskData, brownTaskData, conllTaskData } from '../../training/tasks.ts';
-import { deviceOption, floatArg, intArg, openDevice } from '../options.ts';
+import { InterruptedError, resumeCommand } from '../interrupt.ts';
+import { deviceOption, floatArg, fractionArg, intArg, openDevice, positiveArg } from '../options.ts';
 import { terminalProgress } from '../progress.ts';
 
-/** Data options shared by finetune and eval: a Brown task, or CoNLL files. */
+/** Data options shared by finetune and eval: a Brown task, or CoNLL / CoNLL-U files, and the span scheme. */
 export function addDataOptions(cmd: Command): Command {
   return cmd
     .addOption(
@@ -21,14 +31,29 @@ export function addDataOptions(cmd: Command): Command {
         .choices(BROWN_TASKS as unknown as string[])
         .default('pos-brown'),
     )
-    .option('--train <file>', 'CoNLL training file (instead of --task)')
-    .option('--dev <file>', 'CoNLL dev file')
-    .option('--test <file>', 'CoNLL test file')
+    .option('--train <file>', 'CoNLL or CoNLL-U training file (instead of --task)')
+    .option('--dev <file>', 'CoNLL or CoNLL-U dev file')
+    .option('--test <file>', 'CoNLL or CoNLL-U test file')
     .option(
       '--label-column <n>',
-      'CoNLL column holding the labels (0-based; negative counts from the end)',
+      'column holding the labels (0-based; negative counts from the end; default: the last, UPOS (3) in CoNLL-U)',
       (v) => Number(v),
-      -1,
+    )
+    .addOption(
+      new Option(
+        '--data-format <format>',
+        'file format: auto reads .conllu files and CoNLL-U content as CoNLL-U',
+      )
+        .choices(['auto', 'conll', 'conllu'])
+        .default('auto'),
+    )
+    .addOption(
+      new Option(
+        '--scheme <scheme>',
+        'span label scheme: auto detects it from the labels (and says which); IOB1 and BIOES are scored as IOB2',
+      )
+        .choices(['auto', ...SCHEMES])
+        .default('auto'),
     )
     .option('--train-limit <n>', 'use only the first n training sentences', intArg('--train-limit', 1));
 }
@@ -38,14 +63,28 @@ export function taskFromOptions(a: {
   train?: string;
   dev?: string;
   test?: string;
-  labelColumn: number;
+  labelColumn?: number;
+  dataFormat?: 'auto' | 'conll' | 'conllu';
+  scheme?: SchemeChoice;
   trainLimit?: number;
 }): TaskData {
+  const task = readTask(a);
+  // How the files were read and which span scheme applies: said before any work, on stderr.
+  for (const note of task.notes ?? []) process.stderr.write(`${note}\n`);
+  return task;
+}
+
+function readTask(a: Parameters<typeof taskFromOptions>[0]): TaskData {
   if (a.train || a.dev || a.test) {
     if (!a.train || !a.dev || !a.test) throw new Error('CoNLL data needs all of --train, --dev and --test');
-    return conllTaskData({ train: a.train, dev: a.dev, test: a.test }, a.labelColumn, a.trainLimit);
+    return conllTaskData(
+      { train: a.train, dev: a.dev, test: a.test },
+      { labelColumn: a.labelColumn, trainLimit: a.trainLimit, scheme: a.scheme, format: a.dataFormat },
+    );
   }
-  return brownTaskData(a.task as BrownTask, a.trainLimit);
+  if (a.labelColumn !== undefined || (a.dataFormat ?? 'auto') !== 'auto')
+    throw new Error('--label-column and --data-format apply to --train/--dev/--test files, not to --task');
+  return brownTaskData(a.task as BrownTask, a.trainLimit, undefined, a.scheme);
 }
 
 export function registerFinetune(program: Command): void {
@@ -55,7 +94,11 @@ export function registerFinetune(program: Command): void {
       .command('finetune')
       .description('fine-tune a pretrained backbone for sequence labeling')
       .requiredOption('--backbone <dir>', 'pretrained checkpoint (e.g. runs/pretrain/final)')
-      .option('--out <dir>', 'run directory', 'runs/finetune'),
+      .option(
+        '--out <dir>',
+        'run directory (refused if it holds a run: see --resume, --overwrite)',
+        'runs/finetune',
+      ),
   )
     .addOption(
       new Option('--method <method>', 'how the labeler sees right context')
@@ -66,7 +109,7 @@ export function registerFinetune(program: Command): void {
     .option(
       '--unmasked-layers <list>',
       'for --method unmask-layers: 0-based layers without the causal mask, e.g. 1,2',
-      (v) => v.split(',').map(Number),
+      (v) => v.split(',').map(intArg('--unmasked-layers (each layer)')),
       [],
     )
     .option('--layer <n>', 'put the head on block n (early exit; default: the last)', intArg('--layer', 1))
@@ -85,26 +128,48 @@ export function registerFinetune(program: Command): void {
     )
     .option('--epochs <n>', 'epochs', intArg('--epochs', 1), d.epochs)
     .option('--batch-size <n>', 'sentences per step', intArg('--batch-size', 1), d.batchSize)
-    .option('--lr <x>', 'learning rate (linear decay)', floatArg('--lr'), d.lr)
+    .option('--lr <x>', 'learning rate (linear decay)', positiveArg('--lr'), d.lr)
     .option(
       '--warmup-ratio <x>',
       'warmup as a fraction of the steps',
-      floatArg('--warmup-ratio'),
+      fractionArg('--warmup-ratio'),
       d.warmupRatio,
     )
     .option('--weight-decay <x>', 'AdamW weight decay', floatArg('--weight-decay'), d.weightDecay)
-    .option('--clip <x>', 'global gradient-norm clip', floatArg('--clip'), d.clip)
-    .option('--head-dropout <p>', 'dropout before the head', floatArg('--head-dropout'), d.headDropout)
+    .option('--clip <x>', 'global gradient-norm clip', positiveArg('--clip'), d.clip)
+    .option(
+      '--head-dropout <p>',
+      'dropout before the head',
+      fractionArg('--head-dropout', true),
+      d.headDropout,
+    )
     .option(
       '--max-tokens <n>',
-      'subwords per sentence before repetition',
+      'subwords per sentence before repetition, the same for every r (training cuts longer sentences and says how many words; dev/test are read whole, in windows of this size)',
       intArg('--max-tokens', 1),
       d.maxTokens,
     )
     .option('--seed <n>', 'seed', intArg('--seed'), d.seed)
-    .option('--resume', 'continue from --out/last', false)
+    .option(
+      '--resume',
+      'continue the run in --out from its last checkpoint (--out/last; same options)',
+      false,
+    )
+    .option(
+      '--overwrite',
+      'start a new run in an --out that holds one: the old run is moved aside to <out>.replaced-<time>, not deleted',
+      false,
+    )
     .addOption(deviceOption())
     .action(async (a) => {
+      const choice = {
+        resume: a.resume,
+        overwrite: a.overwrite,
+        command: 'finetune',
+        canResume: resolveAtomicDir(join(a.out, 'last')) !== null,
+      };
+      // Before the device, the data or the model: a refused --out costs nothing.
+      checkRunDir(a.out, choice);
       const device = await openDevice(a.device);
       const task = taskFromOptions(a);
       const { model, tokenizer } = loadBackbone(a.backbone, device);
@@ -129,6 +194,10 @@ export function registerFinetune(program: Command): void {
         maxTokens: a.maxTokens,
         seed: a.seed,
       };
+      // An impossible method or r is refused before the run directory is made or moved.
+      labelerPlan(options, model, tokenizer.special.sep);
+      const movedTo = prepareRunDir(a.out, choice);
+      if (movedTo) process.stderr.write(`--overwrite: the old run in ${a.out} was moved to ${movedTo}\n`);
       const progress = terminalProgress();
       const result = await finetune({
         device,
@@ -139,6 +208,10 @@ export function registerFinetune(program: Command): void {
         options,
         resume: a.resume,
         onEvent: progress,
+      }).catch((e) => {
+        progress.stop();
+        discardEmptyRunDir(a.out);
+        throw e;
       });
       progress.stop();
       const steps = readMetrics(join(a.out, 'metrics.jsonl'))
@@ -148,13 +221,13 @@ export function registerFinetune(program: Command): void {
         join(a.out, 'loss.svg'),
         await lossCurveSvg([{ name: 'train loss', points: steps }], 'fine-tuning loss'),
       );
-      if (result.interrupted) {
-        console.log(`interrupted; resume with --resume (checkpoint ${join(a.out, 'last')})`);
-        return;
-      }
+      if (result.interrupted)
+        throw new InterruptedError(
+          `interrupted; checkpoint ${join(a.out, 'last')}\nresume with: ${resumeCommand('--resume')}`,
+        );
       const t = result.test!;
       console.log(
-        `${methodLabel(options, model.config.layers)} on ${task.name}: best epoch ${result.bestEpoch}; test accuracy ${(100 * t.accuracy).toFixed(2)}%${t.spans ? `, span F1 ${(100 * t.spans.f1).toFixed(2)}` : ''}; ${result.secondsPerEpoch.toFixed(0)} s/epoch; model ${join(a.out, 'best')}`,
+        `${methodLabel(options, model.config.layers)} on ${task.name}: best epoch ${result.bestEpoch}; test accuracy ${(100 * t.accuracy).toFixed(2)}%${t.spans ? `, span F1 ${(100 * t.spans.f1).toFixed(2)} (strict ${t.scheme!.toUpperCase()}; lenient ${(100 * t.lenientSpans!.f1).toFixed(2)})` : ''}; ${result.secondsPerEpoch.toFixed(0)} s/epoch; model ${join(a.out, 'best')}`,
       );
     });
 }

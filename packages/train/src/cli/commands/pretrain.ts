@@ -1,13 +1,22 @@
 /**
  * @file `reprise pretrain`: train a tokenizer and a decoder (causal LM) or an encoder (masked LM) on the
- * Brown training text or a text file; checkpoints, metrics.jsonl and loss.svg in the run directory.
+ * Brown training text or a text file; checkpoints, metrics.jsonl and loss.svg in the run directory. An --out
+ * that holds a run is refused unless --resume or --overwrite says what to do with it.
  */
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { pretrainingText } from '../../data/index.ts';
-import { lossCurveSvg, writeSvg } from '../../io/index.ts';
+import {
+  checkRunDir,
+  discardEmptyRunDir,
+  latestCheckpoint,
+  lossCurveSvg,
+  prepareRunDir,
+  writeSvg,
+} from '../../io/index.ts';
 import { PRETRAIN_DEFAULTS, type PretrainOptions, pretrain } from '../../training/pretrain.ts';
-import { deviceOption, floatArg, intArg, openDevice } from '../options.ts';
+import { InterruptedError, resumeCommand } from '../interrupt.ts';
+import { deviceOption, floatArg, fractionArg, intArg, openDevice, positiveArg } from '../options.ts';
 import { terminalProgress } from '../progress.ts';
 
 export function registerPretrain(program: Command): void {
@@ -15,7 +24,11 @@ export function registerPretrain(program: Command): void {
   program
     .command('pretrain')
     .description('pretrain a decoder (causal LM) or an encoder (masked LM) and its BPE tokenizer')
-    .option('--out <dir>', 'run directory', 'runs/pretrain')
+    .option(
+      '--out <dir>',
+      'run directory (refused if it holds a run: see --resume, --overwrite)',
+      'runs/pretrain',
+    )
     .addOption(
       new Option('--kind <kind>', 'decoder (causal LM) or encoder (masked LM)')
         .choices(['decoder', 'encoder'])
@@ -35,7 +48,7 @@ export function registerPretrain(program: Command): void {
       intArg('--max-positions', 1),
       512,
     )
-    .option('--dropout <p>', 'dropout', floatArg('--dropout'), 0.1)
+    .option('--dropout <p>', 'dropout', fractionArg('--dropout', true), 0.1)
     .addOption(
       new Option('--positions <kind>', 'position embedding').choices(['rotary', 'learned']).default('rotary'),
     )
@@ -43,10 +56,10 @@ export function registerPretrain(program: Command): void {
     .option('--steps <n>', 'optimizer steps', intArg('--steps', 1), d.steps)
     .option('--batch-size <n>', 'windows per step', intArg('--batch-size', 1), d.batchSize)
     .option('--context <n>', 'tokens per window', intArg('--context', 2), d.context)
-    .option('--lr <x>', 'peak learning rate (warmup, then cosine decay to lr/10)', floatArg('--lr'), d.lr)
+    .option('--lr <x>', 'peak learning rate (warmup, then cosine decay to lr/10)', positiveArg('--lr'), d.lr)
     .option('--warmup <n>', 'warmup steps', intArg('--warmup'), d.warmupSteps)
     .option('--weight-decay <x>', 'AdamW weight decay', floatArg('--weight-decay'), d.weightDecay)
-    .option('--clip <x>', 'global gradient-norm clip', floatArg('--clip'), d.clip)
+    .option('--clip <x>', 'global gradient-norm clip', positiveArg('--clip'), d.clip)
     .option('--seed <n>', 'seed', intArg('--seed'), d.seed)
     .option('--eval-every <n>', 'validation perplexity every n steps', intArg('--eval-every', 1), d.evalEvery)
     .option(
@@ -58,12 +71,25 @@ export function registerPretrain(program: Command): void {
     .option(
       '--repeat-fraction <x>',
       'fraction of training sentences written twice in a row (teaches a small decoder to look up an earlier copy, which SR uses)',
-      floatArg('--repeat-fraction'),
+      fractionArg('--repeat-fraction'),
       d.repeatFraction,
     )
-    .option('--resume', 'continue from the latest checkpoint in --out', false)
+    .option('--resume', 'continue the run in --out from its latest checkpoint (same options)', false)
+    .option(
+      '--overwrite',
+      'start a new run in an --out that holds one: the old run is moved aside to <out>.replaced-<time>, not deleted',
+      false,
+    )
     .addOption(deviceOption())
     .action(async (a) => {
+      const choice = {
+        resume: a.resume,
+        overwrite: a.overwrite,
+        command: 'pretrain',
+        canResume: latestCheckpoint(join(a.out, 'checkpoints')) !== null,
+      };
+      // Before the device, the text or the model: a refused --out costs nothing.
+      checkRunDir(a.out, choice);
       const device = await openDevice(a.device);
       const options: PretrainOptions = {
         ...d,
@@ -91,6 +117,8 @@ export function registerPretrain(program: Command): void {
         repeatFraction: a.repeatFraction,
       };
       const { train, dev } = pretrainingText(a.text);
+      const movedTo = prepareRunDir(a.out, choice);
+      if (movedTo) process.stderr.write(`--overwrite: the old run in ${a.out} was moved to ${movedTo}\n`);
       const progress = terminalProgress();
       const result = await pretrain({
         device,
@@ -100,17 +128,23 @@ export function registerPretrain(program: Command): void {
         dev,
         resume: a.resume,
         onEvent: progress,
+      }).catch((e) => {
+        progress.stop();
+        discardEmptyRunDir(a.out);
+        throw e;
       });
       progress.stop();
       await writeSvg(
         join(a.out, 'loss.svg'),
         await lossCurveSvg([{ name: 'train loss', points: result.losses }], 'pretraining loss'),
       );
+      if (result.interrupted)
+        throw new InterruptedError(
+          `interrupted after step ${result.stepsDone} of ${options.steps}; checkpoint ${result.checkpointDir}\nresume with: ${resumeCommand('--resume')}`,
+        );
       const last = result.validation.at(-1);
       console.log(
-        result.interrupted
-          ? `interrupted after step ${result.stepsDone}; resume with --resume`
-          : `pretrained ${result.model.parameterCount.toLocaleString()} parameters in ${result.seconds.toFixed(0)} s (${result.tokensPerSecond.toFixed(0)} tokens/s); validation perplexity ${last?.perplexity.toFixed(1)}; checkpoint ${result.finalDir}`,
+        `pretrained ${result.model.parameterCount.toLocaleString()} parameters in ${result.seconds.toFixed(0)} s (${result.tokensPerSecond.toFixed(0)} tokens/s); validation perplexity ${last?.perplexity.toFixed(1)}; checkpoint ${result.finalDir}`,
       );
     });
 }
