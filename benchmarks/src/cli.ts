@@ -14,6 +14,7 @@ import { benchAttention } from './attention.ts';
 import { benchMatmul } from './matmul.ts';
 import { benchModel } from './model.ts';
 import { benchOps } from './ops.ts';
+import { profileMain } from './profile.ts';
 import { type Measurement, type SuiteOptions, type TargetResult, renderTable } from './report.ts';
 import { writeReport } from './results.ts';
 import { benchRows } from './rows.ts';
@@ -36,6 +37,7 @@ const BASELINES: Record<string, string> = {
   'layernorm fwd+bwd': 'reprise-webgpu',
   'cross-entropy fwd+bwd': 'reprise-webgpu',
   'train step': 'reprise-webgpu',
+  'finetune step': 'reprise-webgpu',
 };
 
 const RESULTS_DIR = join(import.meta.dirname, '..', 'results');
@@ -47,12 +49,14 @@ const USAGE = `usage: pnpm bench [${Object.keys(SUITES).join('|')}]… [--full|-
   --device    WebGPU adapter (default: $REPRISE_DEVICE or auto)
   --out       where the report goes (default: benchmarks/results/<default|full|quick, or the suites run>)
   --no-report print only, write no report
-  Ctrl-C      stop after the current measurement (no report is written); exit code 130`;
+  Ctrl-C      stop after the current measurement (no report is written); exit code 130
+  pnpm bench profile --help   one training step by phase and by kernel (its own options)`;
 
 /** Thrown from the progress callback after a measurement once Ctrl-C was pressed: unwinds the suite. */
 class Interrupted extends Error {}
 
 async function main(): Promise<number> {
+  if (process.argv[2] === 'profile') return profileMain(process.argv.slice(3));
   const started = performance.now();
   const { values, positionals } = parseArgs({
     allowPositionals: true,

@@ -8,6 +8,8 @@ export { DebugBackend, compareToTwin } from './backends/debug.ts';
 export { createBackend, type BackendOptions } from './backends/create.ts';
 export { DEVICE_CHOICES, type DeviceChoice, SETUP_HINT, deviceChoiceFromEnv } from './runtime/adapter.ts';
 export type { KernelTiming } from './runtime/profiler.ts';
+export { DispatchTrace, type TraceEvent, type TracedDispatch } from './runtime/trace.ts';
+export { DispatchReplayer, type ReplayTiming } from './runtime/replay.ts';
 export { KERNELS, kernel } from './kernels/registry.ts';
 export { type SortedIndices, sortIndices } from './kernels/gather.ts';
 export type { KernelDef, Tolerance } from './kernels/kernel.ts';

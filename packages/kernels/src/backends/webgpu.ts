@@ -8,6 +8,7 @@ import { CommandBatcher } from '../runtime/batcher.ts';
 import { BufferPool, sizeClass } from '../runtime/buffer-pool.ts';
 import { PipelineCache } from '../runtime/pipeline-cache.ts';
 import { type KernelTiming, TimestampProfiler } from '../runtime/profiler.ts';
+import { DispatchTrace } from '../runtime/trace.ts';
 import type { AdapterDescription, DType, HostArray, KernelBackend, MemoryStats, Storage } from '../types.ts';
 import { POISON_I32 } from './cpu.ts';
 
@@ -61,6 +62,9 @@ export class WebGpuBackend implements KernelBackend {
   readonly #staging = new Map<number, GPUBuffer[]>();
   #deviceError: string | null = null;
   #destroyed = false;
+  /** The dispatch recorder while a trace is on (profiling); null otherwise. */
+  #trace: DispatchTrace | null = null;
+  #allocations = 0;
 
   static async create(
     choice: Exclude<DeviceChoice, 'cpu'>,
@@ -99,13 +103,34 @@ export class WebGpuBackend implements KernelBackend {
     return this.#profiler !== null;
   }
 
-  /** Dispatch and submit counters, for checking that batching works. */
+  /** Dispatch and submit counters, for checking that batching works (and for the step profile). */
   get counters() {
+    const pool = this.#pool.stats();
     return {
       dispatches: this.#batcher.dispatches,
       submits: this.#batcher.submits,
+      /** Milliseconds spent inside `queue.submit` (on GLES, Dawn runs the GL commands there). */
+      submitMs: this.#batcher.submitMs,
       pipelines: this.pipelines.size,
+      /** Buffers handed out by the pool (each tensor's storage). */
+      allocations: this.#allocations,
+      /** GPU buffers that exist: live plus pooled (grows when the pool had none of the size). */
+      buffers: pool.liveBuffers + pool.pooledBuffers,
     };
+  }
+
+  /** Starts recording every dispatch and upload (see runtime/trace.ts) until `stopTrace`. */
+  startTrace(): DispatchTrace {
+    if (this.#trace) throw new Error('webgpu backend: a trace is already recording');
+    this.#trace = new DispatchTrace();
+    return this.#trace;
+  }
+
+  stopTrace(): DispatchTrace {
+    const trace = this.#trace;
+    if (!trace) throw new Error('webgpu backend: no trace is recording (call startTrace first)');
+    this.#trace = null;
+    return trace;
   }
 
   #own(storage: Storage): GpuStorage {
@@ -123,6 +148,7 @@ export class WebGpuBackend implements KernelBackend {
         `webgpu: a ${dtype} buffer of ${size} elements (${size * 4} bytes) exceeds this adapter's limit maxStorageBufferBindingSize (${limit} bytes)`,
       );
     }
+    this.#allocations++;
     return new GpuStorage(this, dtype, size, this.#pool.acquire(Math.max(4, size * 4)));
   }
 
@@ -139,6 +165,7 @@ export class WebGpuBackend implements KernelBackend {
     if (this.#batcher.needsFlushBeforeWrite(s.buffer)) this.#batcher.flush();
     const typed = dtype === 'f32' ? Float32Array.from(data) : Int32Array.from(data);
     if (typed.length > 0) this.context.device.queue.writeBuffer(s.buffer, 0, typed);
+    if (this.#trace) this.#trace.upload(s.buffer, typed);
     return s;
   }
 
@@ -175,6 +202,24 @@ export class WebGpuBackend implements KernelBackend {
     const buffers = inputs.map((x) => x.buffer);
     if (out) buffers.push(out.buffer);
     this.#batcher.dispatch(pipeline, buffers, launch.uniforms, launch.workgroups, name);
+    if (this.#trace) {
+      const bytes = [...inputs, ...(out ? [out] : [])].reduce((sum, x) => sum + x.size * 4, 0);
+      const written = out ? [buffers.length - 1] : [...(def.inPlace ?? [])];
+      const { uniforms, workgroups } = launch;
+      const describe = def.describe(params);
+      this.#trace.dispatch({
+        kernel: name,
+        describe,
+        params,
+        pipeline,
+        buffers,
+        written,
+        bytes,
+        uniforms,
+        workgroups,
+        inPlace: !out,
+      });
+    }
   }
 
   /** Compiles the pipelines for these kernel launches ahead of a run. */

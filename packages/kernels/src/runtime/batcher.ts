@@ -24,6 +24,8 @@ export class CommandBatcher {
   readonly #releasedSinceSubmit = new Set<GPUBuffer>();
   submits = 0;
   dispatches = 0;
+  /** Time inside `queue.submit` (two clock reads per submit, a few per step). */
+  submitMs = 0;
 
   constructor(device: GPUDevice, maxDispatches: number, profiler: TimestampProfiler | null) {
     this.#device = device;
@@ -105,7 +107,10 @@ export class CommandBatcher {
     if (this.#count > 0) {
       this.#device.queue.writeBuffer(this.#arena, 0, this.#staging, 0, this.#count * UNIFORM_WORDS);
     }
-    this.#device.queue.submit([this.#encoder.finish()]);
+    const commands = this.#encoder.finish();
+    const t0 = performance.now();
+    this.#device.queue.submit([commands]);
+    this.submitMs += performance.now() - t0;
     this.#profiler?.afterSubmit();
     this.#encoder = null;
     this.#count = 0;
