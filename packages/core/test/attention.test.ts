@@ -1,6 +1,7 @@
 /**
- * Attention: gradients by central differences (both paths), and the fused path, the unfused path and an
- * attention composed from primitive ops agreeing in values and gradients, in every mask mode, with padding.
+ * Attention: gradients by central differences (both paths, both layouts), the fused path, the unfused path and
+ * an attention composed from primitive ops agreeing in values and gradients, in every mask mode, with padding,
+ * and the [B, T, H, d] layout giving the [B, H, T, d] layout's values, permuted.
  */
 import type { HostArray } from '@reprise/kernels';
 import { describe, expect, it } from 'vitest';
@@ -38,14 +39,57 @@ const modes = [
 ];
 
 describe('attention gradients (central differences, float64)', () => {
-  it.each(['fused', 'unfused'] as const)('%s path, every mask mode', async (impl) => {
+  it.each([
+    ['fused', 'bhtd'],
+    ['unfused', 'bhtd'],
+    ['fused', 'bthd'],
+    ['unfused', 'bthd'],
+  ] as const)('%s path, layout %s, every mask mode', async (impl, layout) => {
     for (const { causal, lengths } of modes) {
-      const shape = [2, 2, 5, 4];
-      await gradCheck(devices, ([q, k, v]) => attention(q!, k!, v!, { causal, lengths, impl }), [
+      // [B, H, T, d] or [B, T, H, d]: batch 2 and 3 heads so that the two layouts index differently.
+      const shape = layout === 'bhtd' ? [2, 3, 5, 4] : [2, 5, 3, 4];
+      await gradCheck(devices, ([q, k, v]) => attention(q!, k!, v!, { causal, lengths, impl, layout }), [
         { shape },
         { shape },
         { shape },
       ]);
+    }
+  });
+});
+
+describe("layout 'bthd' = layout 'bhtd' on permuted inputs, permuted back", () => {
+  // Exactly equal on the CPU twin (same sums in the same order), within the kernels' tolerance on WebGPU.
+  it.each([
+    ['cpu', 'fused', 0],
+    ['gpu', 'fused', 1e-5],
+    ['cpu', 'unfused', 0],
+    ['gpu', 'unfused', 1e-5],
+  ] as const)('%s, %s path: values and gradients', async (which, impl, tol) => {
+    const dev: Device = devices[which];
+    const [B, T, H, d] = [2, 9, 3, 8];
+    const shape = [B, T, H, d];
+    const data = [0, 1, 2, 3].map(() => makeValues({ shape, lo: -2, hi: 2 }));
+    const swap = (t: Tensor) => t.permute([0, 2, 1, 3]); // [B, T, H, d] ↔ [B, H, T, d]
+    for (const causal of [true, false]) {
+      const lengths = [T, 4];
+      const run = (layout: 'bhtd' | 'bthd') =>
+        tidy(() => {
+          const [q, k, v] = data.slice(0, 3).map((x) => dev.tensor(x, shape).setRequiresGrad());
+          const inLayout = (t: Tensor) => (layout === 'bthd' ? t : swap(t));
+          const out = inLayout(
+            attention(inLayout(q!), inLayout(k!), inLayout(v!), { causal, lengths, impl, layout }),
+          );
+          out.mul(dev.tensor(data[3]!, shape)).sum().backward();
+          return [out, q!.grad!, k!.grad!, v!.grad!];
+        });
+      const [bthd, bhtd] = await Promise.all(
+        [run('bthd'), run('bhtd')].map((r) => Promise.all(r.map((t) => t.hostData()))),
+      );
+      ['output', 'dq', 'dk', 'dv'].forEach((name, i) => {
+        if (tol === 0)
+          expect(Array.from(bthd![i]!), `${name}, causal ${causal}`).toEqual(Array.from(bhtd![i]!));
+        else expectClose(bthd![i]!, bhtd![i]!, { rtol: tol * 10, atol: tol }, `${name}, causal ${causal}`);
+      });
     }
   });
 });
@@ -104,6 +148,9 @@ describe('fused = unfused = composed from primitive ops', () => {
     const q = dev.zeros([1, 2, 4, 8]);
     expect(() => attention(q, dev.zeros([1, 2, 5, 8]), q)).toThrow(
       /q, k, v must share one \[batch, heads, seq, headDim\] shape/,
+    );
+    expect(() => attention(q, dev.zeros([1, 4, 2]), q, { layout: 'bthd' })).toThrow(
+      /q, k, v must share one \[batch, seq, heads, headDim\] shape \(layout 'bthd'\)/,
     );
     expect(() => attention(q, q, q, { lengths: [5] })).toThrow(/lengths \[5\] must lie in 0..4/);
   });

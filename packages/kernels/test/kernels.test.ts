@@ -407,24 +407,28 @@ describe('dropout and AdamW', () => {
 });
 
 describe('attention kernels', () => {
-  // [batch, heads, seq, headDim, lengths]; lengths shorter than seq exercise key padding and padded rows.
-  const shapes: [number, number, number, number, number[]][] = [
-    [1, 1, 1, 16, [1]],
-    [1, 2, 7, 16, [7]],
-    [2, 1, 65, 32, [65, 40]],
-    [1, 2, 130, 64, [130]],
-    [2, 2, 33, 128, [1, 20]],
+  // [batch, heads, seq, headDim, lengths, layout]; lengths shorter than seq exercise key padding and padded
+  // rows. 'bthd' needs B and H above 1 to differ from 'bhtd'; its index math does not depend on d, so its
+  // shapes keep d small (each layout is its own pipeline, and big-d compiles are slow).
+  const shapes: [number, number, number, number, number[], 'bhtd' | 'bthd'][] = [
+    [1, 1, 1, 16, [1], 'bhtd'],
+    [1, 2, 7, 16, [7], 'bhtd'],
+    [2, 1, 65, 32, [65, 40], 'bhtd'],
+    [1, 2, 130, 64, [130], 'bhtd'],
+    [2, 2, 33, 128, [1, 20], 'bhtd'],
+    [2, 3, 9, 16, [9, 4], 'bthd'],
+    [3, 2, 37, 32, [37, 1, 20], 'bthd'],
   ];
   const poisoned = (n: number) => f32(new Array(n).fill(Number.NaN));
 
   // Cold llvmpipe compiles of the d = 64 and d = 128 kernels take 100–190 s on a loaded 2-core machine (the
   // default 180 s timeout was hit), as the big matmul blocks do.
   it.each(shapes)(
-    'B %i, H %i, T %i, d %i, lengths %j: forward and backward kernels, causal and not',
+    'B %i, H %i, T %i, d %i, lengths %j, layout %s: forward and backward kernels, causal and not',
     { timeout: 600_000 },
-    async (B, H, T, d, lengths) => {
+    async (B, H, T, d, lengths, layout) => {
       for (const causal of [true, false]) {
-        const p = { batch: B, heads: H, seq: T, headDim: d, causal, scale: 1 / Math.sqrt(d) };
+        const p = { batch: B, heads: H, seq: T, headDim: d, causal, scale: 1 / Math.sqrt(d), layout };
         const n = B * H * T * d;
         const rows = B * H * T;
         const [q, k, v, dO] = [0, 1, 2, 3].map(() => f32(randomValues(n, -2, 2)));

@@ -44,18 +44,22 @@ export function runBlock(params: ParamMap, layer: number, x: Tensor, ctx: BlockC
     k = applyRotary(k, ctx.rotary, atKeys);
     q = applyRotary(q, ctx.rotary, out ? rotaryAt(ctx.rotary, out.positions!) : atKeys);
   }
-  const [qh, kh, vh] = [q, k, v].map((t) => splitHeads(t, ctx.heads)) as [Tensor, Tensor, Tensor];
   let attended: Tensor;
   if (!out) {
-    attended = attention(qh, kh, vh, { causal: ctx.causal, lengths: ctx.lengths });
+    // [B, T, D] viewed as [B, T, H, d] (a reshape, no copy): the attention kernels read heads in place.
+    const [q4, k4, v4] = [q, k, v].map((t) => t.reshape([batch, seq, ctx.heads, dim / ctx.heads]));
+    attended = attention(q4!, k4!, v4!, { causal: ctx.causal, lengths: ctx.lengths, layout: 'bthd' }).reshape(
+      [batch, seq, dim],
+    );
   } else {
     // Queries and keys differ in number here, which the attention kernels do not take: explicit scores.
+    const [qh, kh, vh] = [q, k, v].map((t) => splitHeads(t, ctx.heads)) as [Tensor, Tensor, Tensor];
     const scores = matmul(qh, kh, { transB: true })
       .mul(1 / Math.sqrt(dim / ctx.heads))
       .add(out.bias);
-    attended = matmul(scores.softmax(-1), vh);
+    attended = mergeHeads(matmul(scores.softmax(-1), vh));
   }
-  x = addBranch(rowsOf(x), mergeHeads(attended), p.projW, p.projB, ctx);
+  x = addBranch(rowsOf(x), attended, p.projW, p.projB, ctx);
   const hidden = matmul(layerNorm(x, p.ln2W, p.ln2B), p.fcW, { bias: p.fcB }).gelu();
   return addBranch(x, hidden, p.outW, p.outB, ctx);
 }

@@ -162,14 +162,10 @@ export const GRAD_RULES = {
     return grads;
   },
   gather: (g, { inputs: [table, indices] }) => [scatterAdd(g, indices!, table!.shape[0]!), null],
+  // attrs are the forward kernel's params, layout included: the gradients come back in the inputs' layout.
   attention: (g, { inputs: [q, k, v, lengths, lse], output, attrs }) =>
     tidy(() => {
-      const [batch, heads, seq] = q!.shape as [number, number, number];
-      const D = launch('attention backward', 'attentionRowDot', [g, output, lengths!], attrs, [
-        batch,
-        heads,
-        seq,
-      ]);
+      const D = launch('attention backward', 'attentionRowDot', [g, output, lengths!], attrs, lse!.shape);
       const common = [q!, k!, v!, g, lse!, D, lengths!];
       const dq = launch('attention backward', 'attentionGradQ', common, attrs, q!.shape);
       const [dk, dv] = launchInto(

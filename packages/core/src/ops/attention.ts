@@ -8,6 +8,7 @@ import { tidy } from '../scope.ts';
 import { fmt } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { launch, launchInto, requireDtype } from './apply.ts';
+import { permute } from './layout.ts';
 import { matmul } from './matmul.ts';
 
 export interface AttentionOptions {
@@ -19,6 +20,11 @@ export interface AttentionOptions {
   impl?: 'auto' | 'fused' | 'unfused';
   /** Score scale, default 1/√d. */
   scale?: number;
+  /**
+   * Memory order of q, k, v and the output: 'bhtd' ([B, H, T, d], the default) or 'bthd' ([B, T, H, d]: a
+   * [B, T, H·d] activation reshaped, so the fused path needs no head split/merge copies).
+   */
+  layout?: 'bhtd' | 'bthd';
 }
 
 /**
@@ -38,28 +44,36 @@ export function chooseAttentionImpl(
   return batch * heads * seq * seq * 4 <= adapter.maxBufferBytes ? 'unfused' : 'fused';
 }
 
-/** q, k, v: [B, H, T, d] → [B, H, T, d]. */
+/** q, k, v: [B, H, T, d] → [B, H, T, d], or [B, T, H, d] → [B, T, H, d] with `layout: 'bthd'`. */
 export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
   for (const t of [q, k, v]) requireDtype('attention', t, 'f32');
+  const layout = options.layout ?? 'bhtd';
+  if (layout !== 'bhtd' && layout !== 'bthd')
+    throw new Error(`attention: layout ${String(layout)} must be 'bhtd' or 'bthd'`);
   if (q.rank !== 4 || q.shape.join() !== k.shape.join() || q.shape.join() !== v.shape.join()) {
+    const dims = layout === 'bthd' ? 'batch, seq, heads, headDim' : 'batch, heads, seq, headDim';
     throw new Error(
-      `attention: q, k, v must share one [batch, heads, seq, headDim] shape, got ${fmt(q.shape)}, ${fmt(k.shape)}, ${fmt(v.shape)}`,
+      `attention: q, k, v must share one [${dims}] shape (layout '${layout}'), got ${fmt(q.shape)}, ${fmt(k.shape)}, ${fmt(v.shape)}`,
     );
   }
-  const [batch, heads, seq, headDim] = q.shape as [number, number, number, number];
+  const [batch, heads, seq, headDim] = (
+    layout === 'bthd' ? [q.shape[0], q.shape[2], q.shape[1], q.shape[3]] : q.shape
+  ) as [number, number, number, number];
   const causal = options.causal ?? true;
   const scale = options.scale ?? 1 / Math.sqrt(headDim);
   const impl =
     !options.impl || options.impl === 'auto'
-      ? chooseAttentionImpl(q.shape, q.device.backend.adapter)
+      ? chooseAttentionImpl([batch, heads, seq, headDim], q.device.backend.adapter)
       : options.impl;
   return tidy(() => {
     const lengths = lengthsTensor(q, batch, seq, options.lengths);
     if (impl === 'unfused') {
-      const scores = matmul(q, k, { transB: true }).mul(scale);
-      return matmul(maskedSoftmax(scores, lengths, causal), v);
+      // The matmuls need heads outside the rows: [B, T, H, d] ↔ [B, H, T, d] (the same permutation both ways).
+      const toHeads = (t: Tensor) => (layout === 'bthd' ? permute(t, [0, 2, 1, 3]) : t);
+      const scores = matmul(toHeads(q), toHeads(k), { transB: true }).mul(scale);
+      return toHeads(matmul(maskedSoftmax(scores, lengths, causal), toHeads(v)));
     }
-    const p = { batch, heads, seq, headDim, causal, scale };
+    const p = { batch, heads, seq, headDim, causal, scale, layout };
     const [out, lse] = launchInto(
       'attention',
       'attentionForward',

@@ -6,7 +6,9 @@
  *    for a block of query rows; `attentionGradKV` loops over queries for a block of key rows and writes dK
  *    and dV. No atomics: every output element has exactly one writer.
  *  - `maskedSoftmax` is the unfused path's middle step (scores → probabilities under the same masks).
- * Layout: q, k, v, o, dO are [B, H, T, d] contiguous; lengths is i32 [B] (keys j ≥ lengths[b] get no weight,
+ * Layout: q, k, v, o, dO and their gradients are [B, H, T, d] contiguous (`layout: 'bhtd'`, the default) or
+ * [B, T, H, d] (`'bthd'`: a [B, T, H·d] activation reshaped, so no head split/merge copies are needed); the row
+ * statistics (L, D) are [B, H, T] in both. lengths is i32 [B] (keys j ≥ lengths[b] get no weight,
  * query rows i ≥ lengths[b] give zeros and no gradient). Each invocation owns R consecutive rows (R per
  * adapter: reuse of each loaded key across rows is what makes llvmpipe fast, see docs/runtime.md); head dims
  * are specialized and must be a multiple of 4 (vec4 loads).
@@ -24,6 +26,16 @@ export interface AttentionParams {
   causal: boolean;
   /** Usually 1/√headDim. */
   scale: number;
+  /** Memory order of q, k, v, o and their gradients (default 'bhtd'); row statistics are [B, H, T] in both. */
+  layout?: AttentionLayout;
+}
+
+export type AttentionLayout = 'bhtd' | 'bthd';
+
+/** CPU: index of the d-vector of query/key row i of head bh (= b·H + h), as WGSL's `vrow`. */
+function vrow(p: AttentionParams, bh: number, i: number): number {
+  if (p.layout !== 'bthd') return bh * p.seq + i;
+  return (Math.floor(bh / p.heads) * p.seq + i) * p.heads + (bh % p.heads);
 }
 
 const WG = 64;
@@ -41,6 +53,9 @@ function rowsPerInvocation(target: GpuTarget): number {
 }
 
 function checkParams(name: string, p: AttentionParams): void {
+  if (p.layout !== undefined && p.layout !== 'bhtd' && p.layout !== 'bthd') {
+    throw new Error(`${name}: layout ${String(p.layout)} must be 'bhtd' or 'bthd'`);
+  }
   if (p.headDim % 4 !== 0 || p.headDim < 4 || p.headDim > 256) {
     throw new Error(
       `${name}: head dim ${p.headDim} must be a multiple of 4 in 4..256 (use the unfused path)`,
@@ -51,11 +66,17 @@ function checkParams(name: string, p: AttentionParams): void {
 const qkvSize = (p: AttentionParams) => p.batch * p.heads * p.seq * p.headDim;
 const rowCount = (p: AttentionParams) => p.batch * p.heads * p.seq;
 
-/** Common WGSL prologue: block → (b·h, first row), this sequence's valid length. */
+/**
+ * Common WGSL prologue: block → (b·h, first row), this sequence's valid length, and `vrow(row)`: the index of
+ * row's d-vector of head b·h in q, k, v, o and their gradients (`base + row` indexes the row statistics).
+ */
 function prologue(p: AttentionParams, r: number, bindings: string) {
+  const bthd = p.layout === 'bthd';
   return `
 ${bindings}
 ${paramsDecl(bindings.split('\n').filter((l) => l.includes('@binding')).length)}${gridIndexFn}
+var<private> vbase: u32;
+fn vrow(row: u32) -> u32 { return ${bthd ? 'vbase + row * pu(2u)' : 'vbase + row'}; }
 const D4 = ${p.headDim / 4}u;
 const R = ${r}u;
 @compute @workgroup_size(${WG})
@@ -69,7 +90,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let bh = t / blocks;
   let row0 = (t % blocks) * R;
   let len = min(u32(max(lengths[bh / heads], 0)), T);
-  let base = bh * T;`;
+  let base = bh * T;
+  vbase = ${bthd ? '(bh / heads) * T * heads + bh % heads' : 'base'};`;
 }
 
 function launch(name: string, p: AttentionParams, target: GpuTarget, wgsl: (r: number) => string) {
@@ -77,7 +99,7 @@ function launch(name: string, p: AttentionParams, target: GpuTarget, wgsl: (r: n
   const n = p.batch * p.heads * Math.ceil(p.seq / r);
   const grid = grid1d(n, target.maxWorkgroupsPerDimension, WG);
   return {
-    key: `${name}:d${p.headDim}:r${r}:${p.causal ? 'causal' : 'full'}`,
+    key: `${name}:d${p.headDim}:r${r}:${p.causal ? 'causal' : 'full'}:${p.layout ?? 'bhtd'}`,
     workgroups: grid.workgroups,
     uniforms: [n, grid.rowStride, p.heads, p.seq, f32bits(p.scale)],
     wgsl: () => wgsl(r),
@@ -93,7 +115,7 @@ function streaming(name: string) {
     loopIterations: (p: AttentionParams) => p.seq,
     tolerance: () => ({ rtol: 1e-4, atol: 1e-5 }),
     describe: (p: AttentionParams) =>
-      `${name}(B ${p.batch}, H ${p.heads}, T ${p.seq}, d ${p.headDim}, ${p.causal ? 'causal' : 'bidirectional'})`,
+      `${name}(B ${p.batch}, H ${p.heads}, T ${p.seq}, d ${p.headDim}, ${p.causal ? 'causal' : 'bidirectional'}, ${p.layout ?? 'bhtd'})`,
   };
 }
 
@@ -120,13 +142,13 @@ function cpuScores(
   len: number,
 ) {
   const d = p.headDim;
-  const qi = (bh * p.seq + i) * d;
+  const qi = vrow(p, bh, i) * d;
   const s = new Float64Array(p.seq).fill(Number.NEGATIVE_INFINITY);
   let max = Number.NEGATIVE_INFINITY;
   for (let j = 0; j < p.seq; j++) {
     if (!visible(p, i, j, len)) continue;
     let dot = 0;
-    for (let c = 0; c < d; c++) dot += q[qi + c]! * k[(bh * p.seq + j) * d + c]!;
+    for (let c = 0; c < d; c++) dot += q[qi + c]! * k[vrow(p, bh, j) * d + c]!;
     s[j] = dot * p.scale;
     max = Math.max(max, s[j]!);
   }
@@ -162,7 +184,7 @@ export const attentionForward = defineKernel<AttentionParams>({
     for (let bh = 0; bh < p.batch * p.heads; bh++) {
       const len = lengthOf(lengths!, p, bh);
       for (let i = 0; i < p.seq; i++) {
-        const row = (bh * p.seq + i) * d;
+        const row = vrow(p, bh, i) * d;
         if (i >= len) {
           o!.fill(0, row, row + d);
           lse![bh * p.seq + i] = 0;
@@ -173,7 +195,7 @@ export const attentionForward = defineKernel<AttentionParams>({
         for (let c = 0; c < d; c++) {
           let acc = 0;
           for (let j = 0; j < p.seq; j++)
-            if (visible(p, i, j, len)) acc += Math.exp(s[j]! - l) * v![(bh * p.seq + j) * d + c]!;
+            if (visible(p, i, j, len)) acc += Math.exp(s[j]! - l) * v![vrow(p, bh, j) * d + c]!;
           o![row + c] = acc;
         }
       }
@@ -198,16 +220,16 @@ export const attentionForward = defineKernel<AttentionParams>({
   var l: array<f32, R>;
   for (var r = 0u; r < R; r++) {
     let row = min(row0 + r, T - 1u);
-    for (var c = 0u; c < D4; c++) { q[r][c] = Q[(base + row) * D4 + c]; }
+    for (var c = 0u; c < D4; c++) { q[r][c] = Q[vrow(row) * D4 + c]; }
     m[r] = -3.0e38;
   }
   // Keys beyond the last valid row of this block are invisible to all of its rows.
   let kEnd = ${p.causal ? 'min(len, row0 + R)' : 'len'};
   var kj: array<vec4<f32>, D4>;
   for (var j = 0u; j < kEnd; j++) {
-    for (var c = 0u; c < D4; c++) { kj[c] = K[(base + j) * D4 + c]; }
+    for (var c = 0u; c < D4; c++) { kj[c] = K[vrow(j) * D4 + c]; }
     ${rows.map((i) => `let s${i} = ${dot4(`q[${i}]`, 'kj')} * scale;`).join('\n    ')}
-    for (var c = 0u; c < D4; c++) { kj[c] = V[(base + j) * D4 + c]; }
+    for (var c = 0u; c < D4; c++) { kj[c] = V[vrow(j) * D4 + c]; }
     ${rows
       .map(
         (i) => `if (row0 + ${i}u < len${p.causal ? ` && j <= row0 + ${i}u` : ''}) {
@@ -226,7 +248,7 @@ export const attentionForward = defineKernel<AttentionParams>({
     if (row >= T) { break; }
     let valid = row < len;
     let inv = select(0.0, 1.0 / l[r], valid);
-    for (var c = 0u; c < D4; c++) { O[(base + row) * D4 + c] = acc[r][c] * inv; }
+    for (var c = 0u; c < D4; c++) { O[vrow(row) * D4 + c] = acc[r][c] * inv; }
     LSE[base + row] = select(0.0, m[r] + log(l[r]), valid);
   }
 }
@@ -251,12 +273,14 @@ export const attentionRowDot = defineKernel<AttentionParams>({
   },
   cpu: ([dO, o, lengths], p, out) => {
     const d = p.headDim;
-    for (let row = 0; row < rowCount(p); row++) {
-      const bh = Math.floor(row / p.seq);
-      let s = 0;
-      if (row % p.seq < lengthOf(lengths!, p, bh))
-        for (let c = 0; c < d; c++) s += dO![row * d + c]! * o![row * d + c]!;
-      out[row] = s;
+    for (let bh = 0; bh < p.batch * p.heads; bh++) {
+      const len = lengthOf(lengths!, p, bh);
+      for (let i = 0; i < p.seq; i++) {
+        const row = vrow(p, bh, i) * d;
+        let s = 0;
+        if (i < len) for (let c = 0; c < d; c++) s += dO![row + c]! * o![row + c]!;
+        out[bh * p.seq + i] = s;
+      }
     }
   },
   gpu: (p, _inputs, target) =>
@@ -274,13 +298,14 @@ export const attentionRowDot = defineKernel<AttentionParams>({
       )}
   var s = vec4<f32>(0.0);
   if (row0 < len) {
-    for (var c = 0u; c < D4; c++) { s = fma(dO[(base + row0) * D4 + c], O[(base + row0) * D4 + c], s); }
+    for (var c = 0u; c < D4; c++) { s = fma(dO[vrow(row0) * D4 + c], O[vrow(row0) * D4 + c], s); }
   }
   out[base + row0] = s.x + s.y + s.z + s.w;
 }`,
     ),
   tolerance: (p) => ({ rtol: 1e-5, atol: 1e-6 * p.headDim }),
-  describe: (p) => `attentionRowDot(B ${p.batch}, H ${p.heads}, T ${p.seq}, d ${p.headDim})`,
+  describe: (p) =>
+    `attentionRowDot(B ${p.batch}, H ${p.heads}, T ${p.seq}, d ${p.headDim}, ${p.layout ?? 'bhtd'})`,
 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -308,10 +333,10 @@ export const attentionGradQ = defineKernel<AttentionParams>({
     for (let bh = 0; bh < p.batch * p.heads; bh++) {
       const len = lengthOf(lengths!, p, bh);
       for (let i = 0; i < len; i++) {
-        const qi = (bh * p.seq + i) * d;
+        const qi = vrow(p, bh, i) * d;
         for (let j = 0; j < len; j++) {
           if (!visible(p, i, j, len)) continue;
-          const kj = (bh * p.seq + j) * d;
+          const kj = vrow(p, bh, j) * d;
           let s = 0;
           let dp = 0;
           for (let c = 0; c < d; c++) {
@@ -347,8 +372,8 @@ export const attentionGradQ = defineKernel<AttentionParams>({
   for (var r = 0u; r < R; r++) {
     let row = min(row0 + r, T - 1u);
     for (var c = 0u; c < D4; c++) {
-      q[r][c] = Q[(base + row) * D4 + c];
-      g[r][c] = dO[(base + row) * D4 + c];
+      q[r][c] = Q[vrow(row) * D4 + c];
+      g[r][c] = dO[vrow(row) * D4 + c];
     }
     lse[r] = LSE[base + row];
     dd[r] = Drow[base + row];
@@ -358,8 +383,8 @@ export const attentionGradQ = defineKernel<AttentionParams>({
   var vj: array<vec4<f32>, D4>;
   for (var j = 0u; j < kEnd; j++) {
     for (var c = 0u; c < D4; c++) {
-      kj[c] = K[(base + j) * D4 + c];
-      vj[c] = V[(base + j) * D4 + c];
+      kj[c] = K[vrow(j) * D4 + c];
+      vj[c] = V[vrow(j) * D4 + c];
     }
     ${rows
       .map(
@@ -374,7 +399,7 @@ export const attentionGradQ = defineKernel<AttentionParams>({
   for (var r = 0u; r < R; r++) {
     let row = row0 + r;
     if (row >= T) { break; }
-    for (var c = 0u; c < D4; c++) { dQ[(base + row) * D4 + c] = acc[r][c] * scale; }
+    for (var c = 0u; c < D4; c++) { dQ[vrow(row) * D4 + c] = acc[r][c] * scale; }
   }
 }
 ${dotFn}`;
@@ -411,10 +436,10 @@ export const attentionGradKV = defineKernel<AttentionParams>({
     for (let bh = 0; bh < p.batch * p.heads; bh++) {
       const len = lengthOf(lengths!, p, bh);
       for (let i = 0; i < len; i++) {
-        const qi = (bh * p.seq + i) * d;
+        const qi = vrow(p, bh, i) * d;
         for (let j = 0; j < len; j++) {
           if (!visible(p, i, j, len)) continue;
-          const kj = (bh * p.seq + j) * d;
+          const kj = vrow(p, bh, j) * d;
           let s = 0;
           let dp = 0;
           for (let c = 0; c < d; c++) {
@@ -454,8 +479,8 @@ export const attentionGradKV = defineKernel<AttentionParams>({
   for (var r = 0u; r < R; r++) {
     let row = min(row0 + r, T - 1u);
     for (var c = 0u; c < D4; c++) {
-      k[r][c] = K[(base + row) * D4 + c];
-      v[r][c] = V[(base + row) * D4 + c];
+      k[r][c] = K[vrow(row) * D4 + c];
+      v[r][c] = V[vrow(row) * D4 + c];
     }
   }
   // Queries before this block's first key row see none of its keys (causal).
@@ -464,8 +489,8 @@ export const attentionGradKV = defineKernel<AttentionParams>({
   var gi: array<vec4<f32>, D4>;
   for (var i = iStart; i < len; i++) {
     for (var c = 0u; c < D4; c++) {
-      qi[c] = Q[(base + i) * D4 + c];
-      gi[c] = dO[(base + i) * D4 + c];
+      qi[c] = Q[vrow(i) * D4 + c];
+      gi[c] = dO[vrow(i) * D4 + c];
     }
     let lse = LSE[base + i];
     let dd = Drow[base + i];
@@ -486,8 +511,8 @@ export const attentionGradKV = defineKernel<AttentionParams>({
     let row = row0 + r;
     if (row >= T) { break; }
     for (var c = 0u; c < D4; c++) {
-      dK[(base + row) * D4 + c] = accK[r][c] * scale;
-      dV[(base + row) * D4 + c] = accV[r][c];
+      dK[vrow(row) * D4 + c] = accK[r][c] * scale;
+      dV[vrow(row) * D4 + c] = accV[r][c];
     }
   }
 }
