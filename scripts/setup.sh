@@ -2,7 +2,9 @@
 # One-time (and idempotent) setup for a Debian 12 machine, run as root:
 #  - the system packages headless Dawn needs (GLES on llvmpipe; Vulkan on lavapipe from bookworm-backports),
 #  - a pinned pnpm,
-#  - the workspace's dependencies from the lockfile.
+#  - the workspace's dependencies from the lockfile,
+#  - with --with-torch, Debian's PyTorch (python3-torch) on OpenBLAS (libopenblas0-pthread) for the PyTorch
+#    peer of `pnpm bench` (Debian's default reference BLAS makes PyTorch about 30x slower at matmul).
 # Quick when everything is already in place: every step checks before it acts. A failing step says which
 # step, which command, and what to do.
 set -Eeuo pipefail
@@ -11,6 +13,13 @@ cd "$(dirname "$0")/.."
 source scripts/lib/apt-sources.sh
 
 PNPM_VERSION=9.15.9
+with_torch=false
+for arg in "$@"; do
+  case "$arg" in
+    --with-torch) with_torch=true ;;
+    *) printf 'usage: scripts/setup.sh [--with-torch]\n  unknown option: %s\n' "$arg" >&2; exit 2 ;;
+  esac
+done
 APT_DIR=${REPRISE_APT_DIR:-/etc/apt}
 step="starting"
 hint=""
@@ -60,6 +69,27 @@ if command -v apt-get >/dev/null 2>&1; then
   fi
 else
   log "apt-get not found: install EGL/Mesa (llvmpipe) and a Vulkan loader with lavapipe >= 25 yourself"
+fi
+
+# --- PyTorch for the bench's PyTorch peer (--with-torch) -----------------------------------------
+if $with_torch; then
+  begin "checking for PyTorch" "run as root on Debian 12 (bookworm)"
+  if /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 && have_pkg libopenblas0-pthread; then
+    log "PyTorch already imports in /usr/bin/python3"
+  else
+    command -v apt-get >/dev/null 2>&1 || {
+      hint="install PyTorch for /usr/bin/python3 yourself, or point REPRISE_TORCH_PYTHON at a python that has it"
+      false
+    }
+    begin "updating apt's package lists" "check the network and the mirrors in $APT_DIR/sources.list*, then rerun"
+    log "installing python3-torch and libopenblas0-pthread"
+    as_root apt-get update -qq
+    begin "installing python3-torch and libopenblas0-pthread" \
+      "run 'apt-get install python3-torch libopenblas0-pthread' to see apt's own message, then rerun"
+    # OpenBLAS becomes libblas.so.3 through update-alternatives (its priority beats the reference BLAS).
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      python3-torch libopenblas0-pthread >/dev/null
+  fi
 fi
 
 # --- pnpm ----------------------------------------------------------------------------------------

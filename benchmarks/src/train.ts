@@ -1,18 +1,21 @@
 /**
  * @file `bench train`: end-to-end training throughput (tokens/s) and peak memory of one small GPT, trained with
- * our engine (WebGPU) and with tfjs (webgpu on the same adapter, wasm; cpu with --full), same model, batch,
- * sequence length and optimizer. Before timing, each implementation trains two steps on the batch it is timed
+ * our engine (WebGPU), with PyTorch on the CPU (a subprocess, when a python can import torch; B 8 and B 16) and
+ * with tfjs (webgpu on the same adapter, wasm, at B 8; cpu and B 16 too with --full), same model, batch,
+ * sequence length and optimizer; then the demo's fine-tuning step (train-labeler.ts). Before timing, each implementation trains two steps on the batch it is timed
  * on, from the same initial weights, and its two losses are checked against our CPU twin's on that batch: the
  * first checks the forward pass, the drop between them the gradients and the AdamW update. (A bug that shows at
  * the timed batch size only must not be timed: hence the timed batch, though the twin takes a while on it.)
  */
-import { AdamW, Device, Rng, keep, tidy } from '@reprise/core';
+import { AdamW, Device, Rng, type Tensor, keep, tidy } from '@reprise/core';
 import { CpuBackend, type WebGpuBackend } from '@reprise/kernels';
-import { Transformer, isNoDecay, makeConfig } from '@reprise/model';
+import { Transformer, type TransformerConfig, isNoDecay, makeConfig } from '@reprise/model';
 import { type ImplCase, type Job, measureJob } from './job.ts';
 import { type AdamWSettings, TfjsGpt } from './peers/tfjs-gpt.ts';
 import { type Tf, tfjsCases } from './peers/tfjs.ts';
+import { type Manifest, TORCH_IMPL, noteTorchSkipped, torchPeer, torchTrainingJob } from './peers/torch.ts';
 import { type Measurement, type SuiteOptions, atLeast } from './report.ts';
+import { benchFinetune } from './train-labeler.ts';
 
 /** The tfjs GPT of docs/runtime.md ("The tfjs GPT"): 1,071,872 parameters. */
 export const GPT = makeConfig({
@@ -32,42 +35,45 @@ export interface Batch {
   tokens: Int32Array;
   targets: Int32Array;
   batch: number;
+  seq: number;
 }
 
 /** Random tokens; targets are the next token (the shape of LM training; the values do not matter here). */
-function randomBatch(batch: number, seed: number): Batch {
+export function randomBatch(batch: number, seed: number, seq = SEQ, vocab = GPT.vocabSize): Batch {
   const rng = new Rng(seed);
-  const stream = Int32Array.from({ length: batch * (SEQ + 1) }, () => rng.int(GPT.vocabSize));
-  const tokens = new Int32Array(batch * SEQ);
-  const targets = new Int32Array(batch * SEQ);
+  const stream = Int32Array.from({ length: batch * (seq + 1) }, () => rng.int(vocab));
+  const tokens = new Int32Array(batch * seq);
+  const targets = new Int32Array(batch * seq);
   for (let b = 0; b < batch; b++) {
-    tokens.set(stream.subarray(b * (SEQ + 1), b * (SEQ + 1) + SEQ), b * SEQ);
-    targets.set(stream.subarray(b * (SEQ + 1) + 1, (b + 1) * (SEQ + 1)), b * SEQ);
+    tokens.set(stream.subarray(b * (seq + 1), b * (seq + 1) + seq), b * seq);
+    targets.set(stream.subarray(b * (seq + 1) + 1, (b + 1) * (seq + 1)), b * seq);
   }
-  return { tokens, targets, batch };
+  return { tokens, targets, batch, seq };
 }
 
-export interface Trainer {
+export interface Trainer<B = Batch> {
   /** One training step; resolves with the loss (read back, as a trainer does to log it). */
-  step(b: Batch): Promise<number>;
+  step(b: B): Promise<number>;
   /** Peak bytes held during one step: parameters, optimizer moments, activations, gradients. */
-  peakBytes(b: Batch): Promise<number>;
+  peakBytes(b: B): Promise<number>;
   dispose(): void;
 }
 
 /** Our engine: Transformer.lmLoss, backward, AdamW (the loop of `reprise pretrain`). */
-function repriseTrainer(dev: Device): Trainer {
+export function repriseTrainer(dev: Device, cfg: TransformerConfig = GPT, init?: Weights): Trainer {
   const liveBefore = dev.backend.memory().liveBytes;
-  const model = Transformer.create(dev, GPT, INIT_SEED);
+  const model = init
+    ? new Transformer(dev, cfg, deviceParams(dev, init), INIT_SEED)
+    : Transformer.create(dev, cfg, INIT_SEED);
   const optimizer = new AdamW(Object.values(model.params), { ...ADAMW, noDecay: model.noDecay() });
-  const step = async ({ tokens, targets, batch }: Batch) => {
-    const shape = [batch, SEQ];
+  const step = async ({ tokens, targets, batch, seq }: Batch) => {
+    const shape = [batch, seq];
     const loss = tidy(() => {
       optimizer.zeroGrad();
       const out = model.lmLoss(dev.tensor(tokens, shape, 'i32'), dev.tensor(targets, shape, 'i32'), {
-        lengths: dev.full([batch], SEQ, 'i32'),
+        lengths: dev.full([batch], seq, 'i32'),
         positions: dev.tensor(
-          Int32Array.from({ length: batch * SEQ }, (_, i) => i % SEQ),
+          Int32Array.from({ length: batch * seq }, (_, i) => i % seq),
           shape,
           'i32',
         ),
@@ -94,21 +100,44 @@ function repriseTrainer(dev: Device): Trainer {
   };
 }
 
+export type Weights = Record<string, { data: Float32Array; shape: number[] }>;
+
 /** Our model's initial weights on the host, by parameter name. */
-async function initialWeights(): Promise<Record<string, { data: Float32Array; shape: number[] }>> {
-  const model = Transformer.create(new Device(new CpuBackend()), GPT, INIT_SEED);
+export async function initialWeights(cfg: TransformerConfig = GPT): Promise<Weights> {
+  const model = Transformer.create(new Device(new CpuBackend()), cfg, INIT_SEED);
+  const weights = await hostWeights(model.params);
+  model.dispose();
+  return weights;
+}
+
+/** Host weights as trainable parameters on `dev`. */
+export function deviceParams(dev: Device, weights: Weights): Record<string, Tensor> {
+  return Object.fromEntries(
+    Object.entries(weights).map(([name, w]) => [name, dev.tensor(w.data, w.shape).setRequiresGrad()]),
+  );
+}
+
+/** Parameters copied to the host as float32, by name. */
+export async function hostWeights(params: Record<string, Tensor>): Promise<Weights> {
   const entries = await Promise.all(
-    Object.entries(model.params).map(async ([name, t]) => [
+    Object.entries(params).map(async ([name, t]) => [
       name,
       { data: Float32Array.from(await t.hostData()), shape: [...t.shape] },
     ]),
   );
-  model.dispose();
   return Object.fromEntries(entries);
 }
 
+/** Weights as the PyTorch peer's manifest lists them, with our no-decay set (isNoDecay). */
+export function weightsManifest(weights: Weights) {
+  return {
+    noDecay: Object.keys(weights).filter(isNoDecay),
+    params: Object.entries(weights).map(([name, w]) => ({ name, shape: w.shape, file: w.data })),
+  };
+}
+
 /** tfjs's trainer on the active backend; peak memory from tf.profile (all tensors, variables included). */
-function tfjsTrainer(tf: Tf, weights: Awaited<ReturnType<typeof initialWeights>>): Trainer {
+function tfjsTrainer(tf: Tf, weights: Weights): Trainer {
   const gpt = new TfjsGpt(tf, GPT, weights, isNoDecay, ADAMW);
   const step = (b: Batch) => gpt.step(b.tokens, b.targets, b.batch);
   return {
@@ -118,8 +147,19 @@ function tfjsTrainer(tf: Tf, weights: Awaited<ReturnType<typeof initialWeights>>
   };
 }
 
+/** The PyTorch twin's inputs: the same config, weights (by our names), optimizer and no-decay set, same batch. */
+export function gptManifest(weights: Weights, timed: Batch, cfg: TransformerConfig = GPT): Manifest {
+  return {
+    kind: 'gpt',
+    config: cfg,
+    adamw: ADAMW,
+    ...weightsManifest(weights),
+    batch: { shape: [timed.batch, timed.seq], tokens: timed.tokens, targets: timed.targets },
+  };
+}
+
 /** A trainer as a benchmark job: outputs = the losses of two steps on the timed batch, run = one more step. */
-export function trainerJob(trainer: Trainer, timed: Batch): Job {
+export function trainerJob<B>(trainer: Trainer<B>, timed: B): Job {
   return {
     outputs: async () => [Float32Array.of(await trainer.step(timed), await trainer.step(timed))],
     run: async () => void (await trainer.step(timed)),
@@ -143,8 +183,16 @@ export async function benchTrain(gpu: WebGpuBackend, options: SuiteOptions): Pro
   const dev = new Device(gpu);
   const weights = await initialWeights();
   const results: Measurement[] = [];
-  for (const batch of options.mode === 'full' ? [8, 16] : [8]) {
+  // tfjs trains 8× slower than ours: at B 8 only, unless --full.
+  const tfjsBatches = options.mode === 'full' ? [8, 16] : [8];
+  noteTorchSkipped(options.note);
+  const torch = torchPeer();
+  options.note?.(
+    `train peak MiB: ours, peak live GPU buffers above those before the model; tfjs, tf.profile's peakBytes${torch ? `; ${TORCH_IMPL}, the resident-memory high-water mark of one step above the process before the model was built (RSS after malloc_trim, so it includes allocator slack and is not exact to the byte)` : ''}`,
+  );
+  for (const batch of options.mode === 'quick' ? [8] : [8, 16]) {
     const timed = randomBatch(batch, 11);
+    // One float64 twin run per batch (about a minute at B 8) checks every implementation.
     const twin = trainerJob(repriseTrainer(new Device(new CpuBackend())), timed);
     const expected = await twin.outputs();
     twin.dispose();
@@ -154,11 +202,16 @@ export async function benchTrain(gpu: WebGpuBackend, options: SuiteOptions): Pro
         adapter: gpu.adapter.description,
         build: () => trainerJob(repriseTrainer(dev), timed),
       },
-      ...tfjsCases(
-        gpu,
-        (tf) => trainerJob(tfjsTrainer(tf, weights), timed),
-        (b) => b !== 'cpu' || options.mode === 'full',
-      ),
+      ...(torch
+        ? [{ ...torch, build: () => torchTrainingJob(torch.python, gptManifest(weights, timed)) }]
+        : []),
+      ...(tfjsBatches.includes(batch)
+        ? tfjsCases(
+            gpu,
+            (tf) => trainerJob(tfjsTrainer(tf, weights), timed),
+            (b) => b !== 'cpu' || options.mode === 'full',
+          )
+        : []),
     ];
     for (const { impl, adapter, build } of impls) {
       const base = {
@@ -177,9 +230,17 @@ export async function benchTrain(gpu: WebGpuBackend, options: SuiteOptions): Pro
   for (const batch of new Set(results.map((r) => r.shape[0]))) {
     const at = (impl: string) => results.find((r) => r.impl === impl && r.shape[0] === batch)?.tokens_per_s;
     const ours = at('reprise-webgpu');
-    const theirs = at('tfjs-webgpu');
-    if (ours === undefined || theirs === undefined) continue;
-    options.target?.(atLeast(`training tokens/s vs tfjs-webgpu (B ${batch})`, 3, ours / theirs));
+    if (ours === undefined) continue;
+    // Issue 13: within 0.8× of PyTorch on the same cores; issue 6: 3× tfjs-webgpu on the same adapter.
+    for (const [peer, wanted] of [
+      [TORCH_IMPL, 0.8],
+      ['tfjs-webgpu', 3],
+    ] as const) {
+      const theirs = at(peer);
+      if (theirs !== undefined)
+        options.target?.(atLeast(`training tokens/s vs ${peer} (B ${batch})`, wanted, ours / theirs));
+    }
   }
+  results.push(...(await benchFinetune(gpu, options)));
   return results;
 }

@@ -229,7 +229,12 @@ describe('the training guard', () => {
     return { trainer, seen };
   };
   const base = () => ({ bench: 'train step', shape: [8, 128], label: 'B 8', impl: 'fake', adapter: 'none' });
-  const batchOf = (n: number): Batch => ({ tokens: new Int32Array(n), targets: new Int32Array(n), batch: n });
+  const batchOf = (n: number): Batch => ({
+    tokens: new Int32Array(n),
+    targets: new Int32Array(n),
+    batch: n,
+    seq: 1,
+  });
 
   it('checks the batch it times: a trainer wrong only at the timed batch size is refused, not timed', async () => {
     const timed = batchOf(8);
