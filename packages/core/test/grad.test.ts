@@ -122,6 +122,19 @@ describe('matmul gradients', () => {
     await check(([a, b]) => a!.matmul(b!), [{ shape: [2, 3, 4] }, { shape: [4, 5] }]);
     await check(([a, b]) => a!.matmul(b!), [{ shape: [2, 1, 3, 4] }, { shape: [3, 4, 2] }]);
   });
+  // A batched A times one shared B runs as one matmul over the flattened rows, forward and for dB (the x·W of
+  // a linear layer, the tied LM head's x·Eᵀ); a transposed A does not fold.
+  it.each([
+    [false, false],
+    [false, true],
+    [true, false],
+    [true, true],
+  ])('batched A, shared B folded into one matmul: transA %s, transB %s', (transA, transB) =>
+    check(
+      ([a, b]) => a!.matmul(b!, { transA, transB }),
+      [{ shape: transA ? [2, 3, 5, 3] : [2, 3, 3, 5] }, { shape: transB ? [4, 5] : [5, 4] }],
+    ),
+  );
 });
 
 describe('neural-network op gradients', () => {

@@ -44,6 +44,8 @@ function unreduce(g: Tensor, input: Tensor, axes: number[], keepdims: boolean): 
 }
 
 const mul = (a: Tensor, b: Tensor) => binaryKernel('mul', a, b);
+/** [..., M, K] → [(…)·M, K], sharing storage. */
+const flattenRows = (t: Tensor) => reshape(t, [-1, t.shape.at(-1)!]);
 const unary = (op: Parameters<typeof unaryKernel>[0], x: Tensor) => unaryKernel(op, x);
 
 export const GRAD_RULES = {
@@ -150,8 +152,13 @@ export const GRAD_RULES = {
     // With Â = op(A), B̂ = op(B): dÂ = G·B̂ᵀ and dB̂ = Âᵀ·G, written back in each operand's stored layout.
     const dA = () =>
       transA ? matmul(b!, g, { transA: transB, transB: true }) : matmul(g, b!, { transB: !transB });
-    const dB = () =>
-      transB ? matmul(g, a!, { transA: true, transB: transA }) : matmul(a!, g, { transA: !transA });
+    // A shared B (rank 2) under a batched, untransposed A: dB = Σ_batch A_bᵀ·G_b is one matmul over the
+    // flattened rows (K = batch·M) instead of a batch of products and a sum over them.
+    const foldRows = b!.rank === 2 && a!.rank > 2 && !transA;
+    const dB = () => {
+      const [a2, g2] = foldRows ? [flattenRows(a!), flattenRows(g)] : [a!, g];
+      return transB ? matmul(g2, a2, { transA: true, transB: transA }) : matmul(a2, g2, { transA: !transA });
+    };
     const grads = [
       a!.requiresGrad ? tidy(() => sumToShape(dA(), a!.shape)) : null,
       b!.requiresGrad ? tidy(() => sumToShape(dB(), b!.shape)) : null,

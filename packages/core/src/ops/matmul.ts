@@ -59,14 +59,17 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     const A = operand(a);
     const B = operand(b);
     const epilogue = [bias, residual].filter((t): t is Tensor => t !== undefined);
+    // A batch of [M, K] rows times one shared B is one [batch·M, K] · B: fewer, larger blocks (the x·W of
+    // every linear layer). Possible when A's rows are contiguous across the batch, i.e. A is not transposed.
+    const fold = batch > 1 && B.stride === 0 && A.stride !== 0 && !transA;
     const params = {
-      batch,
-      M,
+      batch: fold ? 1 : batch,
+      M: fold ? batch * M : M,
       N,
       K: Ka,
       transA,
       transB,
-      aBatchStride: A.stride,
+      aBatchStride: fold ? 0 : A.stride,
       bBatchStride: B.stride,
       bias: bias !== undefined,
       residual: residual !== undefined,
