@@ -240,6 +240,13 @@ export async function benchTrain(gpu: WebGpuBackend, options: SuiteOptions): Pro
       if (theirs !== undefined)
         options.target?.(atLeast(`training tokens/s vs ${peer} (B ${batch})`, wanted, ours / theirs));
     }
+    // Issue 13: a step holds at most ¼ of what tfjs-webgpu holds (the factor by which theirs exceeds ours).
+    const peak = (impl: string) => results.find((r) => r.impl === impl && r.shape[0] === batch)?.peak_bytes;
+    const [ourPeak, tfjsPeak] = [peak('reprise-webgpu'), peak('tfjs-webgpu')];
+    if (ourPeak && tfjsPeak)
+      options.target?.(
+        atLeast(`training peak memory: tfjs-webgpu's over ours (B ${batch})`, 4, tfjsPeak / ourPeak),
+      );
   }
   results.push(...(await benchFinetune(gpu, options)));
   return results;

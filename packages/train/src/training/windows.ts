@@ -1,8 +1,9 @@
 /**
  * @file Sliding prediction windows over a sentence longer than the subword cap, as taggers usually do: windows
  * of whole words that fit the cap, each starting about half a window (in subwords) after the previous one
- * (later when a long word needs the room), so that every word lies in one or two windows; each word takes its prediction from the window where it has the
- * most context. A sentence that fits is one window, the whole sentence: windows change nothing then.
+ * (later when a long word needs the room), so that every word lies in one or two windows; each word takes its
+ * prediction from the window where it has the most context. A sentence that fits is one window, the whole
+ * sentence: windows change nothing then.
  */
 
 export interface PredictionWindow {
