@@ -33,6 +33,8 @@ export interface Running {
   done: Promise<Finished>;
   /** Resolves once metrics.jsonl in `runDir` holds a step record with step ≥ `step`. */
   stepLogged(runDir: string, step?: number): Promise<number>;
+  /** Resolves once the command's stderr so far matches `pattern`. */
+  stderrShows(pattern: RegExp): Promise<void>;
 }
 
 export function start(...args: string[]): Running {
@@ -59,7 +61,19 @@ export function start(...args: string[]): Running {
         }
       }, 20);
     });
-  return { child, done, stepLogged };
+  const stderrShows = (pattern: RegExp) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setInterval(() => {
+        if (pattern.test(err)) {
+          clearInterval(timer);
+          resolve();
+        } else if (exited) {
+          clearInterval(timer);
+          reject(new Error(`the command ended before its stderr showed ${pattern}:\n${err}`));
+        }
+      }, 10);
+    });
+  return { child, done, stepLogged, stderrShows };
 }
 
 /** The highest training step in a run's metrics.jsonl (0 when none yet). */
