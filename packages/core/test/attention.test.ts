@@ -1,7 +1,8 @@
 /**
  * Attention: gradients by central differences (both paths, both layouts), the fused path, the unfused path and
  * an attention composed from primitive ops agreeing in values and gradients, in every mask mode, with padding,
- * and the [B, T, H, d] layout giving the [B, H, T, d] layout's values, permuted.
+ * with fewer queries than keys at per-sequence offsets (queryStart), and the [B, T, H, d] layout giving the
+ * [B, H, T, d] layout's values, permuted.
  */
 import type { HostArray } from '@reprise/kernels';
 import { describe, expect, it } from 'vitest';
@@ -10,24 +11,36 @@ import { expectClose, gradCheck, makeValues, useDevices } from './helpers.ts';
 
 const devices = useDevices();
 
-/** softmax(QKᵀ·scale + mask)·V from primitive ops; padded query rows give 0. */
-function composedAttention(q: Tensor, k: Tensor, v: Tensor, causal: boolean, lengths: number[]): Tensor {
-  const [B, , T, d] = q.shape as [number, number, number, number];
+/**
+ * softmax(QKᵀ·scale + mask)·V from primitive ops, q [B, H, Tq, d] at key positions starts[b] + i; padded query
+ * rows give 0.
+ */
+function composedAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  causal: boolean,
+  lengths: number[],
+  starts: number[] = lengths.map(() => 0),
+): Tensor {
+  const [B, , Tq, d] = q.shape as [number, number, number, number];
+  const T = k.shape[2]!;
   const dev = q.device;
   const visible: number[] = [];
   const rowValid: number[] = [];
   for (let b = 0; b < B; b++) {
-    for (let i = 0; i < T; i++) {
-      rowValid.push(i < lengths[b]! ? 1 : 0);
+    for (let i = 0; i < Tq; i++) {
+      const at = starts[b]! + i;
+      rowValid.push(at < lengths[b]! ? 1 : 0);
       for (let j = 0; j < T; j++)
-        visible.push(i < lengths[b]! && j < lengths[b]! && (!causal || j <= i) ? 1 : 0);
+        visible.push(at < lengths[b]! && j < lengths[b]! && (!causal || j <= at) ? 1 : 0);
     }
   }
-  const mask = dev.tensor(visible, [B, 1, T, T]);
+  const mask = dev.tensor(visible, [B, 1, Tq, T]);
   const scores = q.matmul(k, { transB: true }).mul(1 / Math.sqrt(d));
   const probs = where(mask, scores, -1e9)
     .softmax()
-    .mul(dev.tensor(rowValid, [B, 1, T, 1]));
+    .mul(dev.tensor(rowValid, [B, 1, Tq, 1]));
   return probs.matmul(v);
 }
 
@@ -54,6 +67,83 @@ describe('attention gradients (central differences, float64)', () => {
         { shape },
       ]);
     }
+  });
+});
+
+describe('queries at an offset: q with Tq < T rows at key positions queryStart[b] + i', () => {
+  // Sequence 0: queries at 3..5 of 6 keys; sequence 1: at 2..4 of 4 valid keys, so its last query row is padding.
+  const [B, H, T, Tq, d] = [2, 3, 6, 3, 4];
+  const lengths = [6, 4];
+  const queryStart = [3, 2];
+  const shapes = (layout: 'bhtd' | 'bthd') =>
+    layout === 'bhtd' ? { q: [B, H, Tq, d], kv: [B, H, T, d] } : { q: [B, Tq, H, d], kv: [B, T, H, d] };
+
+  it.each([
+    ['fused', 'bhtd'],
+    ['unfused', 'bhtd'],
+    ['fused', 'bthd'],
+    ['unfused', 'bthd'],
+  ] as const)(
+    'gradients by central differences (float64), %s path, layout %s, causal and not',
+    async (impl, layout) => {
+      const { q, kv } = shapes(layout);
+      for (const causal of [true, false]) {
+        await gradCheck(
+          devices,
+          ([qq, k, v]) => attention(qq!, k!, v!, { causal, lengths, queryStart, impl, layout }),
+          [{ shape: q }, { shape: kv }, { shape: kv }],
+        );
+      }
+    },
+  );
+
+  // Exact in float64 up to summation order on the CPU twin; within the kernels' tolerance on WebGPU.
+  it.each([
+    ['cpu', 1e-12],
+    ['gpu', 1e-4],
+  ] as const)(
+    '%s: fused = unfused = scores + mask + softmax from primitive ops, values and gradients',
+    async (which, tol) => {
+      const dev: Device = devices[which];
+      const { q: qShape, kv: kvShape } = shapes('bhtd');
+      const data = [qShape, kvShape, kvShape, qShape].map((shape) => makeValues({ shape, lo: -2, hi: 2 }));
+      for (const causal of [true, false]) {
+        const results: HostArray[][] = [];
+        for (const impl of ['fused', 'unfused', 'composed'] as const) {
+          const r = tidy(() => {
+            const [q, k, v] = [qShape, kvShape, kvShape].map((shape, i) =>
+              dev.tensor(data[i]!, shape).setRequiresGrad(),
+            );
+            const out =
+              impl === 'composed'
+                ? composedAttention(q!, k!, v!, causal, lengths, queryStart)
+                : attention(q!, k!, v!, { causal, lengths, queryStart, impl });
+            out.mul(dev.tensor(data[3]!, qShape)).sum().backward();
+            return [out, q!.grad!, k!.grad!, v!.grad!];
+          });
+          results.push(await Promise.all(r.map((t) => t.hostData())));
+        }
+        // The padded query row (sequence 1, row 2) is zero, with no gradient.
+        const padded = (1 * H * Tq + 2) * d;
+        expect(Array.from(results[0]![0]!.slice(padded, padded + d)), 'padded row').toEqual([0, 0, 0, 0]);
+        ['output', 'dq', 'dk', 'dv'].forEach((name, i) => {
+          for (const other of [1, 2])
+            expectClose(
+              results[0]![i]!,
+              results[other]![i]!,
+              { rtol: tol * 10, atol: tol },
+              `${name} ${causal}`,
+            );
+        });
+      }
+    },
+  );
+
+  it('refuses a queryStart outside 0..T and q with other dims than k', () => {
+    const dev = devices.cpu;
+    const [q, k] = [dev.zeros([1, 2, 3, 8]), dev.zeros([1, 2, 5, 8])];
+    expect(() => attention(q, k, k, { queryStart: [6] })).toThrow(/queryStart \[6\] must lie in 0..5/);
+    expect(() => attention(dev.zeros([1, 3, 3, 8]), k, k)).toThrow(/q may have fewer seq rows/);
   });
 });
 

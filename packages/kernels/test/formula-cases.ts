@@ -520,7 +520,7 @@ const attention: FormulaCase[] = [
   {
     kernel: 'attentionForward',
     what: 'causal, 2 tokens: the first attends only to itself',
-    inputs: [f32(Q), f32(K), f32(V), i32([2]), nan(8), nan(2)],
+    inputs: [f32(Q), f32(K), f32(V), i32([2]), i32([0]), nan(8), nan(2)],
     params: att(true),
     expected: [O_CAUSAL, [2, Math.log(4)]],
     tol: TRANSCENDENTAL,
@@ -528,7 +528,7 @@ const attention: FormulaCase[] = [
   {
     kernel: 'attentionForward',
     what: 'not causal, 2 tokens',
-    inputs: [f32(Q), f32(K), f32(V), i32([2]), nan(8), nan(2)],
+    inputs: [f32(Q), f32(K), f32(V), i32([2]), i32([0]), nan(8), nan(2)],
     params: att(false),
     expected: [
       [1 + 4 * W, 2 + 4 * W, 3 + 4 * W, 4 + 4 * W, 4, 5, 6, 7],
@@ -539,7 +539,7 @@ const attention: FormulaCase[] = [
   {
     kernel: 'attentionForward',
     what: 'length 1: key 1 gets no weight, row 1 is zeros',
-    inputs: [f32(Q), f32(K), f32(V), i32([1]), nan(8), nan(2)],
+    inputs: [f32(Q), f32(K), f32(V), i32([1]), i32([0]), nan(8), nan(2)],
     params: att(false),
     expected: [
       [1, 2, 3, 4, 0, 0, 0, 0],
@@ -550,7 +550,7 @@ const attention: FormulaCase[] = [
   {
     kernel: 'attentionRowDot',
     what: 'D = rowsum(dO∘O), padded row 0',
-    inputs: [f32(DO), f32(O_CAUSAL), i32([2])],
+    inputs: [f32(DO), f32(O_CAUSAL), i32([2]), i32([0])],
     params: att(true),
     expected: [[5, 11]],
     tol: EXACT,
@@ -558,7 +558,7 @@ const attention: FormulaCase[] = [
   {
     kernel: 'attentionGradQ',
     what: 'causal, hand-computed dQ',
-    inputs: [f32(Q), f32(K), f32(V), f32(DO), f32([2, Math.log(4)]), f32([5, 11]), i32([2])],
+    inputs: [f32(Q), f32(K), f32(V), f32(DO), f32([2, Math.log(4)]), f32([5, 11]), i32([2]), i32([0])],
     params: att(true),
     expected: [[0, 0, 0, 0, -1.5, 1.5, 0, 0]],
     tol: TRANSCENDENTAL,
@@ -566,7 +566,18 @@ const attention: FormulaCase[] = [
   {
     kernel: 'attentionGradKV',
     what: 'causal, hand-computed dK and dV',
-    inputs: [f32(Q), f32(K), f32(V), f32(DO), f32([2, Math.log(4)]), f32([5, 11]), i32([2]), nan(8), nan(8)],
+    inputs: [
+      f32(Q),
+      f32(K),
+      f32(V),
+      f32(DO),
+      f32([2, Math.log(4)]),
+      f32([5, 11]),
+      i32([2]),
+      i32([0]),
+      nan(8),
+      nan(8),
+    ],
     params: att(true),
     expected: [
       [0, -1.5 * LN3, 0, 0, 0, 1.5 * LN3, 0, 0],
@@ -574,10 +585,58 @@ const attention: FormulaCase[] = [
     ],
     tol: TRANSCENDENTAL,
   },
+  // Token 1 alone as the query (Tq = 1 at key position 1): its rows of the causal cases above.
+  {
+    kernel: 'attentionForward',
+    what: 'one query at queryStart 1, causal: token 1 of the causal case',
+    inputs: [f32(Q.slice(4)), f32(K), f32(V), i32([2]), i32([1]), nan(4), nan(1)],
+    params: { ...att(true), queries: 1 },
+    expected: [O_CAUSAL.slice(4), [Math.log(4)]],
+    tol: TRANSCENDENTAL,
+  },
+  {
+    kernel: 'attentionGradQ',
+    what: 'one query at queryStart 1: token 1 of the causal dQ',
+    inputs: [
+      f32(Q.slice(4)),
+      f32(K),
+      f32(V),
+      f32(DO.slice(4)),
+      f32([Math.log(4)]),
+      f32([11]),
+      i32([2]),
+      i32([1]),
+    ],
+    params: { ...att(true), queries: 1 },
+    expected: [[-1.5, 1.5, 0, 0]],
+    tol: TRANSCENDENTAL,
+  },
+  {
+    kernel: 'attentionGradKV',
+    what: 'one query at queryStart 1: dK as in the causal case (token 0 added 0), dV = p·dO of token 1',
+    inputs: [
+      f32(Q.slice(4)),
+      f32(K),
+      f32(V),
+      f32(DO.slice(4)),
+      f32([Math.log(4)]),
+      f32([11]),
+      i32([2]),
+      i32([1]),
+      nan(8),
+      nan(8),
+    ],
+    params: { ...att(true), queries: 1 },
+    expected: [
+      [0, -1.5 * LN3, 0, 0, 0, 1.5 * LN3, 0, 0],
+      [0, 0.25, 0.25, 0, 0, 0.75, 0.75, 0],
+    ],
+    tol: TRANSCENDENTAL,
+  },
   {
     kernel: 'maskedSoftmax',
     what: 'causal: the masked score 100 gets no weight',
-    inputs: [f32([2, 100, 0, LN3]), i32([2])],
+    inputs: [f32([2, 100, 0, LN3]), i32([2]), i32([0])],
     params: { batch: 1, heads: 1, seq: 2, causal: true },
     expected: [[1, 0, 0.25, 0.75]],
     tol: TRANSCENDENTAL,
@@ -585,7 +644,7 @@ const attention: FormulaCase[] = [
   {
     kernel: 'maskedSoftmax',
     what: 'length 1: padded key and row are 0',
-    inputs: [f32([2, 100, 0, LN3]), i32([1])],
+    inputs: [f32([2, 100, 0, LN3]), i32([1]), i32([0])],
     params: { batch: 1, heads: 1, seq: 2, causal: false },
     expected: [[1, 0, 0, 0]],
     tol: TRANSCENDENTAL,

@@ -421,48 +421,78 @@ describe('attention kernels', () => {
   ];
   const poisoned = (n: number) => f32(new Array(n).fill(Number.NaN));
 
+  /** The five kernels against their twins; queries [B·H·Tq·d] at key positions queryStart[b] + i. */
+  async function checkAll(
+    [B, H, T, d]: number[],
+    lengths: number[],
+    layout: 'bhtd' | 'bthd',
+    Tq: number,
+    starts: number[],
+  ) {
+    for (const causal of [true, false]) {
+      const p = { batch: B!, heads: H!, seq: T!, headDim: d!, causal, scale: 1 / Math.sqrt(d!), layout };
+      const pq = Tq === T ? p : { ...p, queries: Tq };
+      const [nq, nk] = [B! * H! * Tq * d!, B! * H! * T! * d!];
+      const rows = B! * H! * Tq;
+      const [q, dO] = [0, 1].map(() => f32(randomValues(nq, -2, 2)));
+      const [k, v] = [0, 1].map(() => f32(randomValues(nk, -2, 2)));
+      const [len, qs] = [i32(lengths), i32(starts)];
+      await expectCases('attentionForward', [
+        { inputs: [q!, k!, v!, len, qs, poisoned(nq), poisoned(rows)], params: pq },
+      ]);
+      // The backward kernels take O and L from the twin's forward (same values the GPU forward matched).
+      const cpu = new CpuBackend();
+      const up = (x: { data: number[]; dtype: 'f32' | 'i32' }) => cpu.upload(x.data, x.dtype);
+      const [o, lse] = [cpu.alloc(nq, 'f32'), cpu.alloc(rows, 'f32')];
+      cpu.runInPlace('attentionForward', [up(q!), up(k!), up(v!), up(len), up(qs), o, lse], pq);
+      const O = f32(Array.from(await cpu.read(o)));
+      const L = f32(Array.from(await cpu.read(lse)));
+      const D = f32(
+        Array.from(await cpu.read(cpu.run('attentionRowDot', [up(dO!), up(O), up(len), up(qs)], pq))),
+      );
+      await expectCases('attentionRowDot', [{ inputs: [dO!, O, len, qs], params: pq }]);
+      await expectCases('attentionGradQ', [{ inputs: [q!, k!, v!, dO!, L, D, len, qs], params: pq }]);
+      await expectCases('attentionGradKV', [
+        { inputs: [q!, k!, v!, dO!, L, D, len, qs, poisoned(nk), poisoned(nk)], params: pq },
+      ]);
+      const { layout: _, headDim: __, scale: ___, ...sp } = pq;
+      await expectCases('maskedSoftmax', [
+        { inputs: [f32(randomValues(B! * H! * Tq * T!, -4, 4)), len, qs], params: sp },
+      ]);
+    }
+  }
+
   // Cold llvmpipe compiles of the d = 64 and d = 128 kernels take 100–190 s on a loaded 2-core machine (the
   // default 180 s timeout was hit), as the big matmul blocks do.
   it.each(shapes)(
     'B %i, H %i, T %i, d %i, lengths %j, layout %s: forward and backward kernels, causal and not',
     { timeout: 600_000 },
-    async (B, H, T, d, lengths, layout) => {
-      for (const causal of [true, false]) {
-        const p = { batch: B, heads: H, seq: T, headDim: d, causal, scale: 1 / Math.sqrt(d), layout };
-        const n = B * H * T * d;
-        const rows = B * H * T;
-        const [q, k, v, dO] = [0, 1, 2, 3].map(() => f32(randomValues(n, -2, 2)));
-        const len = i32(lengths);
-        await expectCases('attentionForward', [
-          { inputs: [q!, k!, v!, len, poisoned(n), poisoned(rows)], params: p },
-        ]);
-        // The backward kernels take O and L from the twin's forward (same values the GPU forward matched).
-        const cpu = new CpuBackend();
-        const up = (x: { data: number[]; dtype: 'f32' | 'i32' }) => cpu.upload(x.data, x.dtype);
-        const [o, lse] = [cpu.alloc(n, 'f32'), cpu.alloc(rows, 'f32')];
-        cpu.runInPlace('attentionForward', [up(q!), up(k!), up(v!), up(len), o, lse], p);
-        const O = f32(Array.from(await cpu.read(o)));
-        const L = f32(Array.from(await cpu.read(lse)));
-        const D = f32(Array.from(await cpu.read(cpu.run('attentionRowDot', [up(dO!), up(O), up(len)], p))));
-        await expectCases('attentionRowDot', [{ inputs: [dO!, O, len], params: p }]);
-        await expectCases('attentionGradQ', [{ inputs: [q!, k!, v!, dO!, L, D, len], params: p }]);
-        await expectCases('attentionGradKV', [
-          { inputs: [q!, k!, v!, dO!, L, D, len, poisoned(n), poisoned(n)], params: p },
-        ]);
-        await expectCases('maskedSoftmax', [
-          {
-            inputs: [f32(randomValues(B * H * T * T, -4, 4)), len],
-            params: { batch: B, heads: H, seq: T, causal },
-          },
-        ]);
-      }
-    },
+    (B, H, T, d, lengths, layout) => checkAll([B, H, T, d], lengths, layout, T, new Array(B).fill(0)),
+  );
+
+  // Fewer queries than keys, at per-sequence offsets: [batch, heads, seq, queries, lengths, queryStart, layout].
+  // Odd sizes; rows past a sequence's length are padding (sequence 1 of the first, all of sequence 2 of the
+  // second); d = 16 reuses the pipelines above (Tq is a uniform, not part of the pipeline key).
+  const offsets: [number, number, number, number, number[], number[], 'bhtd' | 'bthd'][] = [
+    [2, 2, 13, 5, [13, 9], [8, 6], 'bthd'],
+    [3, 1, 11, 4, [11, 7, 2], [7, 3, 2], 'bhtd'],
+    [1, 3, 70, 9, [70], [61], 'bhtd'],
+    [2, 3, 9, 9, [9, 4], [0, 1], 'bthd'],
+  ];
+  it.each(offsets)(
+    'B %i, H %i, T %i, Tq %i, lengths %j, queryStart %j, layout %s: queries at an offset, causal and not',
+    { timeout: 600_000 },
+    (B, H, T, Tq, lengths, starts, layout) => checkAll([B, H, T, 16], lengths, layout, Tq, starts),
   );
 
   it('rejects head dims that are not a multiple of 4', () => {
     const p = { batch: 1, heads: 1, seq: 4, headDim: 6, causal: true, scale: 1 };
     expect(() =>
-      gpu.run('attentionRowDot', [gpu.alloc(24, 'f32'), gpu.alloc(24, 'f32'), gpu.alloc(1, 'i32')], p),
+      gpu.run(
+        'attentionRowDot',
+        [gpu.alloc(24, 'f32'), gpu.alloc(24, 'f32'), gpu.alloc(1, 'i32'), gpu.alloc(1, 'i32')],
+        p,
+      ),
     ).toThrow(/head dim 6 must be a multiple of 4/);
   });
 });

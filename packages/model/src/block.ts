@@ -20,14 +20,23 @@ export interface BlockContext {
   dropout: { p: number; nextSeed: () => number } | null;
 }
 
-/** Rows to compute outputs for: flat indices into the B·T rows, with what attention needs at those rows. */
+/**
+ * Rows to compute outputs for: flat indices into the B·T rows, with what attention needs at those rows: either
+ * `queryStart` (the rows of sequence b are the contiguous block starting at row queryStart[b], as the last copy
+ * under sequence repetition is: fused attention, no score buffer) or an explicit `bias` for any rows.
+ */
 export interface OutputRows {
   /** i32 [B, N] flat row b·T + t. */
   rows: Tensor;
   /** i32 [B, N] positions of those rows (rotary). */
   positions: Tensor | null;
-  /** f32 [B, 1, N, T] additive mask: 0 where the row's query may see the key, −1e9 elsewhere. */
-  bias: Tensor;
+  /**
+   * i32 [B]: rows[b, i] = b·T + queryStart[b] + i for every i with queryStart[b] + i < lengths[b]; the rows past
+   * that are padding (their attention output is 0, and nothing may depend on them).
+   */
+  queryStart?: Tensor;
+  /** f32 [B, 1, N, T] additive mask: 0 where the row's query may see the key, −1e9 elsewhere (used without queryStart). */
+  bias?: Tensor;
 }
 
 export function runBlock(params: ParamMap, layer: number, x: Tensor, ctx: BlockContext, out?: OutputRows) {
@@ -45,14 +54,20 @@ export function runBlock(params: ParamMap, layer: number, x: Tensor, ctx: BlockC
     q = applyRotary(q, ctx.rotary, out ? rotaryAt(ctx.rotary, out.positions!) : atKeys);
   }
   let attended: Tensor;
-  if (!out) {
+  if (!out || out.queryStart) {
     // [B, T, D] viewed as [B, T, H, d] (a reshape, no copy): the attention kernels read heads in place.
-    const [q4, k4, v4] = [q, k, v].map((t) => t.reshape([batch, seq, ctx.heads, dim / ctx.heads]));
-    attended = attention(q4!, k4!, v4!, { causal: ctx.causal, lengths: ctx.lengths, layout: 'bthd' }).reshape(
-      [batch, seq, dim],
-    );
+    const heads = (t: Tensor) => t.reshape([batch, t.shape[1]!, ctx.heads, dim / ctx.heads]);
+    const options = {
+      causal: ctx.causal,
+      lengths: ctx.lengths,
+      queryStart: out?.queryStart,
+      layout: 'bthd' as const,
+    };
+    attended = attention(heads(q), heads(k), heads(v), options).reshape([batch, q.shape[1]!, dim]);
   } else {
-    // Queries and keys differ in number here, which the attention kernels do not take: explicit scores.
+    if (!out.bias)
+      throw new Error('runBlock: output rows need queryStart (contiguous rows) or an attention bias');
+    // Rows anywhere: explicit scores under the additive mask.
     const [qh, kh, vh] = [q, k, v].map((t) => splitHeads(t, ctx.heads)) as [Tensor, Tensor, Tensor];
     const scores = matmul(qh, kh, { transB: true })
       .mul(1 / Math.sqrt(dim / ctx.heads))

@@ -18,6 +18,7 @@ export {
   repeatBatch,
   repeatedPositions,
   lastCopyBias,
+  lastCopyStart,
 } from './repetition.ts';
 export { type HiddenOptions, Transformer } from './transformer.ts';
 export { type LabelerOptions, IGNORE_LABEL, SequenceLabeler } from './labeler.ts';

@@ -7,7 +7,7 @@ import { type Tensor, concat, crossEntropy, dropout, gather, matmul, noGrad, tid
 import type { OutputRows } from './block.ts';
 import { type MaskPolicy, causalLayers } from './masks.ts';
 import type { ParamMap } from './params.ts';
-import { type RepeatedBatch, lastCopyBias, repeatBatch } from './repetition.ts';
+import { type RepeatedBatch, lastCopyStart, repeatBatch } from './repetition.ts';
 import type { Transformer } from './transformer.ts';
 
 export interface LabelerOptions {
@@ -125,7 +125,7 @@ export class SequenceLabeler {
     const rows = dev.tensor(layout.lastCopyRows, [batch, baseSeq], 'i32');
     let outputRows: OutputRows | undefined;
     if (o.lastCopyOnly && !plain) {
-      const exitCausal = causalLayers(o.mask, this.backbone.config.layers)[o.layer - 1]!;
+      // The last copy is contiguous, so the exit layer's own mask applies with its queries offset (fused).
       outputRows = {
         rows,
         positions: dev.tensor(
@@ -133,7 +133,7 @@ export class SequenceLabeler {
           [batch, baseSeq],
           'i32',
         ),
-        bias: dev.tensor(lastCopyBias(layout, exitCausal), [batch, 1, baseSeq, seq]),
+        queryStart: dev.tensor(lastCopyStart(layout), [batch], 'i32'),
       };
     }
     let h = this.backbone.hidden(x, {

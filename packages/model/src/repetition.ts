@@ -132,6 +132,14 @@ export function repeatBatch(
 }
 
 /**
+ * Row of each sequence's first last-copy token ((r+1)·n_b + separators − n_b): the last copy is contiguous under
+ * every option (separators sit between copies, positions do not move rows), so row i of it is this + i.
+ */
+export function lastCopyStart(layout: RepeatedBatch): Int32Array {
+  return Int32Array.from(layout.lengths, (len, b) => len - layout.baseLengths[b]!);
+}
+
+/**
  * Additive attention bias [batch, 1, baseSeq, seq] for queries at the last-copy rows only: 0 where the query may
  * see the key (inside the sequence, and at or before it when causal), −1e9 elsewhere.
  */

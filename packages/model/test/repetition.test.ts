@@ -5,15 +5,18 @@
  * `[s, sep, s, sep, s]`) read at its last copy. The other SR tests compare runs built from the same layout, so
  * a wrong map would pass them; these build the reference without repeatBatch.
  */
-import { Device, type Tensor, crossEntropy, gather, matmul, tidy } from '@reprise/core';
+import { Device, type Tensor, concat, crossEntropy, gather, matmul, tidy } from '@reprise/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectClose } from '../../core/test/helpers.ts';
+import type { OutputRows } from '../src/block.ts';
 import {
   type LabelerOptions,
   SequenceLabeler,
   Transformer,
   type TransformerConfig,
+  causalLayers,
   lastCopyBias,
+  lastCopyStart,
   makeConfig,
   repeatBatch,
 } from '../src/index.ts';
@@ -142,11 +145,29 @@ describe('the copy map, literally (sentences of 3 and 2 tokens, padded to 3)', (
       '111100',
     ]);
   });
+
+  it('the last copy is contiguous under every option: row i of sentence b is b·seq + lastCopyStart[b] + i', () => {
+    for (const r of [0, 1, 2]) {
+      for (const separator of [null, S]) {
+        for (const positions of ['continue', 'reset'] as const) {
+          const l = layoutOf({ r, separator, positions });
+          const start = lastCopyStart(l);
+          l.baseLengths.forEach((len, bi) => {
+            const rows = [...l.lastCopyRows.slice(bi * l.baseSeq, bi * l.baseSeq + len)];
+            expect(rows, `r ${r}, separator ${separator}, ${positions}, sentence ${bi}`).toEqual(
+              range(bi * l.seq + start[bi]!, bi * l.seq + start[bi]! + len),
+            );
+            expect(start[bi]! + len, 'the last copy ends the sequence').toBe(l.lengths[bi]);
+          });
+        }
+      }
+    }
+  });
 });
 
 // Float64 on the CPU twin: the labeler and the literal run compute the same function with the same ops, but
-// the labeler's last-copy-only layer multiplies explicit scores where the literal run uses the attention op,
-// so the sums run in a different order: agreement to ~1e-12 relative is expected, 1e-9 leaves margin.
+// the labeler's last-copy-only layer runs its attention over fewer query rows, so the sums may run in a
+// different order: agreement to ~1e-12 relative is expected, 1e-9 leaves margin.
 const F64_TOL = { rtol: 1e-9, atol: 1e-10 };
 
 let cpu: Device;
@@ -294,6 +315,73 @@ describe('SR equals the backbone on the literally repeated sequence', () => {
     );
     for (const [i, g] of viaLabeler.entries())
       expectClose(g, viaLiteral[i]!, F64_TOL, `gradient of ${[...watched, 'head.weight'][i]}`);
+    l.dispose();
+  });
+});
+
+describe('the last-copy-only layer: fused attention at queryStart = explicit scores under lastCopyBias', () => {
+  // The explicit path is the former implementation (gathered queries, scores + additive mask + softmax); the
+  // labeler now takes the fused one. Padding rows differ by design (zeros vs a copy of row 0), so tokens only.
+  it.each([
+    ['r = 1', {}, { r: 1 }],
+    ['r = 2, separator, positions reset', {}, { r: 2, separator: S, positions: 'reset' as const }],
+    ['r = 1, unmask-full (bidirectional exit layer)', {}, { r: 1, mask: 'unmask-full' as const }],
+    ['r = 1, learned positions', { positions: 'learned' as const }, { r: 1 }],
+  ] as const)('%s: hidden states and gradients', async (_, cfg, options) => {
+    const l = labeler(config(cfg), options);
+    const layout = l.layout([s, t3, [5, 5, 12, 20]]);
+    const { batch, seq, baseSeq } = layout;
+    const exitCausal = causalLayers(l.options.mask, l.backbone.config.layers).at(-1)!;
+    const run = async (rows: Omit<OutputRows, 'rows' | 'positions'>) => {
+      const w = l.backbone.params['blocks.2.attn.q.weight']!;
+      const k = l.backbone.params['blocks.1.attn.k.weight']!;
+      w.zeroGrad();
+      k.zeroGrad();
+      const h = tidy(() => {
+        const x = l.embed(layout);
+        let table = x.reshape([batch * baseSeq, x.shape[2]!]);
+        if (layout.separator !== null)
+          table = concat([table, l.backbone.embedTokens(cpu.tensor([S], [1], 'i32'))], 0);
+        const input = gather(table, cpu.tensor(layout.repeatIndex, [batch, seq], 'i32'));
+        const out = l.backbone.hidden(input, {
+          lengths: cpu.tensor(layout.lengths, [batch], 'i32'),
+          positions: cpu.tensor(layout.positions, [batch, seq], 'i32'),
+          mask: l.options.mask,
+          outputRows: {
+            rows: cpu.tensor(layout.lastCopyRows, [batch, baseSeq], 'i32'),
+            positions: cpu.tensor(
+              Int32Array.from(layout.lastCopyRows, (row) => layout.positions[row]!),
+              [batch, baseSeq],
+              'i32',
+            ),
+            ...rows,
+          },
+        });
+        // Tokens only: a weighted sum over each sentence's rows, so that every row reaches the gradients.
+        const mask = Array.from({ length: batch * baseSeq }, (_, k) =>
+          k % baseSeq < layout.baseLengths[Math.floor(k / baseSeq)]! ? 1 + (k % 3) : 0,
+        );
+        const kept = out.mul(cpu.tensor(mask, [batch, baseSeq, 1]));
+        kept.mul(kept).sum().backward();
+        return kept;
+      });
+      const values = await h.hostData();
+      h.dispose();
+      return [values, await w.grad!.hostData(), await k.grad!.hostData()];
+    };
+    const fused = await run({ queryStart: cpu.tensor(lastCopyStart(layout), [batch], 'i32') });
+    const explicit = await run({
+      bias: cpu.tensor(lastCopyBias(layout, exitCausal), [batch, 1, baseSeq, seq]),
+    });
+    ['hidden states', 'gradient of the exit q weight', 'gradient of an earlier k weight'].forEach(
+      (name, i) => {
+        expect(
+          fused[i]!.some((v) => v !== 0),
+          `${name} ≠ 0`,
+        ).toBe(true);
+        expectClose(fused[i]!, explicit[i]!, F64_TOL, name);
+      },
+    );
     l.dispose();
   });
 });

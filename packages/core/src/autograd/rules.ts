@@ -170,10 +170,16 @@ export const GRAD_RULES = {
   },
   gather: (g, { inputs: [table, indices] }) => [scatterAdd(g, indices!, table!.shape[0]!), null],
   // attrs are the forward kernel's params, layout included: the gradients come back in the inputs' layout.
-  attention: (g, { inputs: [q, k, v, lengths, lse], output, attrs }) =>
+  attention: (g, { inputs: [q, k, v, lengths, queryStart, lse], output, attrs }) =>
     tidy(() => {
-      const D = launch('attention backward', 'attentionRowDot', [g, output, lengths!], attrs, lse!.shape);
-      const common = [q!, k!, v!, g, lse!, D, lengths!];
+      const D = launch(
+        'attention backward',
+        'attentionRowDot',
+        [g, output, lengths!, queryStart!],
+        attrs,
+        lse!.shape,
+      );
+      const common = [q!, k!, v!, g, lse!, D, lengths!, queryStart!];
       const dq = launch('attention backward', 'attentionGradQ', common, attrs, q!.shape);
       const [dk, dv] = launchInto(
         'attention backward',
@@ -182,10 +188,10 @@ export const GRAD_RULES = {
         [{ shape: k!.shape }, { shape: v!.shape }],
         attrs,
       );
-      return [dq, dk!, dv!, null, null];
+      return [dq, dk!, dv!, null, null, null];
     }),
   // Masked entries have y = 0, so the plain softmax rule gives them no gradient.
-  maskedSoftmax: (g, { output }) => [softmaxGrad(g, output), null],
+  maskedSoftmax: (g, { output }) => [softmaxGrad(g, output), null, null],
   softmax: (g, { output }) => [softmaxGrad(g, output)],
   logSoftmax: (g, { output }) =>
     // g − softmax·Σ g

@@ -1,7 +1,8 @@
 /**
  * @file Multi-head attention: fused (FlashAttention-style kernels, no T×T buffer, O(T) memory) or unfused
  * (scores = Q·Kᵀ, masked softmax, ·V, differentiated op by op). Both take the same masks: causal or not,
- * plus per-sequence key lengths (padding).
+ * plus per-sequence key lengths (padding), and queries may be a contiguous block of Tq ≤ T rows per sequence at
+ * an offset (`queryStart`), e.g. the last copy of a repeated sequence.
  */
 import { record } from '../autograd/graph.ts';
 import { tidy } from '../scope.ts';
@@ -16,6 +17,12 @@ export interface AttentionOptions {
   causal?: boolean;
   /** Valid length of each sequence in the batch (i32 tensor [B] or numbers); keys beyond get no weight. */
   lengths?: Tensor | readonly number[];
+  /**
+   * Key position of each sequence's first query row (i32 tensor [B] or numbers, default 0): query row i of
+   * sequence b sits at position queryStart[b] + i, which the causal mask compares with; query rows at positions
+   * ≥ lengths[b] give zeros and no gradient. Lets q hold fewer rows (Tq) than k and v (T).
+   */
+  queryStart?: Tensor | readonly number[];
   /** 'auto' picks per shape (see `chooseAttentionImpl`). */
   impl?: 'auto' | 'fused' | 'unfused';
   /** Score scale, default 1/√d. */
@@ -36,85 +43,103 @@ export interface AttentionOptions {
 export function chooseAttentionImpl(
   shape: readonly number[],
   adapter: { isSoftware: boolean; maxBufferBytes: number },
+  queries = shape[2]!,
 ): 'fused' | 'unfused' {
   const [batch, heads, seq, headDim] = shape as [number, number, number, number];
   const fusable = headDim % 4 === 0 && headDim <= 256;
   if (!fusable) return 'unfused';
   if (adapter.isSoftware) return 'fused';
-  return batch * heads * seq * seq * 4 <= adapter.maxBufferBytes ? 'unfused' : 'fused';
+  return batch * heads * queries * seq * 4 <= adapter.maxBufferBytes ? 'unfused' : 'fused';
 }
 
-/** q, k, v: [B, H, T, d] → [B, H, T, d], or [B, T, H, d] → [B, T, H, d] with `layout: 'bthd'`. */
+/**
+ * q: [B, H, Tq, d], k, v: [B, H, T, d] → [B, H, Tq, d], or [B, Tq, H, d] and [B, T, H, d] → [B, Tq, H, d] with
+ * `layout: 'bthd'`. Tq = T unless `queryStart` places the queries.
+ */
 export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
   for (const t of [q, k, v]) requireDtype('attention', t, 'f32');
   const layout = options.layout ?? 'bhtd';
   if (layout !== 'bhtd' && layout !== 'bthd')
     throw new Error(`attention: layout ${String(layout)} must be 'bhtd' or 'bthd'`);
-  if (q.rank !== 4 || q.shape.join() !== k.shape.join() || q.shape.join() !== v.shape.join()) {
+  const seqAxis = layout === 'bthd' ? 1 : 2;
+  const sameButSeq = q.shape.every((n, i) => i === seqAxis || n === k.shape[i]);
+  if (q.rank !== 4 || k.rank !== 4 || !sameButSeq || k.shape.join() !== v.shape.join()) {
     const dims = layout === 'bthd' ? 'batch, seq, heads, headDim' : 'batch, heads, seq, headDim';
     throw new Error(
-      `attention: q, k, v must share one [${dims}] shape (layout '${layout}'), got ${fmt(q.shape)}, ${fmt(k.shape)}, ${fmt(v.shape)}`,
+      `attention: q, k, v must share one [${dims}] shape (layout '${layout}'), q may have fewer seq rows, got ${fmt(q.shape)}, ${fmt(k.shape)}, ${fmt(v.shape)}`,
     );
   }
   const [batch, heads, seq, headDim] = (
-    layout === 'bthd' ? [q.shape[0], q.shape[2], q.shape[1], q.shape[3]] : q.shape
+    layout === 'bthd' ? [k.shape[0], k.shape[2], k.shape[1], k.shape[3]] : k.shape
   ) as [number, number, number, number];
+  const queries = q.shape[seqAxis]!;
   const causal = options.causal ?? true;
   const scale = options.scale ?? 1 / Math.sqrt(headDim);
   const impl =
     !options.impl || options.impl === 'auto'
-      ? chooseAttentionImpl([batch, heads, seq, headDim], q.device.backend.adapter)
+      ? chooseAttentionImpl([batch, heads, seq, headDim], q.device.backend.adapter, queries)
       : options.impl;
   return tidy(() => {
-    const lengths = lengthsTensor(q, batch, seq, options.lengths);
+    const lengths = i32PerSequence(q, 'lengths', batch, seq, options.lengths, seq);
+    const queryStart = i32PerSequence(q, 'queryStart', batch, seq, options.queryStart, 0);
     if (impl === 'unfused') {
       // The matmuls need heads outside the rows: [B, T, H, d] ↔ [B, H, T, d] (the same permutation both ways).
       const toHeads = (t: Tensor) => (layout === 'bthd' ? permute(t, [0, 2, 1, 3]) : t);
       const scores = matmul(toHeads(q), toHeads(k), { transB: true }).mul(scale);
-      return toHeads(matmul(maskedSoftmax(scores, lengths, causal), toHeads(v)));
+      return toHeads(matmul(maskedSoftmax(scores, lengths, causal, queryStart), toHeads(v)));
     }
-    const p = { batch, heads, seq, headDim, causal, scale, layout };
+    // `queries` only when it differs: the params (and the kernels' descriptions) of Tq = T stay as before.
+    const p = { batch, heads, seq, headDim, causal, scale, layout, ...(queries !== seq && { queries }) };
     const [out, lse] = launchInto(
       'attention',
       'attentionForward',
-      [q, k, v, lengths],
-      [{ shape: q.shape }, { shape: [batch, heads, seq] }],
+      [q, k, v, lengths, queryStart],
+      [{ shape: q.shape }, { shape: [batch, heads, queries] }],
       p,
     );
-    return record(out!, 'attention', [q, k, v, lengths, lse!], p);
+    return record(out!, 'attention', [q, k, v, lengths, queryStart, lse!], p);
   });
 }
 
-function lengthsTensor(
+/** lengths or queryStart as an i32 [B] tensor: given as one, as numbers in 0..seq, or `fill` for each sequence. */
+function i32PerSequence(
   like: Tensor,
+  name: 'lengths' | 'queryStart',
   batch: number,
   seq: number,
-  lengths: AttentionOptions['lengths'],
+  values: Tensor | readonly number[] | undefined,
+  fill: number,
 ): Tensor {
-  if (lengths === undefined) return like.device.full([batch], seq, 'i32');
-  if (!Array.isArray(lengths) && !(lengths as Tensor).shape)
-    throw new Error('attention: lengths must be a tensor or an array');
-  const t = Array.isArray(lengths)
-    ? like.device.tensor(lengths as number[], [lengths.length], 'i32')
-    : (lengths as Tensor);
-  requireDtype('attention (lengths)', t, 'i32');
+  if (values === undefined) return like.device.full([batch], fill, 'i32');
+  if (!Array.isArray(values) && !(values as Tensor).shape)
+    throw new Error(`attention: ${name} must be a tensor or an array`);
+  const t = Array.isArray(values)
+    ? like.device.tensor(values as number[], [values.length], 'i32')
+    : (values as Tensor);
+  requireDtype(`attention (${name})`, t, 'i32');
   if (t.shape.join() !== `${batch}`)
-    throw new Error(`attention: lengths must be [${batch}], got ${fmt(t.shape)}`);
-  if (Array.isArray(lengths) && lengths.some((l) => !(l >= 0 && l <= seq))) {
-    throw new Error(`attention: lengths [${lengths}] must lie in 0..${seq}`);
+    throw new Error(`attention: ${name} must be [${batch}], got ${fmt(t.shape)}`);
+  if (Array.isArray(values) && values.some((l) => !(Number.isInteger(l) && l >= 0 && l <= seq))) {
+    throw new Error(`attention: ${name} [${values}] must lie in 0..${seq}`);
   }
   return t;
 }
 
-/** Softmax of scores [B, H, T, T] over the keys each query may see; masked entries and padded rows are 0. */
-export function maskedSoftmax(scores: Tensor, lengths: Tensor, causal: boolean): Tensor {
-  const [batch, heads, seq] = scores.shape as [number, number, number];
-  const out = launch(
-    'maskedSoftmax',
-    'maskedSoftmax',
-    [scores, lengths],
-    { batch, heads, seq, causal },
-    scores.shape,
-  );
-  return record(out, 'maskedSoftmax', [scores, lengths]);
+/**
+ * Softmax of scores [B, H, Tq, T] over the keys each query may see (query row i at key position
+ * queryStart[b] + i, default 0); masked entries and padded rows are 0.
+ */
+export function maskedSoftmax(scores: Tensor, lengths: Tensor, causal: boolean, queryStart?: Tensor): Tensor {
+  const [batch, heads, queries, seq] = scores.shape as [number, number, number, number];
+  return tidy(() => {
+    const starts = queryStart ?? scores.device.full([batch], 0, 'i32');
+    const out = launch(
+      'maskedSoftmax',
+      'maskedSoftmax',
+      [scores, lengths, starts],
+      { batch, heads, seq, causal, ...(queries !== seq && { queries }) },
+      scores.shape,
+    );
+    return record(out, 'maskedSoftmax', [scores, lengths, starts]);
+  });
 }

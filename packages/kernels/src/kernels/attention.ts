@@ -8,8 +8,10 @@
  *  - `maskedSoftmax` is the unfused path's middle step (scores → probabilities under the same masks).
  * Layout: q, k, v, o, dO and their gradients are [B, H, T, d] contiguous (`layout: 'bhtd'`, the default) or
  * [B, T, H, d] (`'bthd'`: a [B, T, H·d] activation reshaped, so no head split/merge copies are needed); the row
- * statistics (L, D) are [B, H, T] in both. lengths is i32 [B] (keys j ≥ lengths[b] get no weight,
- * query rows i ≥ lengths[b] give zeros and no gradient). Each invocation owns R consecutive rows (R per
+ * statistics (L, D) are [B, H, Tq] in both. Queries may be fewer than keys (Tq ≤ T rows for q, o, dO, dQ): query
+ * row i of sequence b sits at key position queryStart[b] + i (i32 [B], zeros for ordinary attention), which is
+ * what the causal mask compares with. lengths is i32 [B] (keys j ≥ lengths[b] get no weight, query rows at
+ * positions ≥ lengths[b] give zeros and no gradient). Each invocation owns R consecutive rows (R per
  * adapter: reuse of each loaded key across rows is what makes llvmpipe fast, see docs/runtime.md); head dims
  * are specialized and must be a multiple of 4 (vec4 loads).
  */
@@ -20,23 +22,29 @@ import { f32bits, grid1d, gridIndexFn, paramsDecl } from './wgsl.ts';
 export interface AttentionParams {
   batch: number;
   heads: number;
-  /** Sequence length (queries and keys). */
+  /** Sequence length: key rows (and query rows unless `queries` is set). */
   seq: number;
+  /** Query rows Tq (default `seq`); query row i of sequence b sits at key position queryStart[b] + i. */
+  queries?: number;
   headDim: number;
   causal: boolean;
   /** Usually 1/√headDim. */
   scale: number;
-  /** Memory order of q, k, v, o and their gradients (default 'bhtd'); row statistics are [B, H, T] in both. */
+  /** Memory order of q, k, v, o and their gradients (default 'bhtd'); row statistics are [B, H, Tq] in both. */
   layout?: AttentionLayout;
 }
 
 export type AttentionLayout = 'bhtd' | 'bthd';
 
-/** CPU: index of the d-vector of query/key row i of head bh (= b·H + h), as WGSL's `vrow`. */
-function vrow(p: AttentionParams, bh: number, i: number): number {
-  if (p.layout !== 'bthd') return bh * p.seq + i;
-  return (Math.floor(bh / p.heads) * p.seq + i) * p.heads + (bh % p.heads);
+const queriesOf = (p: { seq: number; queries?: number }) => p.queries ?? p.seq;
+
+/** CPU: index of the d-vector of row i of head bh (= b·H + h) in a tensor of `rows` rows, as WGSL's `qrow`/`krow`. */
+function vrow(p: AttentionParams, bh: number, i: number, rows: number): number {
+  if (p.layout !== 'bthd') return bh * rows + i;
+  return (Math.floor(bh / p.heads) * rows + i) * p.heads + (bh % p.heads);
 }
+const qrow = (p: AttentionParams, bh: number, i: number) => vrow(p, bh, i, queriesOf(p));
+const krow = (p: AttentionParams, bh: number, j: number) => vrow(p, bh, j, p.seq);
 
 const WG = 64;
 
@@ -61,22 +69,35 @@ function checkParams(name: string, p: AttentionParams): void {
       `${name}: head dim ${p.headDim} must be a multiple of 4 in 4..256 (use the unfused path)`,
     );
   }
+  checkQueries(name, p);
 }
 
-const qkvSize = (p: AttentionParams) => p.batch * p.heads * p.seq * p.headDim;
-const rowCount = (p: AttentionParams) => p.batch * p.heads * p.seq;
+function checkQueries(name: string, p: { seq: number; queries?: number }): void {
+  const tq = queriesOf(p);
+  if (!Number.isInteger(tq) || tq < 1)
+    throw new Error(`${name}: query rows ${tq} must be a positive integer`);
+}
+
+/** Elements of q (o, dO, dQ) and of k (v, dK, dV); rows of the statistics. */
+const qSize = (p: AttentionParams) => p.batch * p.heads * queriesOf(p) * p.headDim;
+const kSize = (p: AttentionParams) => p.batch * p.heads * p.seq * p.headDim;
+const rowCount = (p: AttentionParams) => p.batch * p.heads * queriesOf(p);
 
 /**
- * Common WGSL prologue: block → (b·h, first row), this sequence's valid length, and `vrow(row)`: the index of
- * row's d-vector of head b·h in q, k, v, o and their gradients (`base + row` indexes the row statistics).
+ * Common WGSL prologue: block → (b·h, first owned row: a query row, or a key row for dK/dV), this sequence's
+ * valid length `len`, its first query position `qs` and valid query rows `qlen` (query i is valid iff i < qlen,
+ * at key position qs + i), and `qrow(i)`/`krow(j)`: the index of the d-vector of head b·h in q, o, dO, dQ (Tq
+ * rows) or in k, v, dK, dV (T rows); `base + i` indexes the row statistics.
  */
-function prologue(p: AttentionParams, r: number, bindings: string) {
+function prologue(p: AttentionParams, r: number, owns: 'queries' | 'keys', bindings: string) {
   const bthd = p.layout === 'bthd';
   return `
 ${bindings}
 ${paramsDecl(bindings.split('\n').filter((l) => l.includes('@binding')).length)}${gridIndexFn}
-var<private> vbase: u32;
-fn vrow(row: u32) -> u32 { return ${bthd ? 'vbase + row * pu(2u)' : 'vbase + row'}; }
+var<private> qbase: u32;
+var<private> kbase: u32;
+fn qrow(i: u32) -> u32 { return ${bthd ? 'qbase + i * pu(2u)' : 'qbase + i'}; }
+fn krow(j: u32) -> u32 { return ${bthd ? 'kbase + j * pu(2u)' : 'kbase + j'}; }
 const D4 = ${p.headDim / 4}u;
 const R = ${r}u;
 @compute @workgroup_size(${WG})
@@ -86,38 +107,51 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let heads = pu(2u);
   let T = pu(3u);
   let scale = pf(4u);
-  let blocks = (T + R - 1u) / R;
+  let Tq = pu(5u);
+  let blocks = (${owns === 'queries' ? 'Tq' : 'T'} + R - 1u) / R;
   let bh = t / blocks;
   let row0 = (t % blocks) * R;
-  let len = min(u32(max(lengths[bh / heads], 0)), T);
-  let base = bh * T;
-  vbase = ${bthd ? '(bh / heads) * T * heads + bh % heads' : 'base'};`;
+  let b = bh / heads;
+  let len = min(u32(max(lengths[b], 0)), T);
+  let qs = min(u32(max(queryStart[b], 0)), len);
+  let qlen = min(len - qs, Tq);
+  let base = bh * Tq;
+  qbase = ${bthd ? 'b * Tq * heads + bh % heads' : 'base'};
+  kbase = ${bthd ? 'b * T * heads + bh % heads' : 'bh * T'};`;
 }
 
-function launch(name: string, p: AttentionParams, target: GpuTarget, wgsl: (r: number) => string) {
+function launch(
+  name: string,
+  p: AttentionParams,
+  target: GpuTarget,
+  owns: 'queries' | 'keys',
+  wgsl: (r: number) => string,
+) {
   const r = rowsPerInvocation(target);
-  const n = p.batch * p.heads * Math.ceil(p.seq / r);
+  const n = p.batch * p.heads * Math.ceil((owns === 'queries' ? queriesOf(p) : p.seq) / r);
   const grid = grid1d(n, target.maxWorkgroupsPerDimension, WG);
   return {
     key: `${name}:d${p.headDim}:r${r}:${p.causal ? 'causal' : 'full'}:${p.layout ?? 'bhtd'}`,
     workgroups: grid.workgroups,
-    uniforms: [n, grid.rowStride, p.heads, p.seq, f32bits(p.scale)],
+    uniforms: [n, grid.rowStride, p.heads, p.seq, f32bits(p.scale), queriesOf(p)],
     wgsl: () => wgsl(r),
   };
 }
 
 /**
- * What the three kernels that stream over keys (or queries) share: one loop iteration per streamed row, and the
- * tolerance of an online softmax in f32 over up to T rows followed by a weighted sum of d-vectors.
+ * What the three kernels that stream over keys (or queries, for dK/dV) share: one loop iteration per streamed
+ * row, and the tolerance of an online softmax in f32 over up to T rows followed by a weighted sum of d-vectors.
  */
-function streaming(name: string) {
+function streaming(name: string, over: 'keys' | 'queries') {
   return {
-    loopIterations: (p: AttentionParams) => p.seq,
+    loopIterations: (p: AttentionParams) => (over === 'keys' ? p.seq : queriesOf(p)),
     tolerance: () => ({ rtol: 1e-4, atol: 1e-5 }),
-    describe: (p: AttentionParams) =>
-      `${name}(B ${p.batch}, H ${p.heads}, T ${p.seq}, d ${p.headDim}, ${p.causal ? 'causal' : 'bidirectional'}, ${p.layout ?? 'bhtd'})`,
+    describe: (p: AttentionParams) => describe(name, p),
   };
 }
+
+const describe = (name: string, p: AttentionParams) =>
+  `${name}(B ${p.batch}, H ${p.heads}, T ${p.seq}${p.queries === undefined ? '' : `, Tq ${p.queries}`}, d ${p.headDim}, ${p.causal ? 'causal' : 'bidirectional'}, ${p.layout ?? 'bhtd'})`;
 
 const dot4 = (a: string, b: string) => `dot4(${a}, ${b})`;
 const dotFn = `
@@ -127,9 +161,29 @@ fn dot4(a: array<vec4<f32>, D4>, b: array<vec4<f32>, D4>) -> f32 {
   return s.x + s.y + s.z + s.w;
 }`;
 
-/** Is key j visible from query i of a sequence of valid length len? */
-function visible(p: AttentionParams, i: number, j: number, len: number): boolean {
-  return i < len && j < len && (!p.causal || j <= i);
+/** Key positions a sequence's query rows see: valid length, first query position, valid query rows. */
+interface Span {
+  len: number;
+  qs: number;
+  qlen: number;
+}
+
+/** CPU: the span of head bh's sequence, clamped as the WGSL prologue clamps it. */
+function spanOf(
+  lengths: ArrayLike<number>,
+  queryStart: ArrayLike<number>,
+  p: { heads: number; seq: number; queries?: number },
+  bh: number,
+): Span {
+  const b = Math.floor(bh / p.heads);
+  const len = Math.min(Math.max(lengths[b]!, 0), p.seq);
+  const qs = Math.min(Math.max(queryStart[b]!, 0), len);
+  return { len, qs, qlen: Math.min(len - qs, queriesOf(p)) };
+}
+
+/** Is key j visible from query row i (at key position qs + i)? */
+function visible(causal: boolean, sp: Span, i: number, j: number): boolean {
+  return i < sp.qlen && j < sp.len && (!causal || j <= sp.qs + i);
 }
 
 /** CPU: per (b·h, query row) the scores over visible keys, with max and logsumexp. */
@@ -139,16 +193,16 @@ function cpuScores(
   p: AttentionParams,
   bh: number,
   i: number,
-  len: number,
+  sp: Span,
 ) {
   const d = p.headDim;
-  const qi = vrow(p, bh, i) * d;
+  const qi = qrow(p, bh, i) * d;
   const s = new Float64Array(p.seq).fill(Number.NEGATIVE_INFINITY);
   let max = Number.NEGATIVE_INFINITY;
   for (let j = 0; j < p.seq; j++) {
-    if (!visible(p, i, j, len)) continue;
+    if (!visible(p.causal, sp, i, j)) continue;
     let dot = 0;
-    for (let c = 0; c < d; c++) dot += q[qi + c]! * k[vrow(p, bh, j) * d + c]!;
+    for (let c = 0; c < d; c++) dot += q[qi + c]! * k[krow(p, bh, j) * d + c]!;
     s[j] = dot * p.scale;
     max = Math.max(max, s[j]!);
   }
@@ -157,82 +211,82 @@ function cpuScores(
   return { s, lse: max + Math.log(sum) };
 }
 
-const lengthOf = (lengths: ArrayLike<number>, p: AttentionParams, bh: number) =>
-  Math.min(Math.max(lengths[Math.floor(bh / p.heads)]!, 0), p.seq);
-
 // ---------------------------------------------------------------------------------------------------
 
-/** Inputs: q, k, v, lengths, then the outputs o [B,H,T,d] and lse [B,H,T], written in place. */
+/** Inputs: q, k, v, lengths, queryStart, then the outputs o [B,H,Tq,d] and lse [B,H,Tq], written in place. */
 export const attentionForward = defineKernel<AttentionParams>({
   name: 'attentionForward',
-  inPlace: [4, 5],
+  inPlace: [5, 6],
   output: (p, inputs) => {
     checkParams('attentionForward', p);
-    const n = qkvSize(p);
     assertInputs('attentionForward', inputs, [
-      ['f32', n],
-      ['f32', n],
-      ['f32', n],
+      ['f32', qSize(p)],
+      ['f32', kSize(p)],
+      ['f32', kSize(p)],
       ['i32', p.batch],
-      ['f32', n],
+      ['i32', p.batch],
+      ['f32', qSize(p)],
       ['f32', rowCount(p)],
     ]);
     return { size: 0, dtype: 'f32' };
   },
-  cpu: ([q, k, v, lengths, o, lse], p) => {
+  cpu: ([q, k, v, lengths, queryStart, o, lse], p) => {
     const d = p.headDim;
+    const tq = queriesOf(p);
     for (let bh = 0; bh < p.batch * p.heads; bh++) {
-      const len = lengthOf(lengths!, p, bh);
-      for (let i = 0; i < p.seq; i++) {
-        const row = vrow(p, bh, i) * d;
-        if (i >= len) {
+      const sp = spanOf(lengths!, queryStart!, p, bh);
+      for (let i = 0; i < tq; i++) {
+        const row = qrow(p, bh, i) * d;
+        if (i >= sp.qlen) {
           o!.fill(0, row, row + d);
-          lse![bh * p.seq + i] = 0;
+          lse![bh * tq + i] = 0;
           continue;
         }
-        const { s, lse: l } = cpuScores(q!, k!, p, bh, i, len);
-        lse![bh * p.seq + i] = l;
+        const { s, lse: l } = cpuScores(q!, k!, p, bh, i, sp);
+        lse![bh * tq + i] = l;
         for (let c = 0; c < d; c++) {
           let acc = 0;
           for (let j = 0; j < p.seq; j++)
-            if (visible(p, i, j, len)) acc += Math.exp(s[j]! - l) * v![vrow(p, bh, j) * d + c]!;
+            if (visible(p.causal, sp, i, j)) acc += Math.exp(s[j]! - l) * v![krow(p, bh, j) * d + c]!;
           o![row + c] = acc;
         }
       }
     }
   },
   gpu: (p, _inputs, target) =>
-    launch('attentionForward', p, target, (r) => {
+    launch('attentionForward', p, target, 'queries', (r) => {
       const rows = Array.from({ length: r }, (_, i) => i);
       return `${prologue(
         p,
         r,
+        'queries',
         `@group(0) @binding(0) var<storage, read> Q: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> K: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> V: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> lengths: array<i32>;
-@group(0) @binding(4) var<storage, read_write> O: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> LSE: array<f32>;`,
+@group(0) @binding(4) var<storage, read> queryStart: array<i32>;
+@group(0) @binding(5) var<storage, read_write> O: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> LSE: array<f32>;`,
       )}
   var q: array<array<vec4<f32>, D4>, R>;
   var acc: array<array<vec4<f32>, D4>, R>;
   var m: array<f32, R>;
   var l: array<f32, R>;
   for (var r = 0u; r < R; r++) {
-    let row = min(row0 + r, T - 1u);
-    for (var c = 0u; c < D4; c++) { q[r][c] = Q[vrow(row) * D4 + c]; }
+    let row = min(row0 + r, Tq - 1u);
+    for (var c = 0u; c < D4; c++) { q[r][c] = Q[qrow(row) * D4 + c]; }
     m[r] = -3.0e38;
   }
   // Keys beyond the last valid row of this block are invisible to all of its rows.
-  let kEnd = ${p.causal ? 'min(len, row0 + R)' : 'len'};
+  let kEnd = ${p.causal ? 'min(len, qs + row0 + R)' : 'len'};
   var kj: array<vec4<f32>, D4>;
   for (var j = 0u; j < kEnd; j++) {
-    for (var c = 0u; c < D4; c++) { kj[c] = K[vrow(j) * D4 + c]; }
+    for (var c = 0u; c < D4; c++) { kj[c] = K[krow(j) * D4 + c]; }
     ${rows.map((i) => `let s${i} = ${dot4(`q[${i}]`, 'kj')} * scale;`).join('\n    ')}
-    for (var c = 0u; c < D4; c++) { kj[c] = V[vrow(j) * D4 + c]; }
+    for (var c = 0u; c < D4; c++) { kj[c] = V[krow(j) * D4 + c]; }
     ${rows
       .map(
-        (i) => `if (row0 + ${i}u < len${p.causal ? ` && j <= row0 + ${i}u` : ''}) {
+        (i) => `if (row0 + ${i}u < qlen${p.causal ? ` && j <= qs + row0 + ${i}u` : ''}) {
       let mNew = max(m[${i}], s${i});
       let corr = exp(m[${i}] - mNew);
       let pj = exp(s${i} - mNew);
@@ -245,41 +299,43 @@ export const attentionForward = defineKernel<AttentionParams>({
   }
   for (var r = 0u; r < R; r++) {
     let row = row0 + r;
-    if (row >= T) { break; }
-    let valid = row < len;
+    if (row >= Tq) { break; }
+    let valid = row < qlen;
     let inv = select(0.0, 1.0 / l[r], valid);
-    for (var c = 0u; c < D4; c++) { O[vrow(row) * D4 + c] = acc[r][c] * inv; }
+    for (var c = 0u; c < D4; c++) { O[qrow(row) * D4 + c] = acc[r][c] * inv; }
     LSE[base + row] = select(0.0, m[r] + log(l[r]), valid);
   }
 }
 ${dotFn}`;
     }),
-  ...streaming('attentionForward'),
+  ...streaming('attentionForward', 'keys'),
 });
 
 // ---------------------------------------------------------------------------------------------------
 
-/** D = rowsum(dO ∘ O) per query row (0 on padded rows). Inputs: dO, O, lengths. */
+/** D = rowsum(dO ∘ O) per query row (0 on padded rows). Inputs: dO, O, lengths, queryStart. */
 export const attentionRowDot = defineKernel<AttentionParams>({
   name: 'attentionRowDot',
   output: (p, inputs) => {
     checkParams('attentionRowDot', p);
     assertInputs('attentionRowDot', inputs, [
-      ['f32', qkvSize(p)],
-      ['f32', qkvSize(p)],
+      ['f32', qSize(p)],
+      ['f32', qSize(p)],
+      ['i32', p.batch],
       ['i32', p.batch],
     ]);
     return { size: rowCount(p), dtype: 'f32' };
   },
-  cpu: ([dO, o, lengths], p, out) => {
+  cpu: ([dO, o, lengths, queryStart], p, out) => {
     const d = p.headDim;
+    const tq = queriesOf(p);
     for (let bh = 0; bh < p.batch * p.heads; bh++) {
-      const len = lengthOf(lengths!, p, bh);
-      for (let i = 0; i < p.seq; i++) {
-        const row = vrow(p, bh, i) * d;
+      const { qlen } = spanOf(lengths!, queryStart!, p, bh);
+      for (let i = 0; i < tq; i++) {
+        const row = qrow(p, bh, i) * d;
         let s = 0;
-        if (i < len) for (let c = 0; c < d; c++) s += dO![row + c]! * o![row + c]!;
-        out[bh * p.seq + i] = s;
+        if (i < qlen) for (let c = 0; c < d; c++) s += dO![row + c]! * o![row + c]!;
+        out[bh * tq + i] = s;
       }
     }
   },
@@ -288,73 +344,77 @@ export const attentionRowDot = defineKernel<AttentionParams>({
       'attentionRowDot',
       p,
       { ...target, variant: 'rows1' },
+      'queries',
       (r) => `${prologue(
         p,
         r,
+        'queries',
         `@group(0) @binding(0) var<storage, read> dO: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> O: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> lengths: array<i32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;`,
+@group(0) @binding(3) var<storage, read> queryStart: array<i32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;`,
       )}
   var s = vec4<f32>(0.0);
-  if (row0 < len) {
-    for (var c = 0u; c < D4; c++) { s = fma(dO[vrow(row0) * D4 + c], O[vrow(row0) * D4 + c], s); }
+  if (row0 < qlen) {
+    for (var c = 0u; c < D4; c++) { s = fma(dO[qrow(row0) * D4 + c], O[qrow(row0) * D4 + c], s); }
   }
   out[base + row0] = s.x + s.y + s.z + s.w;
 }`,
     ),
   tolerance: (p) => ({ rtol: 1e-5, atol: 1e-6 * p.headDim }),
-  describe: (p) =>
-    `attentionRowDot(B ${p.batch}, H ${p.heads}, T ${p.seq}, d ${p.headDim}, ${p.layout ?? 'bhtd'})`,
+  describe: (p) => describe('attentionRowDot', p),
 });
 
 // ---------------------------------------------------------------------------------------------------
 
-/** dQ. Inputs: q, k, v, dO, lse, D, lengths. */
+/** dQ. Inputs: q, k, v, dO, lse, D, lengths, queryStart. */
 export const attentionGradQ = defineKernel<AttentionParams>({
   name: 'attentionGradQ',
   output: (p, inputs) => {
     checkParams('attentionGradQ', p);
-    const n = qkvSize(p);
     assertInputs('attentionGradQ', inputs, [
-      ['f32', n],
-      ['f32', n],
-      ['f32', n],
-      ['f32', n],
+      ['f32', qSize(p)],
+      ['f32', kSize(p)],
+      ['f32', kSize(p)],
+      ['f32', qSize(p)],
       ['f32', rowCount(p)],
       ['f32', rowCount(p)],
       ['i32', p.batch],
+      ['i32', p.batch],
     ]);
-    return { size: n, dtype: 'f32' };
+    return { size: qSize(p), dtype: 'f32' };
   },
-  cpu: ([q, k, v, dO, lse, D, lengths], p, out) => {
+  cpu: ([q, k, v, dO, lse, D, lengths, queryStart], p, out) => {
     const d = p.headDim;
+    const tq = queriesOf(p);
     out.fill(0);
     for (let bh = 0; bh < p.batch * p.heads; bh++) {
-      const len = lengthOf(lengths!, p, bh);
-      for (let i = 0; i < len; i++) {
-        const qi = vrow(p, bh, i) * d;
-        for (let j = 0; j < len; j++) {
-          if (!visible(p, i, j, len)) continue;
-          const kj = vrow(p, bh, j) * d;
+      const sp = spanOf(lengths!, queryStart!, p, bh);
+      for (let i = 0; i < sp.qlen; i++) {
+        const qi = qrow(p, bh, i) * d;
+        for (let j = 0; j < sp.len; j++) {
+          if (!visible(p.causal, sp, i, j)) continue;
+          const kj = krow(p, bh, j) * d;
           let s = 0;
           let dp = 0;
           for (let c = 0; c < d; c++) {
             s += q![qi + c]! * k![kj + c]!;
             dp += dO![qi + c]! * v![kj + c]!;
           }
-          const ds = Math.exp(s * p.scale - lse![bh * p.seq + i]!) * (dp - D![bh * p.seq + i]!);
+          const ds = Math.exp(s * p.scale - lse![bh * tq + i]!) * (dp - D![bh * tq + i]!);
           for (let c = 0; c < d; c++) out[qi + c]! += ds * k![kj + c]! * p.scale;
         }
       }
     }
   },
   gpu: (p, _inputs, target) =>
-    launch('attentionGradQ', p, target, (r) => {
+    launch('attentionGradQ', p, target, 'queries', (r) => {
       const rows = Array.from({ length: r }, (_, i) => i);
       return `${prologue(
         p,
         r,
+        'queries',
         `@group(0) @binding(0) var<storage, read> Q: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> K: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> V: array<vec4<f32>>;
@@ -362,7 +422,8 @@ export const attentionGradQ = defineKernel<AttentionParams>({
 @group(0) @binding(4) var<storage, read> LSE: array<f32>;
 @group(0) @binding(5) var<storage, read> Drow: array<f32>;
 @group(0) @binding(6) var<storage, read> lengths: array<i32>;
-@group(0) @binding(7) var<storage, read_write> dQ: array<vec4<f32>>;`,
+@group(0) @binding(7) var<storage, read> queryStart: array<i32>;
+@group(0) @binding(8) var<storage, read_write> dQ: array<vec4<f32>>;`,
       )}
   var q: array<array<vec4<f32>, D4>, R>;
   var g: array<array<vec4<f32>, D4>, R>;
@@ -370,25 +431,25 @@ export const attentionGradQ = defineKernel<AttentionParams>({
   var lse: array<f32, R>;
   var dd: array<f32, R>;
   for (var r = 0u; r < R; r++) {
-    let row = min(row0 + r, T - 1u);
+    let row = min(row0 + r, Tq - 1u);
     for (var c = 0u; c < D4; c++) {
-      q[r][c] = Q[vrow(row) * D4 + c];
-      g[r][c] = dO[vrow(row) * D4 + c];
+      q[r][c] = Q[qrow(row) * D4 + c];
+      g[r][c] = dO[qrow(row) * D4 + c];
     }
     lse[r] = LSE[base + row];
     dd[r] = Drow[base + row];
   }
-  let kEnd = ${p.causal ? 'min(len, row0 + R)' : 'len'};
+  let kEnd = ${p.causal ? 'min(len, qs + row0 + R)' : 'len'};
   var kj: array<vec4<f32>, D4>;
   var vj: array<vec4<f32>, D4>;
   for (var j = 0u; j < kEnd; j++) {
     for (var c = 0u; c < D4; c++) {
-      kj[c] = K[vrow(j) * D4 + c];
-      vj[c] = V[vrow(j) * D4 + c];
+      kj[c] = K[krow(j) * D4 + c];
+      vj[c] = V[krow(j) * D4 + c];
     }
     ${rows
       .map(
-        (i) => `if (row0 + ${i}u < len${p.causal ? ` && j <= row0 + ${i}u` : ''}) {
+        (i) => `if (row0 + ${i}u < qlen${p.causal ? ` && j <= qs + row0 + ${i}u` : ''}) {
       let pj = exp(${dot4(`q[${i}]`, 'kj')} * scale - lse[${i}]);
       let ds = pj * (${dot4(`g[${i}]`, 'vj')} - dd[${i}]);
       for (var c = 0u; c < D4; c++) { acc[${i}][c] = fma(vec4<f32>(ds), kj[c], acc[${i}][c]); }
@@ -398,56 +459,57 @@ export const attentionGradQ = defineKernel<AttentionParams>({
   }
   for (var r = 0u; r < R; r++) {
     let row = row0 + r;
-    if (row >= T) { break; }
-    for (var c = 0u; c < D4; c++) { dQ[vrow(row) * D4 + c] = acc[r][c] * scale; }
+    if (row >= Tq) { break; }
+    for (var c = 0u; c < D4; c++) { dQ[qrow(row) * D4 + c] = acc[r][c] * scale; }
   }
 }
 ${dotFn}`;
     }),
-  ...streaming('attentionGradQ'),
+  ...streaming('attentionGradQ', 'keys'),
 });
 
 // ---------------------------------------------------------------------------------------------------
 
-/** dK and dV. Inputs: q, k, v, dO, lse, D, lengths, then dK and dV written in place. */
+/** dK and dV. Inputs: q, k, v, dO, lse, D, lengths, queryStart, then dK and dV written in place. */
 export const attentionGradKV = defineKernel<AttentionParams>({
   name: 'attentionGradKV',
-  inPlace: [7, 8],
+  inPlace: [8, 9],
   output: (p, inputs) => {
     checkParams('attentionGradKV', p);
-    const n = qkvSize(p);
     assertInputs('attentionGradKV', inputs, [
-      ['f32', n],
-      ['f32', n],
-      ['f32', n],
-      ['f32', n],
+      ['f32', qSize(p)],
+      ['f32', kSize(p)],
+      ['f32', kSize(p)],
+      ['f32', qSize(p)],
       ['f32', rowCount(p)],
       ['f32', rowCount(p)],
       ['i32', p.batch],
-      ['f32', n],
-      ['f32', n],
+      ['i32', p.batch],
+      ['f32', kSize(p)],
+      ['f32', kSize(p)],
     ]);
     return { size: 0, dtype: 'f32' };
   },
-  cpu: ([q, k, v, dO, lse, D, lengths, dK, dV], p) => {
+  cpu: ([q, k, v, dO, lse, D, lengths, queryStart, dK, dV], p) => {
     const d = p.headDim;
+    const tq = queriesOf(p);
     dK!.fill(0);
     dV!.fill(0);
     for (let bh = 0; bh < p.batch * p.heads; bh++) {
-      const len = lengthOf(lengths!, p, bh);
-      for (let i = 0; i < len; i++) {
-        const qi = vrow(p, bh, i) * d;
-        for (let j = 0; j < len; j++) {
-          if (!visible(p, i, j, len)) continue;
-          const kj = vrow(p, bh, j) * d;
+      const sp = spanOf(lengths!, queryStart!, p, bh);
+      for (let i = 0; i < sp.qlen; i++) {
+        const qi = qrow(p, bh, i) * d;
+        for (let j = 0; j < sp.len; j++) {
+          if (!visible(p.causal, sp, i, j)) continue;
+          const kj = krow(p, bh, j) * d;
           let s = 0;
           let dp = 0;
           for (let c = 0; c < d; c++) {
             s += q![qi + c]! * k![kj + c]!;
             dp += dO![qi + c]! * v![kj + c]!;
           }
-          const pij = Math.exp(s * p.scale - lse![bh * p.seq + i]!);
-          const ds = pij * (dp - D![bh * p.seq + i]!);
+          const pij = Math.exp(s * p.scale - lse![bh * tq + i]!);
+          const ds = pij * (dp - D![bh * tq + i]!);
           for (let c = 0; c < d; c++) {
             dV![kj + c]! += pij * dO![qi + c]!;
             dK![kj + c]! += ds * q![qi + c]! * p.scale;
@@ -457,11 +519,12 @@ export const attentionGradKV = defineKernel<AttentionParams>({
     }
   },
   gpu: (p, _inputs, target) =>
-    launch('attentionGradKV', p, target, (r) => {
+    launch('attentionGradKV', p, target, 'keys', (r) => {
       const rows = Array.from({ length: r }, (_, i) => i);
       return `${prologue(
         p,
         r,
+        'keys',
         `@group(0) @binding(0) var<storage, read> Q: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> K: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> V: array<vec4<f32>>;
@@ -469,8 +532,9 @@ export const attentionGradKV = defineKernel<AttentionParams>({
 @group(0) @binding(4) var<storage, read> LSE: array<f32>;
 @group(0) @binding(5) var<storage, read> Drow: array<f32>;
 @group(0) @binding(6) var<storage, read> lengths: array<i32>;
-@group(0) @binding(7) var<storage, read_write> dK: array<vec4<f32>>;
-@group(0) @binding(8) var<storage, read_write> dV: array<vec4<f32>>;`,
+@group(0) @binding(7) var<storage, read> queryStart: array<i32>;
+@group(0) @binding(8) var<storage, read_write> dK: array<vec4<f32>>;
+@group(0) @binding(9) var<storage, read_write> dV: array<vec4<f32>>;`,
       )}
   var k: array<array<vec4<f32>, D4>, R>;
   var v: array<array<vec4<f32>, D4>, R>;
@@ -479,24 +543,24 @@ export const attentionGradKV = defineKernel<AttentionParams>({
   for (var r = 0u; r < R; r++) {
     let row = min(row0 + r, T - 1u);
     for (var c = 0u; c < D4; c++) {
-      k[r][c] = K[vrow(row) * D4 + c];
-      v[r][c] = V[vrow(row) * D4 + c];
+      k[r][c] = K[krow(row) * D4 + c];
+      v[r][c] = V[krow(row) * D4 + c];
     }
   }
-  // Queries before this block's first key row see none of its keys (causal).
-  let iStart = ${p.causal ? 'row0' : '0u'};
+  // Queries at positions before this block's first key row see none of its keys (causal).
+  let iStart = ${p.causal ? 'select(0u, row0 - qs, row0 > qs)' : '0u'};
   var qi: array<vec4<f32>, D4>;
   var gi: array<vec4<f32>, D4>;
-  for (var i = iStart; i < len; i++) {
+  for (var i = iStart; i < qlen; i++) {
     for (var c = 0u; c < D4; c++) {
-      qi[c] = Q[vrow(i) * D4 + c];
-      gi[c] = dO[vrow(i) * D4 + c];
+      qi[c] = Q[qrow(i) * D4 + c];
+      gi[c] = dO[qrow(i) * D4 + c];
     }
     let lse = LSE[base + i];
     let dd = Drow[base + i];
     ${rows
       .map(
-        (j) => `if (row0 + ${j}u < len${p.causal ? ` && i >= row0 + ${j}u` : ''}) {
+        (j) => `if (row0 + ${j}u < len${p.causal ? ` && qs + i >= row0 + ${j}u` : ''}) {
       let pij = exp(${dot4('qi', `k[${j}]`)} * scale - lse);
       let ds = pij * (${dot4('gi', `v[${j}]`)} - dd);
       for (var c = 0u; c < D4; c++) {
@@ -511,14 +575,14 @@ export const attentionGradKV = defineKernel<AttentionParams>({
     let row = row0 + r;
     if (row >= T) { break; }
     for (var c = 0u; c < D4; c++) {
-      dK[vrow(row) * D4 + c] = accK[r][c] * scale;
-      dV[vrow(row) * D4 + c] = accV[r][c];
+      dK[krow(row) * D4 + c] = accK[r][c] * scale;
+      dV[krow(row) * D4 + c] = accV[r][c];
     }
   }
 }
 ${dotFn}`;
     }),
-  ...streaming('attentionGradKV'),
+  ...streaming('attentionGradKV', 'queries'),
 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -526,56 +590,69 @@ ${dotFn}`;
 export interface MaskedSoftmaxParams {
   batch: number;
   heads: number;
+  /** Keys T (and query rows unless `queries` is set). */
   seq: number;
+  /** Query rows Tq (default `seq`), at key positions queryStart[b] + i as in the attention kernels. */
+  queries?: number;
   causal: boolean;
 }
 
-/** Row softmax of scores [B, H, T, T] over visible keys; invisible entries and padded rows are 0. Inputs: scores, lengths. */
+/**
+ * Row softmax of scores [B, H, Tq, T] over visible keys (the attention kernels' masks); invisible entries and
+ * padded rows are 0. Inputs: scores, lengths, queryStart.
+ */
 export const maskedSoftmax = defineKernel<MaskedSoftmaxParams>({
   name: 'maskedSoftmax',
   output: (p, inputs) => {
-    const n = p.batch * p.heads * p.seq * p.seq;
+    checkQueries('maskedSoftmax', p);
+    const n = p.batch * p.heads * queriesOf(p) * p.seq;
     assertInputs('maskedSoftmax', inputs, [
       ['f32', n],
+      ['i32', p.batch],
       ['i32', p.batch],
     ]);
     return { size: n, dtype: 'f32' };
   },
-  cpu: ([s, lengths], p, out) => {
-    const ap = { ...p, headDim: 4, scale: 1 };
+  cpu: ([s, lengths, queryStart], p, out) => {
+    const tq = queriesOf(p);
     for (let bh = 0; bh < p.batch * p.heads; bh++) {
-      const len = lengthOf(lengths!, ap, bh);
-      for (let i = 0; i < p.seq; i++) {
-        const row = (bh * p.seq + i) * p.seq;
+      const sp = spanOf(lengths!, queryStart!, p, bh);
+      const vis = (i: number, j: number) => visible(p.causal, sp, i, j);
+      for (let i = 0; i < tq; i++) {
+        const row = (bh * tq + i) * p.seq;
         let max = Number.NEGATIVE_INFINITY;
-        for (let j = 0; j < p.seq; j++) if (visible(ap, i, j, len)) max = Math.max(max, s![row + j]!);
+        for (let j = 0; j < p.seq; j++) if (vis(i, j)) max = Math.max(max, s![row + j]!);
         let sum = 0;
-        for (let j = 0; j < p.seq; j++) if (visible(ap, i, j, len)) sum += Math.exp(s![row + j]! - max);
-        for (let j = 0; j < p.seq; j++)
-          out[row + j] = visible(ap, i, j, len) ? Math.exp(s![row + j]! - max) / sum : 0;
+        for (let j = 0; j < p.seq; j++) if (vis(i, j)) sum += Math.exp(s![row + j]! - max);
+        for (let j = 0; j < p.seq; j++) out[row + j] = vis(i, j) ? Math.exp(s![row + j]! - max) / sum : 0;
       }
     }
   },
   gpu: (p, _inputs, target) => {
-    const rows = p.batch * p.heads * p.seq;
+    const rows = p.batch * p.heads * queriesOf(p);
     const grid = grid1d(rows, target.maxWorkgroupsPerDimension, WG);
-    const vis = p.causal ? '(i < len && j < len && j <= i)' : '(i < len && j < len)';
+    const vis = p.causal ? '(i < qlen && j < len && j <= qs + i)' : '(i < qlen && j < len)';
     return {
       key: `maskedSoftmax:${p.causal ? 'causal' : 'full'}`,
       workgroups: grid.workgroups,
-      uniforms: [rows, grid.rowStride, p.heads, p.seq],
+      uniforms: [rows, grid.rowStride, p.heads, p.seq, queriesOf(p)],
       wgsl: () => `
 @group(0) @binding(0) var<storage, read> S: array<f32>;
 @group(0) @binding(1) var<storage, read> lengths: array<i32>;
-@group(0) @binding(2) var<storage, read_write> P: array<f32>;
-${paramsDecl(3)}${gridIndexFn}
+@group(0) @binding(2) var<storage, read> queryStart: array<i32>;
+@group(0) @binding(3) var<storage, read_write> P: array<f32>;
+${paramsDecl(4)}${gridIndexFn}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let r = gridIndex(gid, pu(1u));
   if (r >= pu(0u)) { return; }
   let T = pu(3u);
-  let i = r % T;
-  let len = min(u32(max(lengths[r / T / pu(2u)], 0)), T);
+  let Tq = pu(4u);
+  let i = r % Tq;
+  let b = r / Tq / pu(2u);
+  let len = min(u32(max(lengths[b], 0)), T);
+  let qs = min(u32(max(queryStart[b], 0)), len);
+  let qlen = min(len - qs, Tq);
   let row = r * T;
   var m = -3.0e38;
   for (var j = 0u; j < T; j++) { if ${vis} { m = max(m, S[row + j]); } }
@@ -588,5 +665,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   loopIterations: (p) => 3 * p.seq,
   tolerance: () => ({ rtol: 1e-5, atol: 1e-6 }),
   describe: (p) =>
-    `maskedSoftmax(B ${p.batch}, H ${p.heads}, T ${p.seq}, ${p.causal ? 'causal' : 'bidirectional'})`,
+    `maskedSoftmax(B ${p.batch}, H ${p.heads}, T ${p.seq}${p.queries === undefined ? '' : `, Tq ${p.queries}`}, ${p.causal ? 'causal' : 'bidirectional'})`,
 });
