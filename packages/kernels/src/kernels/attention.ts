@@ -186,6 +186,37 @@ function visible(causal: boolean, sp: Span, i: number, j: number): boolean {
   return i < sp.qlen && j < sp.len && (!causal || j <= sp.qs + i);
 }
 
+/**
+ * CPU backward: for every visible (query row, key row) pair, in row order, the probability p_ij and the score
+ * gradient dS_ij = p_ij·(dO_i·V_j − D_i), with each row's vector offset (the twins of dQ and of dK/dV share it).
+ */
+function backwardPairs(
+  [q, k, v, dO, lse, D, lengths, queryStart]: ArrayLike<number>[],
+  p: AttentionParams,
+  visit: (qi: number, kj: number, pij: number, ds: number) => void,
+): void {
+  const d = p.headDim;
+  const tq = queriesOf(p);
+  for (let bh = 0; bh < p.batch * p.heads; bh++) {
+    const sp = spanOf(lengths!, queryStart!, p, bh);
+    for (let i = 0; i < sp.qlen; i++) {
+      const qi = qrow(p, bh, i) * d;
+      for (let j = 0; j < sp.len; j++) {
+        if (!visible(p.causal, sp, i, j)) continue;
+        const kj = krow(p, bh, j) * d;
+        let s = 0;
+        let dp = 0;
+        for (let c = 0; c < d; c++) {
+          s += q![qi + c]! * k![kj + c]!;
+          dp += dO![qi + c]! * v![kj + c]!;
+        }
+        const pij = Math.exp(s * p.scale - lse![bh * tq + i]!);
+        visit(qi, kj, pij, pij * (dp - D![bh * tq + i]!));
+      }
+    }
+  }
+}
+
 /** CPU: per (b·h, query row) the scores over visible keys, with max and logsumexp. */
 function cpuScores(
   q: ArrayLike<number>,
@@ -386,27 +417,10 @@ export const attentionGradQ = defineKernel<AttentionParams>({
     return { size: qSize(p), dtype: 'f32' };
   },
   cpu: ([q, k, v, dO, lse, D, lengths, queryStart], p, out) => {
-    const d = p.headDim;
-    const tq = queriesOf(p);
     out.fill(0);
-    for (let bh = 0; bh < p.batch * p.heads; bh++) {
-      const sp = spanOf(lengths!, queryStart!, p, bh);
-      for (let i = 0; i < sp.qlen; i++) {
-        const qi = qrow(p, bh, i) * d;
-        for (let j = 0; j < sp.len; j++) {
-          if (!visible(p.causal, sp, i, j)) continue;
-          const kj = krow(p, bh, j) * d;
-          let s = 0;
-          let dp = 0;
-          for (let c = 0; c < d; c++) {
-            s += q![qi + c]! * k![kj + c]!;
-            dp += dO![qi + c]! * v![kj + c]!;
-          }
-          const ds = Math.exp(s * p.scale - lse![bh * tq + i]!) * (dp - D![bh * tq + i]!);
-          for (let c = 0; c < d; c++) out[qi + c]! += ds * k![kj + c]! * p.scale;
-        }
-      }
-    }
+    backwardPairs([q!, k!, v!, dO!, lse!, D!, lengths!, queryStart!], p, (qi, kj, _pij, ds) => {
+      for (let c = 0; c < p.headDim; c++) out[qi + c]! += ds * k![kj + c]! * p.scale;
+    });
   },
   gpu: (p, _inputs, target) =>
     launch('attentionGradQ', p, target, 'queries', (r) => {
@@ -491,32 +505,14 @@ export const attentionGradKV = defineKernel<AttentionParams>({
     return { size: 0, dtype: 'f32' };
   },
   cpu: ([q, k, v, dO, lse, D, lengths, queryStart, dK, dV], p) => {
-    const d = p.headDim;
-    const tq = queriesOf(p);
     dK!.fill(0);
     dV!.fill(0);
-    for (let bh = 0; bh < p.batch * p.heads; bh++) {
-      const sp = spanOf(lengths!, queryStart!, p, bh);
-      for (let i = 0; i < sp.qlen; i++) {
-        const qi = qrow(p, bh, i) * d;
-        for (let j = 0; j < sp.len; j++) {
-          if (!visible(p.causal, sp, i, j)) continue;
-          const kj = krow(p, bh, j) * d;
-          let s = 0;
-          let dp = 0;
-          for (let c = 0; c < d; c++) {
-            s += q![qi + c]! * k![kj + c]!;
-            dp += dO![qi + c]! * v![kj + c]!;
-          }
-          const pij = Math.exp(s * p.scale - lse![bh * tq + i]!);
-          const ds = pij * (dp - D![bh * tq + i]!);
-          for (let c = 0; c < d; c++) {
-            dV![kj + c]! += pij * dO![qi + c]!;
-            dK![kj + c]! += ds * q![qi + c]! * p.scale;
-          }
-        }
+    backwardPairs([q!, k!, v!, dO!, lse!, D!, lengths!, queryStart!], p, (qi, kj, pij, ds) => {
+      for (let c = 0; c < p.headDim; c++) {
+        dV![kj + c]! += pij * dO![qi + c]!;
+        dK![kj + c]! += ds * q![qi + c]! * p.scale;
       }
-    }
+    });
   },
   gpu: (p, _inputs, target) =>
     launch('attentionGradKV', p, target, 'keys', (r) => {
