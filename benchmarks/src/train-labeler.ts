@@ -7,7 +7,7 @@
  * repeated copies (as `reprise finetune` logs it). Every implementation's first loss and the drop after one
  * step are checked against our float64 CPU twin on the timed batch first.
  */
-import { AdamW, Device, keep, tidy } from '@reprise/core';
+import { AdamW, Device } from '@reprise/core';
 import { CpuBackend, type WebGpuBackend } from '@reprise/kernels';
 import {
   IGNORE_LABEL,
@@ -27,6 +27,7 @@ import {
   type Weights,
   checkLosses,
   deviceParams,
+  graphTrainer,
   hostWeights,
   trainerJob,
   weightsManifest,
@@ -120,30 +121,13 @@ export function labelerTrainer(
       .filter(([n]) => isNoDecay(n))
       .map(([, t]) => t),
   });
-  const step = async (b: LabeledBatch) => {
-    const loss = tidy(() => {
-      optimizer.zeroGrad();
-      const out = labeler.loss(labeler.layout(b.ids), b.labels, true);
-      out.backward();
-      optimizer.step();
-      return keep(out.detach());
-    });
-    const value = await loss.item();
-    loss.dispose();
-    return value;
-  };
-  return {
-    step,
-    peakBytes: async (b) => {
-      dev.backend.resetPeak();
-      await step(b);
-      return dev.backend.memory().peakLiveBytes - liveBefore;
-    },
-    dispose: () => {
-      optimizer.dispose();
-      labeler.dispose();
-    },
-  };
+  return graphTrainer(
+    dev,
+    liveBefore,
+    optimizer,
+    (b: LabeledBatch) => labeler.loss(labeler.layout(b.ids), b.labels, true),
+    () => labeler.dispose(),
+  );
 }
 
 /** The labeler's initial weights (backbone and head), by our names. */

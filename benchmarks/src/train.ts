@@ -59,25 +59,21 @@ export interface Trainer<B = Batch> {
   dispose(): void;
 }
 
-/** Our engine: Transformer.lmLoss, backward, AdamW (the loop of `reprise pretrain`). */
-export function repriseTrainer(dev: Device, cfg: TransformerConfig = GPT, init?: Weights): Trainer {
-  const liveBefore = dev.backend.memory().liveBytes;
-  const model = init
-    ? new Transformer(dev, cfg, deviceParams(dev, init), INIT_SEED)
-    : Transformer.create(dev, cfg, INIT_SEED);
-  const optimizer = new AdamW(Object.values(model.params), { ...ADAMW, noDecay: model.noDecay() });
-  const step = async ({ tokens, targets, batch, seq }: Batch) => {
-    const shape = [batch, seq];
+/**
+ * Our engine's trainer from a step's loss (built on the graph inside the step's scope): zero the gradients, the
+ * loss, backward, the optimizer step, and the loss read back; peak memory above what was live before the model.
+ */
+export function graphTrainer<B>(
+  dev: Device,
+  liveBefore: number,
+  optimizer: AdamW,
+  lossOf: (b: B) => Tensor,
+  disposeModel: () => void,
+): Trainer<B> {
+  const step = async (b: B) => {
     const loss = tidy(() => {
       optimizer.zeroGrad();
-      const out = model.lmLoss(dev.tensor(tokens, shape, 'i32'), dev.tensor(targets, shape, 'i32'), {
-        lengths: dev.full([batch], seq, 'i32'),
-        positions: dev.tensor(
-          Int32Array.from({ length: batch * seq }, (_, i) => i % seq),
-          shape,
-          'i32',
-        ),
-      });
+      const out = lossOf(b);
       out.backward();
       optimizer.step();
       return keep(out.detach());
@@ -95,9 +91,30 @@ export function repriseTrainer(dev: Device, cfg: TransformerConfig = GPT, init?:
     },
     dispose: () => {
       optimizer.dispose();
-      model.dispose();
+      disposeModel();
     },
   };
+}
+
+/** Our engine: Transformer.lmLoss, backward, AdamW (the loop of `reprise pretrain`). */
+export function repriseTrainer(dev: Device, cfg: TransformerConfig = GPT, init?: Weights): Trainer {
+  const liveBefore = dev.backend.memory().liveBytes;
+  const model = init
+    ? new Transformer(dev, cfg, deviceParams(dev, init), INIT_SEED)
+    : Transformer.create(dev, cfg, INIT_SEED);
+  const optimizer = new AdamW(Object.values(model.params), { ...ADAMW, noDecay: model.noDecay() });
+  const lossOf = ({ tokens, targets, batch, seq }: Batch) => {
+    const shape = [batch, seq];
+    return model.lmLoss(dev.tensor(tokens, shape, 'i32'), dev.tensor(targets, shape, 'i32'), {
+      lengths: dev.full([batch], seq, 'i32'),
+      positions: dev.tensor(
+        Int32Array.from({ length: batch * seq }, (_, i) => i % seq),
+        shape,
+        'i32',
+      ),
+    });
+  };
+  return graphTrainer(dev, liveBefore, optimizer, lossOf, () => model.dispose());
 }
 
 export type Weights = Record<string, { data: Float32Array; shape: number[] }>;
