@@ -1,10 +1,11 @@
 /**
- * @file Option parsing helpers shared by the subcommands: numbers and enums checked with clear messages, and
- * the device option.
+ * @file Option parsing helpers shared by the subcommands: numbers and enums checked with clear messages, the
+ * device option, and the run-directory options.
  */
 import { Device } from '@reprise/core';
 import { DEVICE_CHOICES, type DeviceChoice } from '@reprise/kernels';
-import { InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type RunDirChoice, checkRunDir } from '../io/run-dir.ts';
 
 /** Allowed values of a numeric option; bounds are inclusive unless marked open. */
 interface Range {
@@ -58,4 +59,29 @@ export async function openDevice(choice: string): Promise<Device> {
   const device = await Device.create({ device: choice as DeviceChoice });
   process.stderr.write(`device: ${device.describe()}\n`);
   return device;
+}
+
+/** --resume and --overwrite: the two ways on from an --out that already holds a run (io/run-dir.ts). */
+export function addRunDirOptions(cmd: Command, resumeHelp: string): Command {
+  return cmd
+    .option('--resume', resumeHelp, false)
+    .option(
+      '--overwrite',
+      'start a new run in an --out that holds one: the old run is moved aside to <out>.replaced-<time>, not deleted',
+      false,
+    );
+}
+
+/**
+ * The choice the user made about --out, checked before the device, the data or the model are touched, so that a
+ * refused --out costs nothing; `canResume` says whether --out holds a checkpoint to continue from.
+ */
+export function runDirChoice(
+  a: { out: string; resume: boolean; overwrite: boolean },
+  command: string,
+  canResume: boolean,
+): RunDirChoice {
+  const choice = { resume: a.resume, overwrite: a.overwrite, command, canResume };
+  checkRunDir(a.out, choice);
+  return choice;
 }

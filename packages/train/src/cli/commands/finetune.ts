@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { BROWN_TASKS, type BrownTask } from '../../data/index.ts';
 import {
-  checkRunDir,
   discardEmptyRunDir,
   lossCurveSvg,
   prepareRunDir,
@@ -20,7 +19,16 @@ import { FINETUNE_DEFAULTS, type FinetuneOptions, finetune, labelerPlan } from '
 import { METHODS, methodLabel } from '../../training/methods.ts';
 import { type TaskData, brownTaskData, conllTaskData } from '../../training/tasks.ts';
 import { InterruptedError, resumeCommand } from '../interrupt.ts';
-import { deviceOption, floatArg, fractionArg, intArg, openDevice, positiveArg } from '../options.ts';
+import {
+  addRunDirOptions,
+  deviceOption,
+  floatArg,
+  fractionArg,
+  intArg,
+  openDevice,
+  positiveArg,
+  runDirChoice,
+} from '../options.ts';
 import { terminalProgress } from '../progress.ts';
 
 /** Data options shared by finetune and eval: a Brown task, or CoNLL / CoNLL-U files, and the span scheme. */
@@ -89,87 +97,73 @@ function readTask(a: Parameters<typeof taskFromOptions>[0]): TaskData {
 
 export function registerFinetune(program: Command): void {
   const d = FINETUNE_DEFAULTS;
-  addDataOptions(
-    program
-      .command('finetune')
-      .description('fine-tune a pretrained backbone for sequence labeling')
-      .requiredOption('--backbone <dir>', 'pretrained checkpoint (e.g. runs/pretrain/final)')
+  addRunDirOptions(
+    addDataOptions(
+      program
+        .command('finetune')
+        .description('fine-tune a pretrained backbone for sequence labeling')
+        .requiredOption('--backbone <dir>', 'pretrained checkpoint (e.g. runs/pretrain/final)')
+        .option(
+          '--out <dir>',
+          'run directory (refused if it holds a run: see --resume, --overwrite)',
+          'runs/finetune',
+        ),
+    )
+      .addOption(
+        new Option('--method <method>', 'how the labeler sees right context')
+          .choices(METHODS as unknown as string[])
+          .default(d.method),
+      )
+      .option('--r <n>', 'extra copies for --method sr', intArg('--r', 1), d.r)
       .option(
-        '--out <dir>',
-        'run directory (refused if it holds a run: see --resume, --overwrite)',
-        'runs/finetune',
-      ),
+        '--unmasked-layers <list>',
+        'for --method unmask-layers: 0-based layers without the causal mask, e.g. 1,2',
+        (v) => v.split(',').map(intArg('--unmasked-layers (each layer)')),
+        [],
+      )
+      .option('--layer <n>', 'put the head on block n (early exit; default: the last)', intArg('--layer', 1))
+      .option('--no-final-norm', 'skip the final LayerNorm at the exit layer')
+      .option('--separator', 'a [SEP] token between copies', false)
+      .addOption(
+        new Option('--positions <mode>', 'positions across copies')
+          .choices(['continue', 'reset'])
+          .default('continue'),
+      )
+      .option('--full-last-layer', 'compute the last layer for every copy (slower; same result)', false)
+      .addOption(
+        new Option('--label-subword <which>', 'the subword that carries a word label')
+          .choices(['first', 'last'])
+          .default('first'),
+      )
+      .option('--epochs <n>', 'epochs', intArg('--epochs', 1), d.epochs)
+      .option('--batch-size <n>', 'sentences per step', intArg('--batch-size', 1), d.batchSize)
+      .option('--lr <x>', 'learning rate (linear decay)', positiveArg('--lr'), d.lr)
+      .option(
+        '--warmup-ratio <x>',
+        'warmup as a fraction of the steps',
+        fractionArg('--warmup-ratio'),
+        d.warmupRatio,
+      )
+      .option('--weight-decay <x>', 'AdamW weight decay', floatArg('--weight-decay'), d.weightDecay)
+      .option('--clip <x>', 'global gradient-norm clip', positiveArg('--clip'), d.clip)
+      .option(
+        '--head-dropout <p>',
+        'dropout before the head',
+        fractionArg('--head-dropout', true),
+        d.headDropout,
+      )
+      .option(
+        '--max-tokens <n>',
+        'subwords per sentence before repetition, the same for every r (training cuts longer sentences and says how many words; dev/test are read whole, in windows of this size)',
+        intArg('--max-tokens', 1),
+        d.maxTokens,
+      )
+      .option('--seed <n>', 'seed', intArg('--seed'), d.seed),
+    'continue the run in --out from its last checkpoint (--out/last; same options)',
   )
-    .addOption(
-      new Option('--method <method>', 'how the labeler sees right context')
-        .choices(METHODS as unknown as string[])
-        .default(d.method),
-    )
-    .option('--r <n>', 'extra copies for --method sr', intArg('--r', 1), d.r)
-    .option(
-      '--unmasked-layers <list>',
-      'for --method unmask-layers: 0-based layers without the causal mask, e.g. 1,2',
-      (v) => v.split(',').map(intArg('--unmasked-layers (each layer)')),
-      [],
-    )
-    .option('--layer <n>', 'put the head on block n (early exit; default: the last)', intArg('--layer', 1))
-    .option('--no-final-norm', 'skip the final LayerNorm at the exit layer')
-    .option('--separator', 'a [SEP] token between copies', false)
-    .addOption(
-      new Option('--positions <mode>', 'positions across copies')
-        .choices(['continue', 'reset'])
-        .default('continue'),
-    )
-    .option('--full-last-layer', 'compute the last layer for every copy (slower; same result)', false)
-    .addOption(
-      new Option('--label-subword <which>', 'the subword that carries a word label')
-        .choices(['first', 'last'])
-        .default('first'),
-    )
-    .option('--epochs <n>', 'epochs', intArg('--epochs', 1), d.epochs)
-    .option('--batch-size <n>', 'sentences per step', intArg('--batch-size', 1), d.batchSize)
-    .option('--lr <x>', 'learning rate (linear decay)', positiveArg('--lr'), d.lr)
-    .option(
-      '--warmup-ratio <x>',
-      'warmup as a fraction of the steps',
-      fractionArg('--warmup-ratio'),
-      d.warmupRatio,
-    )
-    .option('--weight-decay <x>', 'AdamW weight decay', floatArg('--weight-decay'), d.weightDecay)
-    .option('--clip <x>', 'global gradient-norm clip', positiveArg('--clip'), d.clip)
-    .option(
-      '--head-dropout <p>',
-      'dropout before the head',
-      fractionArg('--head-dropout', true),
-      d.headDropout,
-    )
-    .option(
-      '--max-tokens <n>',
-      'subwords per sentence before repetition, the same for every r (training cuts longer sentences and says how many words; dev/test are read whole, in windows of this size)',
-      intArg('--max-tokens', 1),
-      d.maxTokens,
-    )
-    .option('--seed <n>', 'seed', intArg('--seed'), d.seed)
-    .option(
-      '--resume',
-      'continue the run in --out from its last checkpoint (--out/last; same options)',
-      false,
-    )
-    .option(
-      '--overwrite',
-      'start a new run in an --out that holds one: the old run is moved aside to <out>.replaced-<time>, not deleted',
-      false,
-    )
     .addOption(deviceOption())
     .action(async (a) => {
-      const choice = {
-        resume: a.resume,
-        overwrite: a.overwrite,
-        command: 'finetune',
-        canResume: resolveAtomicDir(join(a.out, 'last')) !== null,
-      };
-      // Before the device, the data or the model: a refused --out costs nothing.
-      checkRunDir(a.out, choice);
+      const choice = runDirChoice(a, 'finetune', resolveAtomicDir(join(a.out, 'last')) !== null);
       const device = await openDevice(a.device);
       const task = taskFromOptions(a);
       const { model, tokenizer } = loadBackbone(a.backbone, device);

@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { pretrainingText } from '../../data/index.ts';
 import {
-  checkRunDir,
   discardEmptyRunDir,
   latestCheckpoint,
   lossCurveSvg,
@@ -16,80 +15,91 @@ import {
 } from '../../io/index.ts';
 import { PRETRAIN_DEFAULTS, type PretrainOptions, pretrain } from '../../training/pretrain.ts';
 import { InterruptedError, resumeCommand } from '../interrupt.ts';
-import { deviceOption, floatArg, fractionArg, intArg, openDevice, positiveArg } from '../options.ts';
+import {
+  addRunDirOptions,
+  deviceOption,
+  floatArg,
+  fractionArg,
+  intArg,
+  openDevice,
+  positiveArg,
+  runDirChoice,
+} from '../options.ts';
 import { terminalProgress } from '../progress.ts';
 
 export function registerPretrain(program: Command): void {
   const d = PRETRAIN_DEFAULTS;
-  program
-    .command('pretrain')
-    .description('pretrain a decoder (causal LM) or an encoder (masked LM) and its BPE tokenizer')
-    .option(
-      '--out <dir>',
-      'run directory (refused if it holds a run: see --resume, --overwrite)',
-      'runs/pretrain',
-    )
-    .addOption(
-      new Option('--kind <kind>', 'decoder (causal LM) or encoder (masked LM)')
-        .choices(['decoder', 'encoder'])
-        .default('decoder'),
-    )
-    .option(
-      '--text <file>',
-      'pretraining text, one sentence per line (default: the Brown training documents)',
-    )
-    .option('--d-model <n>', 'model width', intArg('--d-model', 1), 128)
-    .option('--heads <n>', 'attention heads', intArg('--heads', 1), 4)
-    .option('--layers <n>', 'blocks', intArg('--layers', 1), 4)
-    .option('--d-ff <n>', 'MLP width (default 4·d-model)', intArg('--d-ff', 1))
-    .option(
-      '--max-positions <n>',
-      'longest sequence the model accepts (after repetition)',
-      intArg('--max-positions', 1),
-      512,
-    )
-    .option('--dropout <p>', 'dropout', fractionArg('--dropout', true), 0.1)
-    .addOption(
-      new Option('--positions <kind>', 'position embedding').choices(['rotary', 'learned']).default('rotary'),
-    )
-    .option('--vocab-size <n>', 'BPE vocabulary size', intArg('--vocab-size', 263), d.vocabSize)
-    .option('--steps <n>', 'optimizer steps', intArg('--steps', 1), d.steps)
-    .option('--batch-size <n>', 'windows per step', intArg('--batch-size', 1), d.batchSize)
-    .option('--context <n>', 'tokens per window', intArg('--context', 2), d.context)
-    .option('--lr <x>', 'peak learning rate (warmup, then cosine decay to lr/10)', positiveArg('--lr'), d.lr)
-    .option('--warmup <n>', 'warmup steps', intArg('--warmup'), d.warmupSteps)
-    .option('--weight-decay <x>', 'AdamW weight decay', floatArg('--weight-decay'), d.weightDecay)
-    .option('--clip <x>', 'global gradient-norm clip', positiveArg('--clip'), d.clip)
-    .option('--seed <n>', 'seed', intArg('--seed'), d.seed)
-    .option('--eval-every <n>', 'validation perplexity every n steps', intArg('--eval-every', 1), d.evalEvery)
-    .option(
-      '--checkpoint-every <n>',
-      'resumable checkpoint every n steps (0: end and Ctrl-C only)',
-      intArg('--checkpoint-every'),
-      d.checkpointEvery,
-    )
-    .option(
-      '--repeat-fraction <x>',
-      'fraction of training sentences written twice in a row (teaches a small decoder to look up an earlier copy, which SR uses)',
-      fractionArg('--repeat-fraction'),
-      d.repeatFraction,
-    )
-    .option('--resume', 'continue the run in --out from its latest checkpoint (same options)', false)
-    .option(
-      '--overwrite',
-      'start a new run in an --out that holds one: the old run is moved aside to <out>.replaced-<time>, not deleted',
-      false,
-    )
+  addRunDirOptions(
+    program
+      .command('pretrain')
+      .description('pretrain a decoder (causal LM) or an encoder (masked LM) and its BPE tokenizer')
+      .option(
+        '--out <dir>',
+        'run directory (refused if it holds a run: see --resume, --overwrite)',
+        'runs/pretrain',
+      )
+      .addOption(
+        new Option('--kind <kind>', 'decoder (causal LM) or encoder (masked LM)')
+          .choices(['decoder', 'encoder'])
+          .default('decoder'),
+      )
+      .option(
+        '--text <file>',
+        'pretraining text, one sentence per line (default: the Brown training documents)',
+      )
+      .option('--d-model <n>', 'model width', intArg('--d-model', 1), 128)
+      .option('--heads <n>', 'attention heads', intArg('--heads', 1), 4)
+      .option('--layers <n>', 'blocks', intArg('--layers', 1), 4)
+      .option('--d-ff <n>', 'MLP width (default 4·d-model)', intArg('--d-ff', 1))
+      .option(
+        '--max-positions <n>',
+        'longest sequence the model accepts (after repetition)',
+        intArg('--max-positions', 1),
+        512,
+      )
+      .option('--dropout <p>', 'dropout', fractionArg('--dropout', true), 0.1)
+      .addOption(
+        new Option('--positions <kind>', 'position embedding')
+          .choices(['rotary', 'learned'])
+          .default('rotary'),
+      )
+      .option('--vocab-size <n>', 'BPE vocabulary size', intArg('--vocab-size', 263), d.vocabSize)
+      .option('--steps <n>', 'optimizer steps', intArg('--steps', 1), d.steps)
+      .option('--batch-size <n>', 'windows per step', intArg('--batch-size', 1), d.batchSize)
+      .option('--context <n>', 'tokens per window', intArg('--context', 2), d.context)
+      .option(
+        '--lr <x>',
+        'peak learning rate (warmup, then cosine decay to lr/10)',
+        positiveArg('--lr'),
+        d.lr,
+      )
+      .option('--warmup <n>', 'warmup steps', intArg('--warmup'), d.warmupSteps)
+      .option('--weight-decay <x>', 'AdamW weight decay', floatArg('--weight-decay'), d.weightDecay)
+      .option('--clip <x>', 'global gradient-norm clip', positiveArg('--clip'), d.clip)
+      .option('--seed <n>', 'seed', intArg('--seed'), d.seed)
+      .option(
+        '--eval-every <n>',
+        'validation perplexity every n steps',
+        intArg('--eval-every', 1),
+        d.evalEvery,
+      )
+      .option(
+        '--checkpoint-every <n>',
+        'resumable checkpoint every n steps (0: end and Ctrl-C only)',
+        intArg('--checkpoint-every'),
+        d.checkpointEvery,
+      )
+      .option(
+        '--repeat-fraction <x>',
+        'fraction of training sentences written twice in a row (teaches a small decoder to look up an earlier copy, which SR uses)',
+        fractionArg('--repeat-fraction'),
+        d.repeatFraction,
+      ),
+    'continue the run in --out from its latest checkpoint (same options)',
+  )
     .addOption(deviceOption())
     .action(async (a) => {
-      const choice = {
-        resume: a.resume,
-        overwrite: a.overwrite,
-        command: 'pretrain',
-        canResume: latestCheckpoint(join(a.out, 'checkpoints')) !== null,
-      };
-      // Before the device, the text or the model: a refused --out costs nothing.
-      checkRunDir(a.out, choice);
+      const choice = runDirChoice(a, 'pretrain', latestCheckpoint(join(a.out, 'checkpoints')) !== null);
       const device = await openDevice(a.device);
       const options: PretrainOptions = {
         ...d,
