@@ -22,7 +22,12 @@ import {
 import { planRuns } from '../src/experiments/records.ts';
 import { writeExperimentReport } from '../src/experiments/report.ts';
 import { type RunRecord, readExperimentLog, runExperiment } from '../src/experiments/runner.ts';
-import { canonicalJson, settingsChanges, settingsHash } from '../src/experiments/settings.ts';
+import {
+  type PretrainedHereSettings,
+  canonicalJson,
+  settingsChanges,
+  settingsHash,
+} from '../src/experiments/settings.ts';
 import { formatPoints, pairedDifference, summarize } from '../src/experiments/stats.ts';
 import { evenly } from '../src/experiments/task-data.ts';
 import { tinyExperimentData } from './fixtures/tiny-experiment.ts';
@@ -115,17 +120,67 @@ const baseConfig = (): ExperimentConfig => ({
 type Mutable = any;
 
 describe('experiment config', () => {
-  it('expands groups into runs with stable ids, running a shared run once', () => {
+  it('expands groups into runs with stable ids, seed by seed, running a shared run once', () => {
     const runs = expandRuns(baseConfig());
+    // Every run's first seed comes first: a grid cut short still has every cell once.
     expect(runs.map((r) => r.id)).toEqual([
       'synthetic/causal/seed1',
-      'synthetic/causal/seed2',
       'synthetic/sr-r1/seed1',
+      'synthetic/causal/seed2',
       'synthetic/sr-r1/seed2',
     ]);
-    expect(runs[2]!.groups).toEqual(['main', 'again']);
+    expect(runs[1]!.groups).toEqual(['main', 'again']);
     expect(variantKey({ method: 'sr', r: 4, layer: 2, positions: 'continue', lastCopyOnly: false })).toBe(
       'sr-r4-l2-pos-continue-full-last-layer',
+    );
+  });
+
+  it('gives each training budget of a learning curve its own runs; the default budget shares them', () => {
+    const c = baseConfig();
+    c.data.trainSentences = 12;
+    c.groups = [
+      { name: 'main', title: 'main', tasks: ['pos-universal'], variants: [{ method: 'causal' }], seeds: [1] },
+      {
+        name: 'learning-curve',
+        title: 'curve',
+        tasks: ['pos-universal', 'synthetic'],
+        variants: [{ method: 'causal' }],
+        seeds: [1],
+        trainSentences: [4, 12, 'all'],
+      },
+    ];
+    const runs = expandRuns(validateExperimentConfig(c, 'grid.json'));
+    expect(runs.map((r) => [r.id, r.trainSentences, r.groups.join('+')])).toEqual([
+      ['pos-universal/causal/seed1', 12, 'main+learning-curve'],
+      ['pos-universal/train-4/causal/seed1', 4, 'learning-curve'],
+      ['pos-universal/train-all/causal/seed1', 'all', 'learning-curve'],
+      // The synthetic task has its own budget: one run, not three.
+      ['synthetic/causal/seed1', 12, 'learning-curve'],
+    ]);
+    const [main, four] = planRuns(c);
+    expect(main!.settings.data).toMatchObject({ trainSentences: 12 });
+    expect(four!.settings.data).toMatchObject({ trainSentences: 4 });
+    expect(four!.settingsHash).not.toBe(main!.settingsHash);
+  });
+
+  it('takes either backbones to pretrain or given backbone directories, never both or neither', () => {
+    expect(bad((c) => (c.backbones = { decoder: 'backbones/decoder' }))).toThrow(
+      'grid.json: pretrain and backbones: exactly one must be given',
+    );
+    expect(bad((c) => delete c.pretrain)).toThrow('found neither');
+    expect(
+      bad((c) => {
+        delete c.pretrain;
+        c.backbones = { decoder: 'no/such/dir' };
+      }),
+    ).toThrow(
+      /grid\.json: backbones\.decoder is not a valid model: backbone .*no\/such\/dir: .*config\.json is missing/,
+    );
+    expect(bad((c) => (c.groups[0].trainSentences = [0]))).toThrow(
+      'grid.json: groups[0].trainSentences[0] must be an integer ≥ 1 or "all", found 0',
+    );
+    expect(bad((c) => (c.finetune.patience = -1))).toThrow(
+      'grid.json: finetune.patience must be an integer ≥ 0, found -1',
     );
   });
 
@@ -153,10 +208,10 @@ describe('experiment config', () => {
     expect(bad((c) => (c.finetune.lr = 'x'))).toThrow(
       'grid.json: finetune.lr must be a number in (0, ∞), found "x"',
     );
-    expect(bad((c) => (c.pretrain.options.steps = 1.5))).toThrow(
+    expect(bad((c) => (c.pretrain!.options.steps = 1.5))).toThrow(
       'grid.json: pretrain.options.steps must be an integer ≥ 1, found 1.5',
     );
-    expect(bad((c) => (c.pretrain.options.model.heads = 3))).toThrow(
+    expect(bad((c) => (c.pretrain!.options.model.heads = 3))).toThrow(
       'grid.json: pretrain.options.model is not a valid model: config.heads (3) must divide config.dModel (32)',
     );
     expect(bad((c) => (c.groups[0].variants[1].positions = 'middle'))).toThrow(
@@ -190,10 +245,10 @@ describe('experiment config', () => {
     const unknown: [string, (c: Mutable) => void, string][] = [
       ['top', (c) => (c.sedes = [1]), 'seeds'],
       ['pretrain', (c) => (c.pretrain.encodr = true), 'pretrain.encoder'],
-      ['pretrain.options', (c) => (c.pretrain.options.stpes = 3), 'pretrain.options.steps'],
+      ['pretrain.options', (c) => (c.pretrain!.options.stpes = 3), 'pretrain.options.steps'],
       [
         'pretrain.options.model',
-        (c) => (c.pretrain.options.model.dmodel = 3),
+        (c) => (c.pretrain!.options.model.dmodel = 3),
         'pretrain.options.model.dModel',
       ],
       ['data.synthetic', (c) => (c.data.synthetic.clases = 3), 'data.synthetic.classes'],
@@ -252,7 +307,10 @@ describe('run settings and their hash', () => {
       seed: 2,
     });
     expect(run.settings.backbone.model).toMatchObject({ dModel: 32, layers: 2, kind: 'decoder' });
-    expect(run.settings.backbone.pretrain).toMatchObject({ steps: 2, vocabSize: 300 });
+    expect((run.settings.backbone as PretrainedHereSettings).pretrain).toMatchObject({
+      steps: 2,
+      vocabSize: 300,
+    });
     expect(run.settings.data).toEqual({ synthetic: config.data.synthetic });
     expect(run.settingsHash).toMatch(/^[0-9a-f]{16}$/);
     expect(canonicalJson({ b: 1, a: { d: [2, { f: 1, e: 0 }], c: 3 } })).toBe(
@@ -266,14 +324,14 @@ describe('run settings and their hash', () => {
       return runOf(c, id).settingsHash;
     };
     expect(hashAfter(() => {})).toBe(run.settingsHash);
-    expect(hashAfter((c) => (c.pretrain.options.model!.dModel = 64))).not.toBe(run.settingsHash);
-    expect(hashAfter((c) => (c.pretrain.options.steps = 3))).not.toBe(run.settingsHash);
+    expect(hashAfter((c) => (c.pretrain!.options.model!.dModel = 64))).not.toBe(run.settingsHash);
+    expect(hashAfter((c) => (c.pretrain!.options.steps = 3))).not.toBe(run.settingsHash);
     expect(hashAfter((c) => (c.finetune.epochs = 2))).not.toBe(run.settingsHash);
     expect(hashAfter((c) => (c.finetune.lr = 0.01))).not.toBe(run.settingsHash);
     expect(hashAfter((c) => (c.data.synthetic.train = 13))).not.toBe(run.settingsHash);
     // A default spelled out is the same setting; when to checkpoint cannot change the weights.
     expect(hashAfter((c) => (c.finetune.weightDecay = 0.05))).toBe(run.settingsHash);
-    expect(hashAfter((c) => (c.pretrain.options.checkpointEvery = 1))).toBe(run.settingsHash);
+    expect(hashAfter((c) => (c.pretrain!.options.checkpointEvery = 1))).toBe(run.settingsHash);
     // Another task's data budget is not part of a run.
     expect(hashAfter((c) => (c.data.trainSentences = 9))).toBe(run.settingsHash);
     expect(
@@ -511,7 +569,7 @@ describe('a tiny grid on the Dawn adapter', () => {
     // A backbone pretrained with other settings is never reused silently: refused, or moved aside and retrained.
     const longer = {
       ...changed,
-      pretrain: { ...changed.pretrain, options: { ...changed.pretrain.options, steps: 3 } },
+      pretrain: { ...changed.pretrain!, options: { ...changed.pretrain!.options, steps: 3 } },
     };
     await expect(runExperiment({ device, config: longer, outDir: out })).rejects.toThrow(
       `the decoder backbone in ${join(out, 'pretrain-decoder')}: pretrain.steps 2 → 3`,
@@ -521,5 +579,30 @@ describe('a tiny grid on the Dawn adapter', () => {
     expect(existsSync(join(out, 'pretrain-decoder.stale-1', 'final'))).toBe(true);
     const pretrains = readExperimentLog(log).filter((r) => r.kind === 'pretrain');
     expect(pretrains.map((p) => p.steps)).toEqual([2, 3]);
+
+    // A given backbone (here the one just pretrained, as a shipped one would be): used as it is, logged once
+    // with its directory, and part of every run's settings through the hash of its weights.
+    const given: ExperimentConfig = {
+      ...changed,
+      pretrain: undefined,
+      backbones: { decoder: join(out, 'pretrain-decoder', 'final') },
+    };
+    delete given.pretrain;
+    const givenOut = tmp();
+    const validated = validateExperimentConfig(structuredClone(given), 'given.json', '/');
+    expect(await runExperiment({ device, config: validated, outDir: givenOut })).toMatchObject({ ran: 2 });
+    const givenLog = readExperimentLog(join(givenOut, 'runs.jsonl'));
+    expect(givenLog.map((r) => r.kind)).toEqual(['pretrain', 'run', 'run']);
+    expect(givenLog[0]).toMatchObject({ source: join(out, 'pretrain-decoder', 'final'), wallSeconds: 0 });
+    expect(existsSync(join(givenOut, 'pretrain-decoder'))).toBe(false);
+    const runRecord = givenLog[1] as RunRecord;
+    expect(runRecord.settings?.backbone).toMatchObject({
+      kind: 'decoder',
+      weights: expect.stringMatching(/^[0-9a-f]{16}$/),
+    });
+    expect(await runExperiment({ device, config: validated, outDir: givenOut })).toMatchObject({
+      ran: 0,
+      skipped: 2,
+    });
   }, 600_000);
 });

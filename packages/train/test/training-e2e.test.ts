@@ -168,4 +168,37 @@ describe('fine-tuning', () => {
     expect(stepLosses(straight)).toHaveLength(12);
     expect(stepLosses(dir)).toEqual(stepLosses(straight));
   });
+
+  it('stops early once dev has not improved for `patience` epochs, keeping the best epoch; a resume trains no further', async () => {
+    // A learning rate too small to change a prediction: dev is flat from epoch 1 on, so with patience 2 training
+    // ends after epoch 3 of 6, and epoch 1 stays the best.
+    const small = {
+      data: {
+        ...data,
+        train: data.train.slice(0, 32),
+        dev: data.dev.slice(0, 10),
+        test: data.test.slice(0, 10),
+      },
+    };
+    const dir = tmp();
+    const base = await input(dir, small);
+    const options = { ...base.options, epochs: 6, patience: 2, lr: 1e-12, headDropout: 0 };
+    const result = await finetune({ ...base, options });
+    expect(result.history.map((h) => h.epoch)).toEqual([1, 2, 3]);
+    expect(result.stoppedEarly).toBe(true);
+    expect(result.bestEpoch).toBe(1);
+    expect(result.test).not.toBeNull();
+    const steps = (d: string) =>
+      readMetrics(join(d, 'metrics.jsonl')).filter((m) => typeof m.loss === 'number');
+    expect(steps(dir)).toHaveLength(3 * 2);
+    // Resumed, the run that stopped early is finished: no step is added, the test evaluation runs again.
+    const again = await finetune({ ...(await input(dir, small)), options, resume: true });
+    expect(again.stoppedEarly).toBe(true);
+    expect(steps(dir)).toHaveLength(3 * 2);
+    expect(again.test!.accuracy).toBe(result.test!.accuracy);
+    // Without patience every epoch runs.
+    const all = await finetune({ ...(await input(tmp(), small)), options: { ...options, patience: 0 } });
+    expect(all.history).toHaveLength(6);
+    expect(all.stoppedEarly).toBe(false);
+  });
 });

@@ -10,13 +10,29 @@ import {
   groupedBarChartSvg,
   markdownTable,
 } from '../io/index.ts';
-import type { ExperimentConfig, ExperimentTask, RunGroup, Variant } from './config.ts';
-import { variantKey } from './config.ts';
+import type { ExperimentConfig, ExperimentTask, RunGroup, TrainSentences, Variant } from './config.ts';
+import { groupBudgets, variantKey } from './config.ts';
 import { selectRecords } from './records.ts';
 import type { ExperimentRecord, RunRecord } from './runner.ts';
 import { type Summary, formatPoints, pairedDifference, summarize } from './stats.ts';
+import { decoderModel } from './settings.ts';
 
 type Metric = 'accuracy' | 'f1';
+
+/** The key of a floor: a task at a training budget. */
+export const floorKey = (task: ExperimentTask, budget: TrainSentences) => `${task} ${budget}`;
+
+/** The Brown training budget a record was run with (records from before budgets were recorded: the default). */
+const budgetOf = (r: RunRecord, fallback: TrainSentences): TrainSentences =>
+  r.task === 'synthetic'
+    ? fallback
+    : ((r.settings?.data as { trainSentences?: TrainSentences } | undefined)?.trainSentences ?? fallback);
+
+/**
+ * Whether a method sees the whole word when it labels it: every method but a causal decoder labeling a
+ * word's first subword (it cannot see the rest of its own word).
+ */
+export const seesWholeWord = (v: Variant) => !(v.method === 'causal' && v.labelSubword !== 'last');
 
 /** The score a task is judged by: span F1 for the span task, accuracy otherwise. */
 export const primaryMetric = (task: ExperimentTask): Metric => (task === 'names' ? 'f1' : 'accuracy');
@@ -89,6 +105,84 @@ function groupTable(group: RunGroup, records: RunRecord[], label: (v: Variant) =
   return markdownTable(head, rows);
 }
 
+/**
+ * Test accuracy against the most-frequent-label floor for every task and method of a group: a method that sees
+ * the whole word is expected above it (accuracy for every task, span F1 tasks included, since the floor is
+ * an accuracy); a causal decoder labeling first subwords is reported against it too.
+ */
+function floorCheck(
+  group: RunGroup,
+  records: RunRecord[],
+  label: (v: Variant) => string,
+  floors: Map<string, number>,
+  budget: TrainSentences,
+): string[] {
+  const below: string[] = [];
+  const rows = group.variants.map((v) => [
+    `${label(v)}${seesWholeWord(v) ? '' : ' (first subword: cannot see its whole word)'}`,
+    ...group.tasks.map((t) => {
+      const s = summarize([...scores(records, t, v, 'accuracy').values()]);
+      const floor = floors.get(floorKey(t, budget));
+      if (!Number.isFinite(s.mean) || floor === undefined) return '—';
+      const d = s.mean - floor;
+      if (d <= 0 && seesWholeWord(v)) below.push(`${label(v)} on ${t}`);
+      return `${d >= 0 ? '+' : ''}${(100 * d).toFixed(2)}`;
+    }),
+  ]);
+  return [
+    '### Against the most-frequent-label floor (test accuracy minus floor, points)',
+    '',
+    markdownTable(
+      [
+        'method',
+        ...group.tasks.map(
+          (t) => `${t} (floor ${(100 * (floors.get(floorKey(t, budget)) ?? Number.NaN)).toFixed(2)})`,
+        ),
+      ],
+      rows,
+    ),
+    '',
+    below.length
+      ? `**Below the floor although it sees the whole word:** ${below.join('; ')}.`
+      : 'Every method that sees the whole word is above the floor on every task (where it has runs).',
+  ];
+}
+
+/** Score against training sentences for each variant of the learning-curve group, with the floor at each size. */
+function learningCurve(
+  config: ExperimentConfig,
+  group: RunGroup,
+  records: RunRecord[],
+  label: (v: Variant) => string,
+  floors: Map<string, number> | undefined,
+): string[] {
+  const budgets = groupBudgets(config, group);
+  const out = [`## 5. ${group.title}`, ''];
+  for (const t of group.tasks) {
+    const m = primaryMetric(t);
+    const at = (b: TrainSentences) => records.filter((r) => budgetOf(r, config.data.trainSentences) === b);
+    const rows = group.variants.map((v) => [
+      label(v),
+      ...budgets.map((b) => formatPoints(summarize([...scores(at(b), t, v, m).values()]))),
+    ]);
+    if (floors)
+      rows.push([
+        'most-frequent-label floor',
+        ...budgets.map((b) => {
+          const f = floors.get(floorKey(t, b));
+          return f === undefined ? '—' : (100 * f).toFixed(2);
+        }),
+      ]);
+    out.push(
+      `### ${t} (${m === 'f1' ? 'span F1' : 'accuracy'})`,
+      '',
+      markdownTable(['method', ...budgets.map((b) => `${b} sentences`)], rows),
+      '',
+    );
+  }
+  return out;
+}
+
 /** What the report says about records it left out or matched the old way (nothing when there are none). */
 function logNotes(s: ReturnType<typeof selectRecords>): string[] {
   const notes: string[] = [];
@@ -114,8 +208,11 @@ export interface AggregateInput {
   configPath: string;
   /** The report being written, relative to where the command runs (for the commands it prints). */
   reportPath: string;
-  /** Per task: test accuracy of the most frequent label per word from the same training sentences. */
-  floors?: Partial<Record<ExperimentTask, number>>;
+  /**
+   * Test accuracy of the most frequent label per word from the same training sentences, per task and
+   * training budget (`floorKey`).
+   */
+  floors?: Map<string, number>;
   /** Hand-written discussion to include under question 3 (markdown), if any. */
   discussion?: string;
 }
@@ -132,8 +229,12 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
   const { config } = input;
   // Only records made with this config's settings (see records.ts): never a config above another's numbers.
   const selection = selectRecords(config, input.records, { acceptLegacy: true });
-  const { runs, pretrains } = selection;
-  const layers = config.pretrain.options.model?.layers ?? 4;
+  const { pretrains } = selection;
+  const defaultBudget = config.data.trainSentences;
+  // Every table but the learning curve reads the runs at the config's own training budget.
+  const allRuns = selection.runs;
+  const runs = allRuns.filter((r) => budgetOf(r, defaultBudget) === defaultBudget);
+  const layers = decoderModel(config).layers;
   const labelOf = (v: Variant) =>
     runs.find((r) => variantKey(r.variant) === variantKey(v))?.label ?? variantKey(v);
   const charts = new Map<string, string>();
@@ -142,7 +243,8 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
   const command = `pnpm reprise experiment ${input.configPath} --report ${input.reportPath}`;
   const planned = selection.planned.length;
   const done = runs.length;
-  const wall = runs.reduce((a, r) => a + r.wallSeconds, 0) + pretrains.reduce((a, r) => a + r.wallSeconds, 0);
+  const wall =
+    allRuns.reduce((a, r) => a + r.wallSeconds, 0) + pretrains.reduce((a, r) => a + r.wallSeconds, 0);
 
   out.push(
     '# Results: sequence repetition on small decoders trained here',
@@ -158,16 +260,16 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
     '',
     ...pretrains.map(
       (p) =>
-        `- ${p.backbone}: ${p.parameters.toLocaleString('en-US')} parameters, ${p.steps} pretraining steps (${p.backbone === 'decoder' ? 'causal LM' : 'masked LM'}), validation loss ${p.validationLoss?.toFixed(3) ?? '—'}, ${p.tokensPerSecond.toFixed(0)} tokens/s, ${(p.wallSeconds / 60).toFixed(1)} min`,
+        `- ${p.backbone}: ${p.parameters.toLocaleString('en-US')} parameters, ${p.steps} pretraining steps (${p.backbone === 'decoder' ? 'causal LM' : 'masked LM'}), validation loss ${p.validationLoss?.toFixed(3) ?? '—'} (perplexity ${p.validationLoss === null ? '—' : Math.exp(p.validationLoss).toFixed(1)}), ${p.tokensPerSecond.toFixed(0)} tokens/s, ${((p.source ? (p.pretrainingSeconds ?? 0) : p.wallSeconds) / 60).toFixed(1)} min${p.source ? ` (shipped: ${p.source.replace(/^.*?(backbones\/)/, '$1')})` : ''}`,
     ),
     `- data: ${config.data.trainSentences} training / ${config.data.devSentences} dev / ${config.data.testSentences} test Brown sentences (evenly spaced through each split); synthetic: ${config.data.synthetic.train} / ${config.data.synthetic.dev} / ${config.data.synthetic.test} sentences, ${config.data.synthetic.classes} classes (chance ${(100 / config.data.synthetic.classes).toFixed(0)}%)`,
     `- fine-tuning: ${JSON.stringify(config.finetune)}; seeds ${config.seeds.join(', ')}`,
     ...(input.floors
       ? [
-          `- floors (test accuracy of the most frequent label of each word in the same training sentences; unknown words get the most frequent label): ${Object.entries(
-            input.floors,
-          )
-            .map(([t, f]) => `${t} ${(100 * f!).toFixed(2)}`)
+          `- floors (test accuracy of the most frequent label of each word in the same training sentences; unknown words get the most frequent label): ${[
+            ...input.floors,
+          ]
+            .map(([k, f]) => `${k} ${(100 * f).toFixed(2)}`)
             .join(', ')}`,
         ]
       : []),
@@ -216,6 +318,7 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
     out.push(markdownTable(['task', 'ranking by mean (best first)'], rows), '');
     if (input.discussion) out.push(input.discussion.trim(), '');
     out.push(`### Scores of every method (${main.title})`, '', groupTable(main, runs, labelOf), '');
+    if (input.floors) out.push(...floorCheck(main, runs, labelOf, input.floors, defaultBudget), '');
     for (const t of main.tasks) {
       const m = primaryMetric(t);
       const bars: BarRow[] = main.variants.map((v) => {
@@ -329,7 +432,12 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
     out.push('![early exit](results/early-exit.svg)', '');
   }
 
-  const ablations = config.groups.filter((g) => g.name !== 'main' && g.name !== 'early-exit');
+  const curve = config.groups.find((g) => g.name === 'learning-curve');
+  if (curve) out.push(...learningCurve(config, curve, allRuns, labelOf, input.floors), '');
+
+  const ablations = config.groups.filter(
+    (g) => g.name !== 'main' && g.name !== 'early-exit' && g.name !== 'learning-curve',
+  );
   if (ablations.length) out.push('## Ablations the paper did not run', '');
   for (const g of ablations) {
     out.push(`### ${g.title}`, '', groupTable(g, runs, labelOf), '');

@@ -56,6 +56,7 @@ const FINETUNE: Record<keyof Omit<FinetuneOptions, 'seed' | 'method' | 'r' | 'la
   lastCopyOnly: bool,
   headDropout: num(0, 1, { maxExclusive: true }),
   epochs: int(1),
+  patience: int(0),
   batchSize: int(1),
   lr: num(0, Number.POSITIVE_INFINITY, { minExclusive: true }),
   weightDecay: num(0, Number.POSITIVE_INFINITY),
@@ -78,6 +79,10 @@ const VARIANT: Record<keyof Variant, Spec> = {
 };
 
 const seeds = list(int(0));
+const TRAIN_SENTENCES = leaf(
+  'an integer ≥ 1 or "all"',
+  (v) => v === 'all' || (Number.isInteger(v) && (v as number) >= 1),
+);
 
 const GROUP: Record<keyof RunGroup, Spec> = {
   name: leaf('a non-empty string', (v) => typeof v === 'string' && v.length > 0),
@@ -85,14 +90,18 @@ const GROUP: Record<keyof RunGroup, Spec> = {
   tasks: list(oneOf(EXPERIMENT_TASKS)),
   variants: list(object({ ...opt(VARIANT), method: VARIANT.method })),
   seeds,
+  trainSentences: list(TRAIN_SENTENCES),
 };
+
+const directory = leaf('a directory path (a non-empty string)', (v) => typeof v === 'string' && v.length > 0);
 
 export const EXPERIMENT_SCHEMA = object({
   name: leaf('a word (letters, digits, . _ -)', (v) => typeof v === 'string' && /^[\w.-]+$/.test(v)),
   seeds,
-  pretrain: object({ options: object(opt(PRETRAIN)), encoder: bool }),
+  pretrain: optional(object({ options: object(opt(PRETRAIN)), encoder: bool })),
+  backbones: optional(object({ decoder: directory, encoder: optional(directory) })),
   data: object({
-    trainSentences: int(1),
+    trainSentences: TRAIN_SENTENCES,
     devSentences: int(1),
     testSentences: int(1),
     synthetic: object({
@@ -105,5 +114,7 @@ export const EXPERIMENT_SCHEMA = object({
     }),
   }),
   finetune: object(opt(FINETUNE)),
-  groups: list(object({ ...GROUP, seeds: optional(GROUP.seeds) })),
+  groups: list(
+    object({ ...GROUP, seeds: optional(GROUP.seeds), trainSentences: optional(GROUP.trainSentences) }),
+  ),
 });

@@ -6,13 +6,14 @@
  * the list of runs, each with a stable id (a run shared by two groups is run once).
  */
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { TransformerConfig } from '@reprise/model';
 import type { FinetuneOptions } from '../training/finetune.ts';
 import { type Method, type MethodOptions, methodLabel } from '../training/methods.ts';
 import type { PretrainOptions } from '../training/pretrain.ts';
 import { EXPERIMENT_SCHEMA, EXPERIMENT_TASKS } from './config-schema.ts';
 import { quote, validate } from './schema.ts';
-import { backboneModel } from './settings.ts';
+import { decoderModel } from './settings.ts';
 
 export { EXPERIMENT_TASKS };
 export type ExperimentTask = (typeof EXPERIMENT_TASKS)[number];
@@ -37,7 +38,15 @@ export interface RunGroup {
   variants: Variant[];
   /** Seeds for this group (default: the experiment's). */
   seeds?: number[];
+  /**
+   * Brown training sentences of this group's runs, one set of runs per entry (default: `data.trainSentences`
+   * only): a learning curve lists several. The synthetic task keeps its own budget.
+   */
+  trainSentences?: TrainSentences[];
 }
+
+/** A number of Brown training sentences, or the whole training split. */
+export type TrainSentences = number | 'all';
 
 export type FinetuneDefaults = Partial<Omit<FinetuneOptions, 'seed' | 'method' | 'r' | 'layer'>>;
 /** What the config may set of the pretraining options (`model.kind` is set per backbone). */
@@ -49,15 +58,21 @@ export interface ExperimentConfig {
   name: string;
   /** Fine-tuning seeds (the default of every group). */
   seeds: number[];
-  pretrain: {
+  /** Backbones pretrained by the runner (exactly one of `pretrain` and `backbones` is given). */
+  pretrain?: {
     /** Shared by both backbones (the encoder changes only `model.kind`). */
     options: ExperimentPretrainOptions;
     /** Pretrain a masked-LM encoder of the same size on the same text and budget (needed by `encoder` runs). */
     encoder: boolean;
   };
+  /**
+   * Backbones pretrained beforehand (e.g. the shipped ones in `backbones/`): checkpoint directories, relative to
+   * the config file. `encoder` is needed by `encoder` runs.
+   */
+  backbones?: { decoder: string; encoder?: string };
   data: {
     /** Sentences of each Brown split used (evenly spaced through the split, so every genre is in). */
-    trainSentences: number;
+    trainSentences: TrainSentences;
     devSentences: number;
     testSentences: number;
     synthetic: {
@@ -80,6 +95,8 @@ export interface RunSpec {
   task: ExperimentTask;
   variant: Variant;
   seed: number;
+  /** Brown training sentences of the run (the synthetic task has its own budget). */
+  trainSentences: TrainSentences;
   /** The groups this run belongs to. */
   groups: string[];
 }
@@ -109,24 +126,57 @@ export function variantLabel(v: Variant, layers: number): string {
   return extras.length ? `${base} (${extras.join(', ')})` : base;
 }
 
+/** The training budgets of a group's Brown runs. */
+export const groupBudgets = (config: ExperimentConfig, group: RunGroup): TrainSentences[] =>
+  group.trainSentences ?? [config.data.trainSentences];
+
+/** task/variant/seed, with the training budget in between when it is not the config's default. */
+export function runId(
+  config: ExperimentConfig,
+  task: ExperimentTask,
+  variant: Variant,
+  seed: number,
+  trainSentences: TrainSentences = config.data.trainSentences,
+): string {
+  const budget = trainSentences === config.data.trainSentences ? '' : `train-${trainSentences}/`;
+  return `${task}/${budget}${variantKey(variant)}/seed${seed}`;
+}
+
+/**
+ * The runs of every group, each once (a run shared by two groups is run once), ordered seed by seed: the
+ * first seed of every run comes first, so a grid cut short still covers every cell once.
+ */
 export function expandRuns(config: ExperimentConfig): RunSpec[] {
   const runs = new Map<string, RunSpec>();
   for (const group of config.groups) {
     for (const task of group.tasks) {
-      for (const variant of group.variants) {
-        for (const seed of group.seeds ?? config.seeds) {
-          const id = `${task}/${variantKey(variant)}/seed${seed}`;
-          const existing = runs.get(id);
-          if (existing) existing.groups.push(group.name);
-          else runs.set(id, { id, task, variant, seed, groups: [group.name] });
+      const budgets = task === 'synthetic' ? [config.data.trainSentences] : groupBudgets(config, group);
+      for (const trainSentences of budgets) {
+        for (const variant of group.variants) {
+          for (const seed of group.seeds ?? config.seeds) {
+            const id = runId(config, task, variant, seed, trainSentences);
+            const existing = runs.get(id);
+            if (existing) existing.groups.push(group.name);
+            else runs.set(id, { id, task, variant, seed, trainSentences, groups: [group.name] });
+          }
         }
       }
     }
   }
-  return [...runs.values()];
+  const seedRank = (run: RunSpec) => {
+    const group = config.groups.find((g) => g.name === run.groups[0])!;
+    return (group.seeds ?? config.seeds).indexOf(run.seed);
+  };
+  return [...runs.values()]
+    .map((run, order) => ({ run, order, rank: seedRank(run) }))
+    .sort((a, b) => a.rank - b.rank || a.order - b.order)
+    .map((x) => x.run);
 }
 
-/** Reads and validates an experiment file; every problem names the file and the field. */
+/**
+ * Reads and validates an experiment file; every problem names the file and the field. Backbone directories
+ * are resolved against the file's directory.
+ */
 export function loadExperimentConfig(path: string): ExperimentConfig {
   let raw: unknown;
   try {
@@ -134,21 +184,37 @@ export function loadExperimentConfig(path: string): ExperimentConfig {
   } catch (e) {
     throw new Error(`${path}: not a readable JSON file (${(e as Error).message})`);
   }
-  return validateExperimentConfig(raw, path);
+  return validateExperimentConfig(raw, path, dirname(path));
 }
 
-/** Checks the shape of every field (one declaration each, in `config-schema.ts`), then the relations between them. */
-export function validateExperimentConfig(raw: unknown, source: string): ExperimentConfig {
+/**
+ * Checks the shape of every field (one declaration each, in `config-schema.ts`), then the relations between
+ * them. Relative `backbones` directories are resolved against `baseDir` (the returned config holds absolute
+ * paths) and their model configs are read, so that layer numbers can be checked against them.
+ */
+export function validateExperimentConfig(raw: unknown, source: string, baseDir = '.'): ExperimentConfig {
   validate(EXPERIMENT_SCHEMA, raw, source);
   const c = raw as ExperimentConfig;
   const fail = (path: string, message: string): never => {
     throw new Error(`${source}: ${path} ${message}`);
   };
+  if ((c.pretrain === undefined) === (c.backbones === undefined))
+    fail(
+      'pretrain',
+      `and backbones: exactly one must be given (pretrain: options to pretrain backbones here; backbones: directories of pretrained ones), found ${c.pretrain ? 'both' : 'neither'}`,
+    );
+  if (c.backbones) {
+    const resolved = Object.fromEntries(
+      Object.entries(c.backbones).map(([kind, dir]) => [kind, resolve(baseDir, dir)]),
+    );
+    c.backbones = resolved as ExperimentConfig['backbones'];
+  }
   let model: Omit<TransformerConfig, 'vocabSize'>;
   try {
-    model = backboneModel(c.pretrain.options, 'decoder');
+    model = decoderModel(c);
   } catch (e) {
-    return fail('pretrain.options.model', `is not a valid model: ${(e as Error).message}`);
+    const at = c.pretrain ? 'pretrain.options.model' : 'backbones.decoder';
+    return fail(at, `is not a valid model: ${(e as Error).message}`);
   }
   const syn = c.data.synthetic;
   if (syn.minWords > syn.maxWords)
@@ -170,8 +236,13 @@ export function validateExperimentConfig(raw: unknown, source: string): Experime
     names.add(group.name);
     for (const [j, v] of group.variants.entries()) {
       const path = `groups[${i}].variants[${j}]`;
-      if (v.method === 'encoder' && !c.pretrain.encoder)
-        fail(path, 'is an encoder run, but pretrain.encoder is false (no encoder is pretrained)');
+      if (v.method === 'encoder' && !(c.pretrain?.encoder || c.backbones?.encoder))
+        fail(
+          path,
+          c.pretrain
+            ? 'is an encoder run, but pretrain.encoder is false (no encoder is pretrained)'
+            : 'is an encoder run, but backbones.encoder is not given',
+        );
       if (v.method === 'unmask-layers' && !(v.unmaskedLayers ?? c.finetune.unmaskedLayers)?.length)
         fail(
           `${path}.unmaskedLayers`,

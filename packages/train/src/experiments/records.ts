@@ -8,13 +8,7 @@
  */
 import { type ExperimentConfig, type RunSpec, expandRuns } from './config.ts';
 import type { ExperimentRecord, PretrainRecord, RunRecord } from './runner.ts';
-import {
-  type BackboneKind,
-  type RunSettings,
-  backboneSettings,
-  runSettings,
-  settingsHash,
-} from './settings.ts';
+import { type RunSettings, backboneKinds, backboneSettings, runSettings, settingsHash } from './settings.ts';
 
 export interface PlannedRun extends RunSpec {
   settings: RunSettings;
@@ -92,8 +86,7 @@ export function selectRecords(
   }
   const order = new Map(records.map((r, i) => [r, i]));
   out.runs.sort((a, b) => order.get(a)! - order.get(b)!);
-  const kinds: BackboneKind[] = config.pretrain.encoder ? ['decoder', 'encoder'] : ['decoder'];
-  for (const kind of kinds) {
+  for (const kind of backboneKinds(config)) {
     const own = records.filter((r): r is PretrainRecord => r.kind === 'pretrain' && r.backbone === kind);
     const { chosen, legacy } = pick(own, settingsHash(backboneSettings(config, kind)), o.acceptLegacy);
     if (chosen) out.pretrains.push(chosen);

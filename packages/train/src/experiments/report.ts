@@ -6,8 +6,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { writeFileAtomic } from '../io/index.ts';
 import { tagFloor } from '../training/tasks.ts';
-import { type AggregateOutput, aggregate } from './aggregate.ts';
-import type { ExperimentConfig, ExperimentTask } from './config.ts';
+import { type AggregateOutput, aggregate, floorKey } from './aggregate.ts';
+import { type ExperimentConfig, groupBudgets } from './config.ts';
 import { RUNS_LOG, readExperimentLog } from './runner.ts';
 import { experimentTaskData } from './task-data.ts';
 
@@ -43,13 +43,16 @@ export async function writeExperimentReport(input: ReportInput): Promise<Aggrega
   return counts;
 }
 
-/** The most-frequent-label floor of every task in the grid, from the data the runs used. */
-function floors(config: ExperimentConfig): Partial<Record<ExperimentTask, number>> {
-  const tasks = [...new Set(config.groups.flatMap((g) => g.tasks))];
-  return Object.fromEntries(
-    tasks.map((t) => {
-      const data = experimentTaskData(t, config.data);
-      return [t, tagFloor(data.train, data.test)];
-    }),
-  );
+/** The most-frequent-label floor of every task and training budget in the grid, from the data the runs used. */
+function floors(config: ExperimentConfig): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const group of config.groups)
+    for (const t of group.tasks)
+      for (const budget of t === 'synthetic' ? [config.data.trainSentences] : groupBudgets(config, group)) {
+        const key = floorKey(t, budget);
+        if (out.has(key)) continue;
+        const data = experimentTaskData(t, config.data, budget);
+        out.set(key, tagFloor(data.train, data.test));
+      }
+  return out;
 }

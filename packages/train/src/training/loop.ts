@@ -23,8 +23,8 @@ export interface StepLoopOptions {
   /** The loss of step `step` (a scalar on the graph) and the tokens it covered. */
   lossAt(step: number): { loss: Tensor; tokens: number };
   onStep?(info: StepInfo): void;
-  /** Runs after each step (with the number of steps done); the loop waits for it. */
-  afterStep?(stepsDone: number): Promise<void>;
+  /** Runs after each step (with the number of steps done); the loop waits for it and ends early on 'stop'. */
+  afterStep?(stepsDone: number): Promise<void | 'stop'>;
 }
 
 /** The exit code of an interrupted command: 128 + SIGINT, the shell's convention. */
@@ -64,7 +64,7 @@ export function requestInterrupt(on = true): void {
  */
 export const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** Runs the steps; returns the number of steps done (less than totalSteps when interrupted). */
+/** Runs the steps; returns the number of steps done (less than totalSteps when interrupted or stopped early). */
 export async function runSteps(o: StepLoopOptions): Promise<number> {
   let window = { start: performance.now(), tokens: 0 };
   for (let step = o.startStep; step < o.totalSteps; step++) {
@@ -94,7 +94,7 @@ export async function runSteps(o: StepLoopOptions): Promise<number> {
       tokensPerSecond: window.tokens / seconds,
     });
     if (seconds > 30) window = { start: performance.now(), tokens: 0 };
-    await o.afterStep?.(step + 1);
+    if ((await o.afterStep?.(step + 1)) === 'stop') return step + 1;
   }
   return o.totalSteps;
 }

@@ -4,7 +4,7 @@
  * text, periodic checkpoints with optimizer state, exact resume, and a checkpoint on Ctrl-C.
  */
 import { join } from 'node:path';
-import { AdamW, type Device, tidy, warmupCosine } from '@reprise/core';
+import { AdamW, type Device, warmupCosine } from '@reprise/core';
 import { Transformer, type TransformerConfig, makeConfig } from '@reprise/model';
 import {
   METRICS_FILE,
@@ -18,7 +18,8 @@ import { type BpeTokenizer, trainBpe } from '../tokenizer/index.ts';
 import { type BackboneConfigFile, loadBackbone, saveBackbone } from './backbone-checkpoint.ts';
 import type { EventSink } from './events.ts';
 import { type TokenStream, lmBatch, tokenStream } from './lm-batches.ts';
-import { isInterrupted, recordStep, runSteps, yieldToEventLoop } from './loop.ts';
+import { lmBatchFrame, lmEvalLoss } from './lm-eval.ts';
+import { isInterrupted, recordStep, runSteps } from './loop.ts';
 import { optimizerFromHost, optimizerToHost } from './weights.ts';
 
 export interface PretrainOptions {
@@ -154,30 +155,20 @@ export async function pretrain(input: PretrainInput): Promise<PretrainResult> {
   const log = new MetricsLog(outDir);
   const losses: PretrainResult['losses'] = [];
   const validation: PretrainResult['validation'] = [];
-  const lengths = device.full([o.batchSize], o.context, 'i32');
-  const positions = device.tensor(
-    Int32Array.from({ length: o.batchSize * o.context }, (_, i) => i % o.context),
-    [o.batchSize, o.context],
-    'i32',
-  );
+  const frame = lmBatchFrame(device, o.batchSize, o.context);
   const lossOf = (stream: TokenStream, index: number, seed: number, train: boolean) => {
     const b = lmBatch(stream, o.batchSize, seed, index, objective, tokenizer);
     const shape = [b.batch, b.context];
     return model.lmLoss(device.tensor(b.inputs, shape, 'i32'), device.tensor(b.targets, shape, 'i32'), {
-      lengths,
-      positions,
+      ...frame,
       train,
     });
   };
   const validate = async (step: number) => {
-    let total = 0;
-    for (let i = 0; i < o.evalBatches; i++) {
-      const loss = tidy(() => lossOf(devStream, i, 12345, false).detach());
-      total += await loss.item();
-      loss.dispose();
-      await yieldToEventLoop(); // the CPU backend never waits: let a Ctrl-C in
-    }
-    const loss = total / o.evalBatches;
+    const loss = await lmEvalLoss(model, tokenizer, devStream, {
+      batchSize: o.batchSize,
+      batches: o.evalBatches,
+    });
     validation.push({ step, loss, perplexity: Math.exp(loss) });
     log.log({ phase: 'pretrain', step, val_loss: loss, val_perplexity: Math.exp(loss) });
     onEvent({ type: 'eval', step, metrics: { val_loss: loss, val_perplexity: Math.exp(loss) } });
@@ -227,7 +218,7 @@ export async function pretrain(input: PretrainInput): Promise<PretrainResult> {
     onEvent({ type: 'checkpoint', path: finalDir, reason: 'final' });
   }
   optimizer.dispose();
-  for (const t of [lengths, positions]) t.dispose();
+  for (const t of [frame.lengths, frame.positions]) t.dispose();
   return {
     model,
     tokenizer,

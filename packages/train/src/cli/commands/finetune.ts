@@ -135,7 +135,18 @@ export function registerFinetune(program: Command): void {
           .choices(['first', 'last'])
           .default('first'),
       )
-      .option('--epochs <n>', 'epochs', intArg('--epochs', 1), d.epochs)
+      .option(
+        '--epochs <n>',
+        'most epochs (the learning rate decays over all of them)',
+        intArg('--epochs', 1),
+        d.epochs,
+      )
+      .option(
+        '--patience <n>',
+        'early stopping: end once dev has not improved for n epochs (0: train every epoch; the best epoch is kept either way)',
+        intArg('--patience'),
+        d.patience,
+      )
       .option('--batch-size <n>', 'sentences per step', intArg('--batch-size', 1), d.batchSize)
       .option('--lr <x>', 'learning rate (linear decay)', positiveArg('--lr'), d.lr)
       .option(
@@ -179,6 +190,7 @@ export function registerFinetune(program: Command): void {
         lastCopyOnly: !a.fullLastLayer,
         labelSubword: a.labelSubword,
         epochs: a.epochs,
+        patience: a.patience,
         batchSize: a.batchSize,
         lr: a.lr,
         warmupRatio: a.warmupRatio,
