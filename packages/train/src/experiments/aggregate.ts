@@ -14,8 +14,8 @@ import type { ExperimentConfig, ExperimentTask, RunGroup, TrainSentences, Varian
 import { groupBudgets, variantKey } from './config.ts';
 import { selectRecords } from './records.ts';
 import type { ExperimentRecord, RunRecord } from './runner.ts';
-import { type Summary, formatPoints, pairedDifference, summarize } from './stats.ts';
 import { decoderModel } from './settings.ts';
+import { type Summary, formatPoints, pairedDifference, summarize } from './stats.ts';
 
 type Metric = 'accuracy' | 'f1';
 

@@ -18,6 +18,7 @@ import { loadBackbone } from '../training/backbone-checkpoint.ts';
 import type { EventSink } from '../training/events.ts';
 import { finetune } from '../training/finetune.ts';
 import { pretrain } from '../training/pretrain.ts';
+import { readPretrainingFacts } from '../training/pretraining-facts.ts';
 import type { TaskData } from '../training/tasks.ts';
 import { type ExperimentConfig, type ExperimentTask, type Variant, variantLabel } from './config.ts';
 import { type PlannedRun, selectRecords } from './records.ts';
@@ -27,13 +28,12 @@ import {
   type RunSettings,
   backboneOf,
   backboneSettings,
-  givenBackboneDir,
   finetuneOptions,
+  givenBackboneDir,
   pretrainOptions,
   settingsChanges,
   settingsHash,
 } from './settings.ts';
-import { readPretrainingFacts } from '../training/pretraining-facts.ts';
 import { experimentTaskData } from './task-data.ts';
 
 export const RUNS_LOG = 'runs.jsonl';
