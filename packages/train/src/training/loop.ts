@@ -24,7 +24,7 @@ export interface StepLoopOptions {
   lossAt(step: number): { loss: Tensor; tokens: number };
   onStep?(info: StepInfo): void;
   /** Runs after each step (with the number of steps done); the loop waits for it and ends early on 'stop'. */
-  afterStep?(stepsDone: number): Promise<void | 'stop'>;
+  afterStep?(stepsDone: number): Promise<unknown>;
 }
 
 /** The exit code of an interrupted command: 128 + SIGINT, the shell's convention. */
