@@ -18,6 +18,27 @@ export interface BlockContext {
   rotary: RotaryTables | null;
   /** Dropout probability on the residual branches and a fresh seed per call, or null outside training. */
   dropout: { p: number; nextSeed: () => number } | null;
+  /** Called with the block's attention inputs and output, for analysis (see AttentionTap). */
+  onAttention?: (tap: AttentionTap) => void;
+}
+
+/**
+ * What one block's attention saw, handed to `onAttention` so that analysis can compute attention probabilities
+ * (the fused kernels never materialize them): softmax(q·kᵀ/√d) per head under the block's mask, times v, is
+ * `attended`. The tensors belong to the forward pass: `keep` those needed after its scope closes.
+ */
+export interface AttentionTap {
+  /** 0-based block index. */
+  layer: number;
+  /** [B, Tq, D] queries after rotary (Tq = T unless the block computes chosen rows only). */
+  q: Tensor;
+  /** [B, T, D] keys after rotary. */
+  k: Tensor;
+  /** [B, T, D] values. */
+  v: Tensor;
+  /** [B, Tq, D] the heads' attention outputs, before the output projection. */
+  attended: Tensor;
+  causal: boolean;
 }
 
 /**
@@ -74,6 +95,7 @@ export function runBlock(params: ParamMap, layer: number, x: Tensor, ctx: BlockC
       .add(out.bias);
     attended = mergeHeads(matmul(scores.softmax(-1), vh));
   }
+  ctx.onAttention?.({ layer, q, k, v, attended, causal: ctx.causal });
   x = addBranch(rowsOf(x), attended, p.projW, p.projB, ctx);
   const hidden = matmul(layerNorm(x, p.ln2W, p.ln2B), p.fcW, { bias: p.fcB }).gelu();
   return addBranch(x, hidden, p.outW, p.outB, ctx);

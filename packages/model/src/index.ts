@@ -21,5 +21,6 @@ export {
   lastCopyStart,
 } from './repetition.ts';
 export { type HiddenOptions, Transformer } from './transformer.ts';
+export type { AttentionTap } from './block.ts';
 export { type LabelerOptions, IGNORE_LABEL, SequenceLabeler } from './labeler.ts';
 export { type RotaryTables, rotaryTables, rotaryAt, applyRotary } from './rotary.ts';

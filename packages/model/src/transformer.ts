@@ -13,7 +13,7 @@ import {
   layerNorm,
   matmul,
 } from '@reprise/core';
-import { type BlockContext, type OutputRows, runBlock } from './block.ts';
+import { type AttentionTap, type BlockContext, type OutputRows, runBlock } from './block.ts';
 import { type TransformerConfig, parameterCount, validateConfig } from './config.ts';
 import { type MaskPolicy, causalLayers } from './masks.ts';
 import { type ParamMap, initParams, isNoDecay, paramShapes } from './params.ts';
@@ -34,6 +34,8 @@ export interface HiddenOptions {
   train?: boolean;
   /** Compute the last block run for these rows only (see OutputRows). */
   outputRows?: OutputRows;
+  /** Called once per block run with its attention's inputs and output (analysis only, see AttentionTap). */
+  onAttention?: (tap: AttentionTap) => void;
 }
 
 export class Transformer {
@@ -158,6 +160,7 @@ export class Transformer {
         positions: rotary ? options.positions : null,
         rotary,
         dropout: drop,
+        onAttention: options.onAttention,
       };
       x = runBlock(this.params, l, x, ctx, l === layers - 1 ? options.outputRows : undefined);
     }

@@ -28,6 +28,18 @@ export {
 } from './training/methods.ts';
 export { type Evaluation, evaluate, predictWords } from './training/evaluate.ts';
 export { loadBackbone, saveBackbone } from './training/backbone-checkpoint.ts';
+export {
+  type HalfScore,
+  type InductionOptions,
+  type InductionScore,
+  inductionScore,
+  repeatedRandomSequences,
+} from './analysis/induction.ts';
+export {
+  type TwinAttention,
+  type TwinAttentionOptions,
+  attentionToTwin,
+} from './analysis/attention-to-twin.ts';
 export { loadLabeler, saveLabeler } from './training/labeler-checkpoint.ts';
 export {
   type ConllTaskOptions,

@@ -1,7 +1,7 @@
 /**
- * @file The `reprise` command: pretrain, finetune, eval, predict, demo, experiment. Exit codes: 0 done, 1 an error
- * (its message on stderr), 130 interrupted: the first Ctrl-C during training finishes the step, saves a checkpoint
- * and prints how to resume; a second Ctrl-C exits at once (see `interrupt.ts`).
+ * @file The `reprise` command: pretrain, finetune, eval, predict, demo, experiment, inspect. Exit codes: 0 done,
+ * 1 an error (its message on stderr), 130 interrupted: the first Ctrl-C during training finishes the step, saves a
+ * checkpoint and prints how to resume; a second Ctrl-C exits at once (see `interrupt.ts`).
  */
 import { Command } from 'commander';
 import { installInterruptHandler } from '../training/loop.ts';
@@ -9,8 +9,10 @@ import { registerDemo } from './commands/demo.ts';
 import { registerEval } from './commands/evaluate.ts';
 import { registerExperiment } from './commands/experiment.ts';
 import { registerFinetune } from './commands/finetune.ts';
+import { registerInspect } from './commands/inspect.ts';
 import { registerPredict } from './commands/predict.ts';
 import { registerPretrain } from './commands/pretrain.ts';
+import { registerShip } from './commands/ship.ts';
 import { EXIT_INTERRUPTED, InterruptedError } from './interrupt.ts';
 
 const program = new Command('reprise')
@@ -34,6 +36,8 @@ for (const register of [
   registerPredict,
   registerDemo,
   registerExperiment,
+  registerInspect,
+  registerShip,
 ])
   register(program);
 

@@ -79,7 +79,7 @@ const VARIANT: Record<keyof Variant, Spec> = {
 };
 
 const seeds = list(int(0));
-const TRAIN_SENTENCES = leaf(
+const SENTENCES = leaf(
   'an integer ≥ 1 or "all"',
   (v) => v === 'all' || (Number.isInteger(v) && (v as number) >= 1),
 );
@@ -90,7 +90,7 @@ const GROUP: Record<keyof RunGroup, Spec> = {
   tasks: list(oneOf(EXPERIMENT_TASKS)),
   variants: list(object({ ...opt(VARIANT), method: VARIANT.method })),
   seeds,
-  trainSentences: list(TRAIN_SENTENCES),
+  trainSentences: list(SENTENCES),
 };
 
 const directory = leaf('a directory path (a non-empty string)', (v) => typeof v === 'string' && v.length > 0);
@@ -101,9 +101,9 @@ export const EXPERIMENT_SCHEMA = object({
   pretrain: optional(object({ options: object(opt(PRETRAIN)), encoder: bool })),
   backbones: optional(object({ decoder: directory, encoder: optional(directory) })),
   data: object({
-    trainSentences: TRAIN_SENTENCES,
-    devSentences: int(1),
-    testSentences: int(1),
+    trainSentences: SENTENCES,
+    devSentences: SENTENCES,
+    testSentences: SENTENCES,
     synthetic: object({
       train: int(1),
       dev: int(1),

@@ -45,7 +45,7 @@ export interface RunGroup {
   trainSentences?: TrainSentences[];
 }
 
-/** A number of Brown training sentences, or the whole training split. */
+/** A number of Brown sentences of a split, or the whole split. */
 export type TrainSentences = number | 'all';
 
 export type FinetuneDefaults = Partial<Omit<FinetuneOptions, 'seed' | 'method' | 'r' | 'layer'>>;
@@ -73,8 +73,8 @@ export interface ExperimentConfig {
   data: {
     /** Sentences of each Brown split used (evenly spaced through the split, so every genre is in). */
     trainSentences: TrainSentences;
-    devSentences: number;
-    testSentences: number;
+    devSentences: TrainSentences;
+    testSentences: TrainSentences;
     synthetic: {
       train: number;
       dev: number;

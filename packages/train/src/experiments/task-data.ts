@@ -6,9 +6,9 @@ import { type LabeledSentence, brownTask, nameLabels, syntheticSentences } from 
 import type { TaskData } from '../training/tasks.ts';
 import type { ExperimentConfig, ExperimentTask, TrainSentences } from './config.ts';
 
-/** `n` items spread evenly over `items` (all of them when n ≥ length), in order. */
-export function evenly<T>(items: readonly T[], n: number): T[] {
-  if (n >= items.length) return [...items];
+/** `n` items spread evenly over `items` (all of them when n is 'all' or ≥ length), in order. */
+export function evenly<T>(items: readonly T[], n: number | 'all'): T[] {
+  if (n === 'all' || n >= items.length) return [...items];
   return Array.from({ length: n }, (_, i) => items[Math.floor((i * items.length) / n)]!);
 }
 
@@ -26,10 +26,7 @@ export function experimentTaskData(
   }
   return {
     name: `brown/${task}`,
-    train: evenly(
-      brownTask(task, 'train'),
-      trainSentences === 'all' ? Number.POSITIVE_INFINITY : trainSentences,
-    ),
+    train: evenly(brownTask(task, 'train'), trainSentences),
     dev: evenly(brownTask(task, 'dev'), data.devSentences),
     test: evenly(brownTask(task, 'test'), data.testSentences),
     spanView: task === 'pos-brown' ? nameLabels : undefined,
