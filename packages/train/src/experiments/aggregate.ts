@@ -269,7 +269,7 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
           `- floors (test accuracy of the most frequent label of each word in the same training sentences; unknown words get the most frequent label): ${[
             ...input.floors,
           ]
-            .map(([k, f]) => `${k} ${(100 * f).toFixed(2)}`)
+            .map(([k, f]) => `${k.replace(' ', ' (')} sentences) ${(100 * f).toFixed(2)}`)
             .join(', ')}`,
         ]
       : []),
@@ -279,24 +279,37 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
   );
 
   if (main) {
-    const causal = main.variants.find((v) => v.method === 'causal');
+    const causal = main.variants.find((v) => v.method === 'causal' && v.labelSubword !== 'last');
+    const causalLast = main.variants.find((v) => v.method === 'causal' && v.labelSubword === 'last');
+    // SR runs of the main table, and a plain SR r = 8 from any group (it may run on fewer tasks and seeds).
+    const plainSr = (v: Variant) =>
+      v.method === 'sr' && v.layer === undefined && !v.separator && v.lastCopyOnly !== false;
     const srs = main.variants.filter((v) => v.method === 'sr');
+    const r8 = config.groups
+      .flatMap((g) => g.variants)
+      .find((v) => plainSr(v) && v.positions === undefined && (v.r ?? 1) === 8);
+    if (r8 && !srs.some((v) => variantKey(v) === variantKey(r8))) srs.push(r8);
     out.push('## 1. Does SR (r ≥ 1) beat the causal decoder?', '');
     if (causal && srs.length) {
       const rows: string[][] = [];
       for (const t of main.tasks) {
         const m = primaryMetric(t);
-        const base = scores(runs, t, causal, m);
         for (const v of srs) {
-          const d = pairedDifference(scores(runs, t, v, m), base);
-          rows.push([t, labelOf(v), signed(d), verdict(d, 'SR better', 'SR worse')]);
+          const row = [t, labelOf(v)];
+          for (const base of [causal, causalLast]) {
+            if (!base) continue;
+            const d = pairedDifference(scores(runs, t, v, m), scores(runs, t, base, m));
+            row.push(signed(d), verdict(d, 'SR better', 'SR worse'));
+          }
+          rows.push(row);
         }
       }
-      out.push(markdownTable(['task', 'method', 'minus causal r=0 (points)', 'verdict'], rows), '');
+      const head = ['task', 'method', 'minus causal r=0, first subword (points)', 'verdict'];
+      if (causalLast) head.push('minus causal r=0, last subword (points)', 'verdict');
+      out.push(markdownTable(head, rows), '');
     }
     out.push('## 2. Does r = 8 degrade against r = 2?', '');
-    const r2 = srs.find((v) => (v.r ?? 1) === 2);
-    const r8 = srs.find((v) => (v.r ?? 1) === 8);
+    const r2 = srs.find((v) => plainSr(v) && v.positions === undefined && (v.r ?? 1) === 2);
     if (r2 && r8) {
       const rows = main.tasks.map((t) => {
         const m = primaryMetric(t);

@@ -142,6 +142,19 @@ export function finetuneOptions(config: ExperimentConfig, run: RunSpec): Finetun
   };
 }
 
+/**
+ * Fine-tuning options added after runs were first logged, with the value that behaves as before they existed.
+ * Left out of a run's settings at that value, so that the records logged before them keep their hash.
+ */
+const NEUTRAL_LATER_OPTIONS: Partial<FinetuneOptions> = { patience: 0 };
+
+function withoutNeutralLaterOptions(o: FinetuneOptions): FinetuneOptions {
+  const out: Partial<FinetuneOptions> = { ...o };
+  for (const [k, neutral] of Object.entries(NEUTRAL_LATER_OPTIONS))
+    if (out[k as keyof FinetuneOptions] === neutral) delete out[k as keyof FinetuneOptions];
+  return out as FinetuneOptions;
+}
+
 export const backboneOf = (run: RunSpec): BackboneKind =>
   run.variant.method === 'encoder' ? 'encoder' : 'decoder';
 
@@ -151,7 +164,7 @@ export function runSettings(config: ExperimentConfig, run: RunSpec): RunSettings
     task: run.task,
     seed: run.seed,
     backbone: backboneSettings(config, backboneOf(run)),
-    finetune: finetuneOptions(config, run),
+    finetune: withoutNeutralLaterOptions(finetuneOptions(config, run)),
     data: run.task === 'synthetic' ? { synthetic } : { ...brown, trainSentences: run.trainSentences },
   };
 }
