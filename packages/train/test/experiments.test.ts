@@ -331,6 +331,9 @@ describe('run settings and their hash', () => {
     expect(hashAfter((c) => (c.data.synthetic.train = 13))).not.toBe(run.settingsHash);
     // A default spelled out is the same setting; when to checkpoint cannot change the weights.
     expect(hashAfter((c) => (c.finetune.weightDecay = 0.05))).toBe(run.settingsHash);
+    // An option added after runs were logged leaves their hash alone at the value that behaves as before it.
+    expect(hashAfter((c) => (c.finetune.patience = 0))).toBe(run.settingsHash);
+    expect(hashAfter((c) => (c.finetune.patience = 1))).not.toBe(run.settingsHash);
     expect(hashAfter((c) => (c.pretrain!.options.checkpointEvery = 1))).toBe(run.settingsHash);
     // Another task's data budget is not part of a run.
     expect(hashAfter((c) => (c.data.trainSentences = 9))).toBe(run.settingsHash);
