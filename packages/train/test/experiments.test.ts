@@ -174,7 +174,7 @@ describe('experiment config', () => {
         c.backbones = { decoder: 'no/such/dir' };
       }),
     ).toThrow(
-      /grid\.json: backbones\.decoder is not a valid model: backbone .*no\/such\/dir: .*config\.json is missing/,
+      /grid\.json: backbones\.decoder is not a usable backbone: backbone .*no\/such\/dir: .*config\.json is missing/,
     );
     expect(bad((c) => (c.groups[0].trainSentences = [0]))).toThrow(
       'grid.json: groups[0].trainSentences[0] must be an integer ≥ 1 or "all", found 0',

@@ -213,8 +213,10 @@ export function validateExperimentConfig(raw: unknown, source: string, baseDir =
   try {
     model = decoderModel(c);
   } catch (e) {
-    const at = c.pretrain ? 'pretrain.options.model' : 'backbones.decoder';
-    return fail(at, `is not a valid model: ${(e as Error).message}`);
+    const message = (e as Error).message;
+    return c.pretrain
+      ? fail('pretrain.options.model', `is not a valid model: ${message}`)
+      : fail('backbones.decoder', `is not a usable backbone: ${message}`);
   }
   const syn = c.data.synthetic;
   if (syn.minWords > syn.maxWords)
