@@ -37,6 +37,47 @@ function conll(n: number, seed: number): string {
 }
 
 describe('reprise CLI', () => {
+  it('pretrain --tokenizer reuses a tokenizer; ship-backbone copies a finished run with its facts', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'reprise-ship-'));
+    const tiny = ['--d-model', '16', '--heads', '2', '--layers', '1', '--steps', '3', '--batch-size', '2'];
+    const small = [...tiny, '--context', '16', '--eval-every', '3', '--vocab-size', '300'];
+    expect(reprise('pretrain', '--out', join(dir, 'dec'), ...small).code).toBe(0);
+    const decoderTokenizer = join(dir, 'dec/final/tokenizer.json');
+    const enc = reprise(
+      'pretrain',
+      '--out',
+      join(dir, 'enc'),
+      '--kind',
+      'encoder',
+      ...small,
+      '--tokenizer',
+      decoderTokenizer,
+    );
+    expect(enc.code, enc.err).toBe(0);
+    expect(readFileSync(join(dir, 'enc/final/tokenizer.json'), 'utf8')).toBe(
+      readFileSync(decoderTokenizer, 'utf8'),
+    );
+    const shipped = join(dir, 'shipped');
+    const ship = reprise('ship-backbone', join(dir, 'enc'), shipped, '--command', 'pnpm reprise pretrain …');
+    expect(ship.code, ship.err).toBe(0);
+    expect(ship.out).toMatch(/encoder, [\d,]+ parameters, 3 steps, .* validation loss [\d.]+/);
+    const facts = JSON.parse(readFileSync(join(shipped, 'pretraining.json'), 'utf8'));
+    expect(facts).toMatchObject({
+      kind: 'encoder',
+      steps: 3,
+      tokensSeen: 3 * 2 * 16,
+      command: 'pnpm reprise pretrain …',
+    });
+    // The loss measured again on the copied weights is the one logged at the last step.
+    expect(Math.abs(facts.validationLoss - facts.validation.at(-1).loss)).toBeLessThan(1e-4);
+    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'loss.svg'])
+      expect(existsSync(join(shipped, f))).toBe(true);
+    // An unfinished run is refused, naming it.
+    const none = reprise('ship-backbone', join(dir, 'nothing'), join(dir, 'x'), '--command', 'c');
+    expect(none.code).toBe(1);
+    expect(none.err).toContain(`${join(dir, 'nothing')}: no final/ checkpoint`);
+  }, 300_000);
+
   it('pretrain → finetune on CoNLL files → eval → predict', () => {
     const dir = mkdtempSync(join(tmpdir(), 'reprise-cli-'));
     const pre = reprise(

@@ -13,6 +13,7 @@ import {
   prepareRunDir,
   writeSvg,
 } from '../../io/index.ts';
+import { BpeTokenizer } from '../../tokenizer/index.ts';
 import { PRETRAIN_DEFAULTS, type PretrainOptions, pretrain } from '../../training/pretrain.ts';
 import { InterruptedError, resumeCommand } from '../interrupt.ts';
 import {
@@ -64,6 +65,10 @@ export function registerPretrain(program: Command): void {
           .default('rotary'),
       )
       .option('--vocab-size <n>', 'BPE vocabulary size', intArg('--vocab-size', 263), d.vocabSize)
+      .option(
+        '--tokenizer <file>',
+        "use this tokenizer.json instead of training one (e.g. the decoder's, so that an encoder cuts words the same way)",
+      )
       .option('--steps <n>', 'optimizer steps', intArg('--steps', 1), d.steps)
       .option('--batch-size <n>', 'windows per step', intArg('--batch-size', 1), d.batchSize)
       .option('--context <n>', 'tokens per window', intArg('--context', 2), d.context)
@@ -127,6 +132,8 @@ export function registerPretrain(program: Command): void {
         repeatFraction: a.repeatFraction,
       };
       const { train, dev } = pretrainingText(a.text);
+      const tokenizer = a.tokenizer ? BpeTokenizer.load(a.tokenizer) : undefined;
+      if (tokenizer) options.vocabSize = tokenizer.vocabSize;
       const movedTo = prepareRunDir(a.out, choice);
       if (movedTo) process.stderr.write(`--overwrite: the old run in ${a.out} was moved to ${movedTo}\n`);
       const progress = terminalProgress();
@@ -136,6 +143,7 @@ export function registerPretrain(program: Command): void {
         options,
         train,
         dev,
+        tokenizer,
         resume: a.resume,
         onEvent: progress,
       }).catch((e) => {
