@@ -2,6 +2,7 @@
  * @file The transformer's configuration: one plain object, defaults, validation with clear messages, and the
  * parameter count.
  */
+import { configSizeProblem } from './config-limits.ts';
 
 export interface TransformerConfig {
   vocabSize: number;
@@ -49,6 +50,9 @@ export function validateConfig(cfg: TransformerConfig): void {
     const v = cfg[key];
     if (!Number.isInteger(v) || v < 1) throw new Error(`config.${key} must be a positive integer, got ${v}`);
   }
+  // Before anything derived from the sizes is computed or allocated.
+  const tooLarge = configSizeProblem(cfg);
+  if (tooLarge) throw new Error(tooLarge);
   if (cfg.dModel % cfg.heads !== 0) {
     throw new Error(
       `config.heads (${cfg.heads}) must divide config.dModel (${cfg.dModel}); ${cfg.dModel} % ${cfg.heads} = ${cfg.dModel % cfg.heads}`,
@@ -58,12 +62,14 @@ export function validateConfig(cfg: TransformerConfig): void {
   if (cfg.positions === 'rotary' && headDim % 2 !== 0) {
     throw new Error(`rotary positions need an even head size, got dModel/heads = ${headDim}`);
   }
-  if (!(cfg.dropout >= 0 && cfg.dropout < 1))
+  if (typeof cfg.dropout !== 'number' || !(cfg.dropout >= 0 && cfg.dropout < 1))
     throw new Error(`config.dropout must be in [0, 1), got ${cfg.dropout}`);
   if (cfg.positions !== 'rotary' && cfg.positions !== 'learned')
     throw new Error(`config.positions must be 'rotary' or 'learned', got '${cfg.positions}'`);
   if (cfg.kind !== 'decoder' && cfg.kind !== 'encoder')
     throw new Error(`config.kind must be 'decoder' or 'encoder', got '${cfg.kind}'`);
+  if (typeof cfg.tieEmbeddings !== 'boolean')
+    throw new Error(`config.tieEmbeddings must be true or false, got ${cfg.tieEmbeddings}`);
 }
 
 /** Trainable scalars of the backbone (embeddings, blocks, final norm, untied LM head). */

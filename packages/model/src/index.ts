@@ -9,6 +9,7 @@ export {
   validateConfig,
   parameterCount,
 } from './config.ts';
+export { CONFIG_FIELD_LIMITS, MODEL_BYTES_LIMIT, configBytes, configSizeProblem } from './config-limits.ts';
 export { type MaskPolicy, causalLayers, middleBand, parseMaskPolicy } from './masks.ts';
 export { type ParamMap, paramShapes, initParams, isNoDecay } from './params.ts';
 export {

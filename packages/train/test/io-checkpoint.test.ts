@@ -215,7 +215,7 @@ describe('checkpoint load refuses what does not fit', () => {
 
   it('a config that is not JSON', () => {
     writeFileSync(join(dir, 'trainer.json'), '{"step": 1');
-    expect(() => loadCheckpoint(dir)).toThrow(/trainer\.json is not valid JSON/);
+    expect(() => loadCheckpoint(dir)).toThrow(/trainer\.json:1:11: not valid JSON/);
   });
 
   it('a config mismatch, before looking at the weights', () => {

@@ -41,7 +41,7 @@ describe('readTextFile', () => {
     );
     const seen: InvalidUtf8[] = [];
     const text = readTextFile(path, { onInvalid: (info) => seen.push(info) });
-    expect(seen).toEqual([{ path, bytes: 3, firstLine: 2 }]);
+    expect(seen).toEqual([{ path, bytes: 3, firstLine: 2, firstOffset: 6 }]);
     expect(text).toBe('ok\ncaf\uFFFD na\uFFFDve\n\uFFFD\n');
   });
 
@@ -50,7 +50,7 @@ describe('readTextFile', () => {
     const path = file('cut.txt', [0xe2, 0x82, 32, 0xef, 0xbf, 0xbd, 10]);
     const seen: InvalidUtf8[] = [];
     readTextFile(path, { onInvalid: (info) => seen.push(info) });
-    expect(seen).toEqual([{ path, bytes: 2, firstLine: null }]);
+    expect(seen).toEqual([{ path, bytes: 2, firstLine: null, firstOffset: 0 }]);
   });
 
   it('warns on stderr by default, and refuses with onInvalid: error', () => {
@@ -58,10 +58,10 @@ describe('readTextFile', () => {
     const warn = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     expect(readTextFile(path)).toBe('\uFFFD X O\n');
     expect(warn).toHaveBeenCalledWith(
-      `warning: ${path}: 1 byte is not valid UTF-8 (the first on line 1); they were read as U+FFFD (convert the file to UTF-8, e.g. iconv -f latin1 -t utf-8)\n`,
+      `warning: ${path}: 1 byte is not valid UTF-8 (the first at line 1, byte offset 0); they were read as U+FFFD (convert the file to UTF-8, e.g. iconv -f latin1 -t utf-8)\n`,
     );
     expect(() => readTextFile(path, { onInvalid: 'error' })).toThrow(
-      `${path}: 1 byte is not valid UTF-8 (the first on line 1); expected UTF-8`,
+      `${path}: 1 byte is not valid UTF-8 (the first at line 1, byte offset 0); expected UTF-8`,
     );
   });
 
@@ -72,8 +72,8 @@ describe('readTextFile', () => {
     const text = file('latin1.txt', [0x61, 0xe9, 10, 0x62, 10]);
     expect(pretrainingText(text).train).toEqual([['a\uFFFD']]);
     expect(warn.mock.calls.map(([line]) => String(line).split(';')[0])).toEqual([
-      `warning: ${conll}: 1 byte is not valid UTF-8 (the first on line 1)`,
-      `warning: ${text}: 1 byte is not valid UTF-8 (the first on line 1)`,
+      `warning: ${conll}: 1 byte is not valid UTF-8 (the first at line 1, byte offset 3)`,
+      `warning: ${text}: 1 byte is not valid UTF-8 (the first at line 1, byte offset 1)`,
     ]);
   });
 });

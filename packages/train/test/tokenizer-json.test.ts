@@ -76,11 +76,13 @@ describe('tokenizer.json', () => {
   });
 
   it('refuses malformed or unsupported files, naming the file and the problem', () => {
-    expect(() => BpeTokenizer.fromJSON('{"version": "1.0",', 'x.json')).toThrow(/x\.json: not valid JSON/);
+    expect(() => BpeTokenizer.fromJSON('{"version": "1.0",', 'x.json')).toThrow(
+      /x\.json:1:19: not valid JSON/,
+    );
     expect(() => BpeTokenizer.fromJSON('[]', 'x.json')).toThrow(TokenizerJsonError);
     // undefined fields vanish in JSON.stringify, as if deleted.
-    refuse((d) => (d.model = undefined), /bad\/tokenizer\.json: missing "model"/);
-    refuse((d) => (d.model.type = 'WordPiece'), /model\.type must be "BPE", found "WordPiece"/);
+    refuse((d) => (d.model = undefined), /bad\/tokenizer\.json: model: missing; expected object/);
+    refuse((d) => (d.model.type = 'WordPiece'), /model\.type: must be "BPE", found "WordPiece"/);
     refuse(
       (d) => d.model.merges.push(['▁the', 'zzz']),
       /model\.merges\[\d+\] .*"zzz", which is not in model\.vocab/,
@@ -88,19 +90,19 @@ describe('tokenizer.json', () => {
     refuse((d) => d.model.merges.push(['.', ',']), /references ".,", which is not in model\.vocab/);
     refuse((d) => d.model.merges.push(d.model.merges[0]), /repeats an earlier merge/);
     refuse((d) => (d.model.merges[3] = 'a b c'), /merges\[3\] must be a pair/);
-    refuse((d) => (d.model.merges = {}), /model\.merges must be an array/);
-    refuse((d) => (d.model.vocab = []), /model\.vocab must be an object/);
+    refuse((d) => (d.model.merges = {}), /model\.merges: must be an array/);
+    refuse((d) => (d.model.vocab = []), /model\.vocab: must be an object/);
     refuse((d) => (d.model.vocab['▁xyzzy'] = 5), /id 5 is both/);
     refuse((d) => (d.model.vocab['▁xyzzy'] = 1e9), /not an integer in/);
     refuse((d) => (d.model.vocab['<0x41>'] = undefined), /ids must run .* id 71 is missing/);
-    refuse((d) => (d.model.byte_fallback = false), /byte_fallback must be true/);
-    refuse((d) => (d.model.continuing_subword_prefix = '##'), /continuing_subword_prefix is not supported/);
+    refuse((d) => (d.model.byte_fallback = false), /byte_fallback: must be true/);
+    refuse((d) => (d.model.continuing_subword_prefix = '##'), /continuing_subword_prefix: is not supported/);
     refuse((d) => (d.added_tokens = d.added_tokens.slice(0, 5)), /lacks the special token \[MASK\]/);
     refuse((d) => (d.added_tokens[2].rstrip = true), /"rstrip": true is not supported/);
     refuse((d) => (d.pre_tokenizer = { type: 'ByteLevel' }), /pre_tokenizer must be Sequence/);
     refuse((d) => (d.normalizer = { type: 'NFKC' }), /normalizer must be null or/);
-    refuse((d) => (d.post_processor = { type: 'TemplateProcessing' }), /post_processor must be null/);
-    refuse((d) => (d.version = '2.0'), /"version" must be "1.0"/);
+    refuse((d) => (d.post_processor = { type: 'TemplateProcessing' }), /post_processor: must be null/);
+    refuse((d) => (d.version = '2.0'), /version: must be "1.0"/);
   });
 
   it('load names the path it could not read', () => {

@@ -4,10 +4,11 @@
  * take their step from `trainer.json`'s numeric `step`, if any. The latest checkpoint is the one with the
  * highest step; on a tie a `step-*` name wins over a named one (it sorts later), which holds the same state.
  */
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { resolveAtomicDir } from './atomic-dir.ts';
 import { CHECKPOINT_FILES } from './checkpoint.ts';
+import { readJsonFile } from './validate.ts';
 
 export interface CheckpointEntry {
   /** Directory name inside the run directory, e.g. `step-000123` or `best`. */
@@ -29,8 +30,10 @@ export function checkpointName(step: number): string {
 
 function trainerStep(dir: string): number | null {
   try {
-    const trainer = JSON.parse(readFileSync(join(dir, CHECKPOINT_FILES.trainer), 'utf8'));
-    return typeof trainer?.step === 'number' && Number.isFinite(trainer.step) ? trainer.step : null;
+    const trainer = readJsonFile(join(dir, CHECKPOINT_FILES.trainer), { maxBytes: 64 * 2 ** 20 });
+    const step = (trainer as { step?: unknown } | null)?.step;
+    // Only a count orders checkpoints; anything else is left to resume's own check, which names the file.
+    return Number.isSafeInteger(step) && (step as number) >= 0 ? (step as number) : null;
   } catch {
     return null;
   }

@@ -6,10 +6,27 @@
  */
 import { appendFileSync, closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { writeFileAtomic } from './atomic.ts';
+import { readFileBytes } from './read-file.ts';
 import { makeDir } from './run-dir.ts';
+import { firstInvalidUtf8 } from './text.ts';
+import { count, describeIssues, jsonDepthExceeded, quote } from './validate.ts';
 
-export type MetricsRecord = { time: number } & Record<string, unknown>;
+/**
+ * One line of the log. `time` is required; the fields every phase shares are typed; the rest are open (each
+ * phase, and the experiment runner, logs its own fields), so unknown keys are kept, not refused.
+ */
+export const metricsRecordSchema = z.looseObject({
+  time: z.number(),
+  phase: z.string().optional(),
+  step: count().optional(),
+  epoch: count().optional(),
+});
+export type MetricsRecord = z.infer<typeof metricsRecordSchema>;
+
+/** A metrics line nests at most a few levels; deeper is damage, refused before parsing. */
+const MAX_LINE_DEPTH = 16;
 
 export const METRICS_FILE = 'metrics.jsonl';
 
@@ -67,23 +84,41 @@ export interface ReadMetricsOptions {
   skipMalformed?: boolean;
 }
 
-/** Parse a metrics log. Blank lines are ignored; a malformed line is refused with its 1-based number. */
+function parseLine(bytes: Buffer, fileOffset: number): { record?: MetricsRecord; problem?: string } {
+  const bad = firstInvalidUtf8(bytes);
+  if (bad >= 0) return { problem: `invalid UTF-8 at byte offset ${fileOffset + bad} of the file` };
+  const line = bytes.toString('utf8').trim();
+  if (line === '') return {};
+  if (jsonDepthExceeded(line, MAX_LINE_DEPTH) >= 0)
+    return { problem: `nested more than ${MAX_LINE_DEPTH} levels deep` };
+  let value: unknown;
+  try {
+    value = JSON.parse(line, readNonFinite);
+  } catch (e) {
+    return { problem: quote((e as Error).message) };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { problem: 'not a JSON object' };
+  const r = metricsRecordSchema.safeParse(value, { reportInput: true });
+  return r.success ? { record: value as MetricsRecord } : { problem: describeIssues(r.error) };
+}
+
+/**
+ * Parse a metrics log. Blank lines are ignored; a malformed line (not JSON, not UTF-8, no numeric `time`...)
+ * is refused with its 1-based number, or skipped with `skipMalformed`.
+ */
 export function readMetrics(path: string, options: ReadMetricsOptions = {}): MetricsRecord[] {
-  const lines = readFileSync(path, 'utf8').split('\n');
+  const bytes = readFileBytes(path, { what: 'metrics log' });
   const records: MetricsRecord[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim();
-    if (line === '') continue;
-    let value: unknown;
-    let problem: string | null = null;
-    try {
-      value = JSON.parse(line, readNonFinite);
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) problem = 'not a JSON object';
-    } catch (e) {
-      problem = (e as Error).message;
-    }
-    if (problem === null) records.push(value as MetricsRecord);
-    else if (!options.skipMalformed) throw new Error(`${path}:${i + 1}: malformed metrics line (${problem})`);
+  // Split the bytes, not the text: a line cut short mid-character must not make the whole file undecodable.
+  for (let start = 0, n = 1; start < bytes.length; n++) {
+    let end = bytes.indexOf(0x0a, start);
+    if (end < 0) end = bytes.length;
+    const { record, problem } = parseLine(bytes.subarray(start, end), start);
+    if (record) records.push(record);
+    else if (problem && !options.skipMalformed)
+      throw new Error(`${path}:${n}: malformed metrics line (${problem})`);
+    start = end + 1;
   }
   return records;
 }
@@ -98,6 +133,7 @@ export function truncateMetricsAfterStep(path: string, step: number): number {
   if (!existsSync(path)) return 0;
   const lines = readFileSync(path, 'utf8').split('\n');
   const cut = lines.findIndex((line) => {
+    if (jsonDepthExceeded(line, MAX_LINE_DEPTH) >= 0) return false; // damage: kept as it is
     try {
       const value = JSON.parse(line, readNonFinite);
       return typeof value?.step === 'number' && value.step > step;

@@ -6,8 +6,14 @@
  * little-endian tensor data (offsets are relative to the start of that data section). Like the reference
  * writer we pad the header with spaces to a multiple of 8 and lay the tensors out in sorted name order.
  * No safetensors package is available on npm for us, hence this small implementation. Decoding validates
- * everything and names the source and the problem, because a checkpoint that half-loads is worse than none.
+ * everything and names the source and the problem, because a checkpoint that half-loads is worse than none:
+ * the header's length and nesting are bounded before it is parsed, each entry is checked against a zod schema
+ * (unknown keys refused), and the entries must tile the data section exactly. Which dtype a tensor must have
+ * is the caller's to say (see `LoadExpectations.dtype`).
  */
+import { z } from 'zod';
+import { firstInvalidUtf8 } from './text.ts';
+import { count, describeIssues, jsonDepthExceeded, quote, strictObject } from './validate.ts';
 
 export type HostDType = 'F32' | 'I32';
 
@@ -99,7 +105,30 @@ export function encodeSafetensors(
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
-const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+/** A tensor name for messages, cut short: a hostile header can hold names of any length. */
+const nameOf = (name: string) => `'${name.length > 80 ? `${name.slice(0, 80)}…` : name}'`;
+
+/** Like the reference reader: a header over 100 MB is refused before it is decoded. */
+export const MAX_HEADER_BYTES = 100_000_000;
+/** Rank bound of a tensor's shape (ours have at most 2 dimensions). */
+export const MAX_RANK = 8;
+/** A header nests three levels (`{name: {shape: [...]}}`); anything deeper is not safetensors. */
+const MAX_HEADER_DEPTH = 4;
+
+/** One tensor's header entry; its relations (offsets vs shape, layout) are checked after. */
+const entrySchema = strictObject({
+  dtype: z.enum(['F32', 'I32'], {
+    error: (iss) => `unknown dtype ${quote(iss.input)} (supported: F32, I32)`,
+  }),
+  shape: z
+    .array(count(), { error: 'shape must be an array of non-negative integers' })
+    .max(MAX_RANK, `shape must have at most ${MAX_RANK} dimensions`),
+  data_offsets: z
+    .tuple([count(), count()], { error: 'data_offsets must be [begin, end] of non-negative integers' })
+    .refine(([begin, end]) => begin <= end, 'data_offsets must be [begin, end] with 0 <= begin <= end'),
+});
+/** The header entries' TypeScript type, from the schema. */
+export type SafetensorsEntry = z.infer<typeof entrySchema>;
 
 interface Entry {
   name: string;
@@ -110,24 +139,15 @@ interface Entry {
 }
 
 function parseEntry(fail: (msg: string) => never, name: string, raw: unknown): Entry {
-  if (!isPlainObject(raw)) fail(`tensor '${name}': entry is not an object`);
-  const { dtype, shape, data_offsets: offsets } = raw;
-  if (dtype !== 'F32' && dtype !== 'I32') {
-    fail(`tensor '${name}': unknown dtype ${JSON.stringify(dtype)} (supported: F32, I32)`);
-  }
-  if (!Array.isArray(shape) || !shape.every(isCount)) {
-    fail(`tensor '${name}': shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
-  }
-  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
-    fail(
-      `tensor '${name}': data_offsets must be [begin, end] with 0 <= begin <= end, got ${JSON.stringify(offsets)}`,
-    );
-  }
-  const [begin, end] = offsets as [number, number];
+  const r = entrySchema.safeParse(raw, { reportInput: true });
+  if (!r.success) fail(`tensor ${nameOf(name)}: ${describeIssues(r.error)}`);
+  const { dtype, shape, data_offsets: offsets } = r.data!;
+  const [begin, end] = offsets;
+  // Safe-integer dimensions can multiply past 2^53; the byte count must equal a safe span to be believed.
   const bytes = elementCount(shape) * BYTES[dtype];
   if (end - begin !== bytes) {
     fail(
-      `tensor '${name}': shape ${fmtShape(shape)} of ${dtype} needs ${bytes} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,
+      `tensor ${nameOf(name)}: shape ${fmtShape(shape)} of ${dtype} needs ${bytes} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,
     );
   }
   return { name, dtype, shape, begin, end };
@@ -141,11 +161,13 @@ function checkLayout(fail: (msg: string) => never, entries: Entry[], dataBytes: 
   for (const e of sorted) {
     if (e.end > dataBytes) {
       fail(
-        `tensor '${e.name}': data_offsets [${e.begin}, ${e.end}] run past the ${dataBytes}-byte data section`,
+        `tensor ${nameOf(e.name)}: data_offsets [${e.begin}, ${e.end}] run past the ${dataBytes}-byte data section`,
       );
     }
-    if (e.begin < pos) fail(`tensors '${prev!.name}' and '${e.name}' overlap (byte ${e.begin} < ${pos})`);
-    if (e.begin > pos) fail(`gap of ${e.begin - pos} unused bytes before tensor '${e.name}' at byte ${pos}`);
+    if (e.begin < pos)
+      fail(`tensors ${nameOf(prev!.name)} and ${nameOf(e.name)} overlap (byte ${e.begin} < ${pos})`);
+    if (e.begin > pos)
+      fail(`gap of ${e.begin - pos} unused bytes before tensor ${nameOf(e.name)} at byte ${pos}`);
     pos = e.end;
     prev = e;
   }
@@ -170,18 +192,25 @@ export function decodeSafetensors(buf: Buffer | Uint8Array, source = '<buffer>')
       `header length ${headerLen} is beyond the end of the file (${buf.length - 8} bytes after the length)`,
     );
   }
+  if (headerLen > BigInt(MAX_HEADER_BYTES))
+    fail(`header length ${headerLen} is over the ${MAX_HEADER_BYTES}-byte limit`);
   const n = Number(headerLen);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + n));
   } catch {
-    return fail('header is not valid UTF-8');
+    const at = firstInvalidUtf8(buf.subarray(8, 8 + n));
+    return fail(`header is not valid UTF-8 (at byte offset ${8 + at} of the file)`);
   }
+  if (jsonDepthExceeded(text, MAX_HEADER_DEPTH) >= 0)
+    fail(
+      `header nests deeper than ${MAX_HEADER_DEPTH} levels; expected {name: {dtype, shape, data_offsets}}`,
+    );
   let header: unknown;
   try {
     header = JSON.parse(text);
   } catch (e) {
-    return fail(`header is not JSON (${(e as Error).message})`);
+    return fail(`header is not JSON (${quote((e as Error).message)})`);
   }
   if (!isPlainObject(header)) return fail('header is not a JSON object');
 
@@ -191,7 +220,7 @@ export function decodeSafetensors(buf: Buffer | Uint8Array, source = '<buffer>')
     if (key === METADATA_KEY) {
       if (!isPlainObject(raw)) fail(`${METADATA_KEY} is not an object`);
       for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-        if (typeof v !== 'string') fail(`${METADATA_KEY} value '${k}' is not a string`);
+        if (typeof v !== 'string') fail(`${METADATA_KEY} value ${nameOf(k)} is not a string`);
         metadata[k] = v as string;
       }
     } else if (key === '__proto__') {

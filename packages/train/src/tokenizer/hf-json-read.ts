@@ -3,6 +3,8 @@
  * implementation would encode differently from HF (other models, pre-tokenizers, post-processors, no byte
  * fallback) with an error naming the file and the offending field.
  */
+import { z } from 'zod';
+import { count, describeIssues, parseJsonText, quote, strictObject } from '../io/validate.ts';
 import { METASPACE, byteToken } from './pretokenize.ts';
 import { SPECIAL_CONTENT, type SpecialIds, type SpecialName } from './special.ts';
 import type { BpeTokenizerConfig } from './tokenizer.ts';
@@ -15,40 +17,68 @@ export class TokenizerJsonError extends Error {
 type Json = Record<string, unknown>;
 
 const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
-const show = (x: unknown): string => {
-  const s = JSON.stringify(x) ?? String(x);
-  return s.length > 160 ? `${s.slice(0, 160)}…` : s;
-};
+const show = (x: unknown): string => quote(x);
+
+/** tokenizer.json nests about 5 deep; the bound is checked before parsing. */
+const MAX_DEPTH = 32;
+const unsupported = 'is not supported';
+
+/**
+ * The layout of the file, as HF writes it (fields may be omitted, unknown ones are refused). What this
+ * tokenizer implements within it (ids, merges, pre-tokenizer...) is checked below, after the structure.
+ */
+const addedTokenSchema = strictObject({
+  id: z.unknown(),
+  content: z.string({ error: 'must have a string "content"' }),
+  single_word: z.boolean().optional(),
+  lstrip: z.boolean().optional(),
+  rstrip: z.boolean().optional(),
+  normalized: z.boolean().optional(),
+  special: z.boolean().optional(),
+});
+const tokenizerDocSchema = strictObject({
+  version: z.literal('1.0', { error: 'must be "1.0"' }),
+  truncation: z.null({ error: unsupported }).optional(),
+  padding: z.null({ error: unsupported }).optional(),
+  added_tokens: z.array(addedTokenSchema),
+  normalizer: z.unknown(),
+  pre_tokenizer: z.unknown(),
+  post_processor: z.null({ error: 'must be null' }).optional(),
+  decoder: z.record(z.string(), z.unknown(), { error: 'must be an object or null' }).nullable().optional(),
+  model: strictObject({
+    type: z.literal('BPE', { error: 'must be "BPE"' }),
+    dropout: z.union([z.null(), z.literal(0)], { error: unsupported }).optional(),
+    unk_token: z.string().nullable().optional(),
+    continuing_subword_prefix: z.union([z.null(), z.literal('')], { error: unsupported }).optional(),
+    end_of_word_suffix: z.union([z.null(), z.literal('')], { error: unsupported }).optional(),
+    fuse_unk: z.boolean().optional(),
+    byte_fallback: z.literal(true, { error: 'must be true (unknown characters fall back to bytes)' }),
+    ignore_merges: z.literal(false, { error: unsupported }).optional(),
+    vocab: z.record(z.string(), z.unknown(), { error: 'must be an object of token → id' }),
+    merges: z.array(z.unknown(), { error: 'must be an array' }),
+  }),
+});
+/** The structure of a tokenizer.json this reader accepts. */
+export type TokenizerJsonDoc = z.infer<typeof tokenizerDocSchema>;
 
 export function parseTokenizerJson(text: string, source = '<string>'): BpeTokenizerConfig {
   const fail = (what: string): never => {
     throw new TokenizerJsonError(`tokenizer.json ${source}: ${what}`);
   };
-  let doc: unknown;
+  let parsed: unknown;
   try {
-    doc = JSON.parse(text);
+    parsed = parseJsonText(text, source, { maxDepth: MAX_DEPTH });
   } catch (err) {
-    return fail(`not valid JSON (${(err as Error).message})`);
+    throw new TokenizerJsonError(`tokenizer.json ${(err as Error).message}`); // names source, line and column
   }
-  if (!isObject(doc)) return fail('top level must be a JSON object');
-  if (doc.version !== '1.0') fail(`"version" must be "1.0", found ${show(doc.version)}`);
-
+  if (!isObject(parsed)) return fail('top level must be a JSON object');
+  const checked = tokenizerDocSchema.safeParse(parsed, { reportInput: true });
+  if (!checked.success) return fail(describeIssues(checked.error));
+  // The checked structure, but the parsed objects themselves: a token spelled "__proto__" stays a key.
+  const doc = parsed as TokenizerJsonDoc;
   const model = doc.model;
-  if (model === undefined) fail('missing "model"');
-  if (!isObject(model)) return fail('"model" must be an object');
-  if (model.type !== 'BPE') fail(`model.type must be "BPE", found ${show(model.type)}`);
-  if (model.byte_fallback !== true)
-    fail('model.byte_fallback must be true (unknown characters fall back to bytes)');
-  for (const field of ['continuing_subword_prefix', 'end_of_word_suffix'] as const) {
-    if (model[field] != null && model[field] !== '')
-      fail(`model.${field} is not supported (${show(model[field])})`);
-  }
-  if (model.dropout != null && model.dropout !== 0) fail('model.dropout is not supported');
-  if (model.ignore_merges === true) fail('model.ignore_merges is not supported');
 
   // id → token over model.vocab and added_tokens together; the two must agree where both name a token.
-  if (!isObject(model.vocab)) return fail('model.vocab must be an object of token → id');
-  if (!Array.isArray(doc.added_tokens)) return fail('"added_tokens" must be an array');
   const tokens: string[] = [];
   const ids = new Map<string, number>();
   // Dense ids can never exceed the number of entries; the bound also keeps a stray huge id from allocating.
@@ -70,9 +100,8 @@ export function parseTokenizerJson(text: string, source = '<string>'): BpeTokeni
     define(token, id as number, `model.vocab[${show(token)}]`);
 
   const specialIds: number[] = [];
-  doc.added_tokens.forEach((t: unknown, i) => {
+  doc.added_tokens.forEach((t, i) => {
     const where = `added_tokens[${i}]`;
-    if (!isObject(t) || typeof t.content !== 'string') return fail(`${where} must have a string "content"`);
     define(t.content, t.id as number, where);
     if (t.special !== true) fail(`${where} (${show(t.content)}): only special added tokens are supported`);
     for (const flag of ['single_word', 'lstrip', 'rstrip', 'normalized'] as const) {
@@ -98,9 +127,8 @@ export function parseTokenizerJson(text: string, source = '<string>'): BpeTokeni
     special[name] = id!;
   }
 
-  if (!Array.isArray(model.merges)) return fail('model.merges must be an array');
   const seen = new Set<string>();
-  const merges = model.merges.map((m: unknown, i): [string, string] => {
+  const merges = model.merges.map((m, i): [string, string] => {
     const where = `model.merges[${i}]`;
     let pair: unknown[];
     if (typeof m === 'string') pair = m.split(' ');
@@ -121,9 +149,8 @@ export function parseTokenizerJson(text: string, source = '<string>'): BpeTokeni
 
   const lowercase = checkNormalizer(doc.normalizer, fail);
   checkPreTokenizer(doc.pre_tokenizer, fail);
-  if (doc.post_processor != null) fail(`post_processor must be null, found ${show(doc.post_processor)}`);
-  // The decoder only shapes decode() output, which follows our own layout; require just a sane value.
-  if (doc.decoder != null && !isObject(doc.decoder)) fail('"decoder" must be an object or null');
+  // post_processor (null) and decoder (an object: it only shapes decode() output, which follows our own
+  // layout) were checked with the structure.
 
   return { tokens, merges, special: special as SpecialIds, specialIds, lowercase };
 }

@@ -2,9 +2,11 @@
  * @file BpeTokenizer: encodes words (with word ↔ subword alignment) and text, decodes ids, and saves/loads the
  * Hugging Face tokenizer.json layout.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.ts';
+import { readFileBytes } from '../io/read-file.ts';
+import { decodeUtf8Strict } from '../io/text.ts';
 import { BpeModel } from './bpe-model.ts';
 import { decodeTokens } from './decode.ts';
 import { parseTokenizerJson } from './hf-json-read.ts';
@@ -159,7 +161,8 @@ export class BpeTokenizer {
   static load(path: string): BpeTokenizer {
     let text: string;
     try {
-      text = readFileSync(path, 'utf8');
+      // Strict UTF-8: a replaced byte would silently change a token.
+      text = decodeUtf8Strict(readFileBytes(path, { maxBytes: 256 * 2 ** 20 }), path);
     } catch (err) {
       throw new Error(`tokenizer.json ${path}: cannot read (${(err as Error).message})`);
     }

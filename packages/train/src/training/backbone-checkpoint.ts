@@ -4,18 +4,14 @@
  * refused before anything is built from it.
  */
 import type { Device } from '@reprise/core';
-import { Transformer, type TransformerConfig, paramShapes, validateConfig } from '@reprise/model';
+import { Transformer, type TransformerConfig, paramShapes } from '@reprise/model';
 import { type Checkpoint, loadCheckpoint, saveCheckpoint } from '../io/index.ts';
 import { BpeTokenizer } from '../tokenizer/index.ts';
+import { type BackboneConfigFile, backboneConfigSchema } from './checkpoint-schemas.ts';
 import { fromHost, toHost } from './weights.ts';
 
-export interface BackboneConfigFile {
-  kind: 'reprise-backbone';
-  model: TransformerConfig;
-  objective: 'clm' | 'mlm';
-  /** The options the run was started with (for the record and for resume checks). */
-  training: Record<string, unknown>;
-}
+/** config.json of a backbone; `training` holds the options the run was started with (for resume checks). */
+export type { BackboneConfigFile };
 
 export async function saveBackbone(
   dir: string,
@@ -42,15 +38,10 @@ export interface LoadedBackbone {
 export function loadBackbone(dir: string, device: Device, expectModel?: TransformerConfig): LoadedBackbone {
   let model: TransformerConfig | undefined;
   const checkpoint = loadCheckpoint<BackboneConfigFile>(dir, {
+    configSchema: backboneConfigSchema,
     expect: {
+      dtype: 'F32',
       config: (cfg) => {
-        if (cfg?.kind !== 'reprise-backbone')
-          return `config.json is not a reprise backbone (kind '${cfg?.kind}', expected 'reprise-backbone')`;
-        try {
-          validateConfig(cfg.model);
-        } catch (e) {
-          return (e as Error).message;
-        }
         if (expectModel && JSON.stringify(cfg.model) !== JSON.stringify(expectModel))
           return `its model config ${JSON.stringify(cfg.model)} differs from this run's ${JSON.stringify(expectModel)}`;
         model = cfg.model;

@@ -22,12 +22,14 @@ import {
   writeJsonAtomic,
 } from '../io/index.ts';
 import type { BpeTokenizer } from '../tokenizer/index.ts';
+import { finetuneTrainerSchema } from './checkpoint-schemas.ts';
 import { type Evaluation, coverageNotes, evaluate } from './evaluate.ts';
 import type { EventSink } from './events.ts';
 import { batchLabels, buildLabelVocab, countCut, encodeLabeled, makeBatches } from './labeled-batches.ts';
 import { type LabelerConfigFile, loadLabeler, saveLabeler } from './labeler-checkpoint.ts';
 import { isInterrupted, recordStep, runSteps } from './loop.ts';
 import { type LabelerSettings, type MethodOptions, labelerSettings } from './methods.ts';
+import { loadForResume } from './resume-check.ts';
 import { type TaskData, spanScheme } from './tasks.ts';
 import { assignFromHost, optimizerFromHost, optimizerToHost, toHost } from './weights.ts';
 
@@ -164,7 +166,12 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
   let state: TrainerState = { step: 0, dropoutCounter: 0, history: [], bestEpoch: 0, bestScore: -1 };
   let best: Record<string, HostTensor> | null = null;
   if (input.resume && resolveAtomicDir(lastDir)) {
-    const last = loadLabeler(lastDir, device);
+    const last = loadForResume(
+      lastDir,
+      (dir) => loadLabeler(dir, device),
+      finetuneTrainerSchema,
+      (l) => Object.keys(l.labeler.params()),
+    );
     if (JSON.stringify(last.config.training) !== JSON.stringify(configFile.training))
       throw new Error(
         `cannot resume from ${lastDir}: it was started with other options (${JSON.stringify(last.config.training)})`,
@@ -172,7 +179,7 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
     assignFromHost(named, await toHost(last.labeler.params()));
     last.labeler.dispose();
     optimizer.loadState(optimizerFromHost(last.checkpoint.optimizer ?? {}, Object.keys(named)));
-    state = last.checkpoint.trainer as TrainerState;
+    state = last.trainer;
     backbone.dropoutCounter = state.dropoutCounter;
     if (resolveAtomicDir(bestDir)) {
       const saved = loadLabeler(bestDir, device).labeler;
@@ -209,7 +216,11 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
     state.step = step;
     state.dropoutCounter = backbone.dropoutCounter;
     await saveLabeler(lastDir, labeler, tokenizer, configFile, {
-      optimizer: optimizerToHost(await optimizer.exportState(), Object.keys(named)),
+      optimizer: optimizerToHost(
+        await optimizer.exportState(),
+        Object.keys(named),
+        Object.values(named).map((t) => t.size),
+      ),
       trainer: state,
     });
     onEvent({ type: 'checkpoint', path: lastDir, reason });

@@ -3,28 +3,14 @@
  * settings, the label set and the tokenizer, so that `eval` and `predict` rebuild exactly the trained model.
  */
 import type { Device } from '@reprise/core';
-import {
-  SequenceLabeler,
-  Transformer,
-  type TransformerConfig,
-  paramShapes,
-  validateConfig,
-} from '@reprise/model';
+import { SequenceLabeler, Transformer, paramShapes } from '@reprise/model';
 import { type Checkpoint, loadCheckpoint, saveCheckpoint } from '../io/index.ts';
 import { BpeTokenizer } from '../tokenizer/index.ts';
-import type { LabelerSettings } from './methods.ts';
+import { type LabelerConfigFile, labelerConfigSchema } from './checkpoint-schemas.ts';
 import { fromHost, toHost } from './weights.ts';
 
-export interface LabelerConfigFile {
-  kind: 'reprise-labeler';
-  model: TransformerConfig;
-  labeler: LabelerSettings;
-  labels: string[];
-  maxTokens: number;
-  labelSubword: 'first' | 'last';
-  /** The task and options the run was started with. */
-  training: Record<string, unknown>;
-}
+/** config.json of a labeler; `training` holds the task and options the run was started with. */
+export type { LabelerConfigFile };
 
 export async function saveLabeler(
   dir: string,
@@ -51,16 +37,10 @@ export interface LoadedLabeler {
 export function loadLabeler(dir: string, device: Device): LoadedLabeler {
   let shapes: Record<string, number[]> | undefined;
   const checkpoint = loadCheckpoint<LabelerConfigFile>(dir, {
+    configSchema: labelerConfigSchema,
     expect: {
+      dtype: 'F32',
       config: (cfg) => {
-        if (cfg?.kind !== 'reprise-labeler')
-          return `config.json is not a fine-tuned labeler (kind '${cfg?.kind}', expected 'reprise-labeler')`;
-        try {
-          validateConfig(cfg.model);
-        } catch (e) {
-          return (e as Error).message;
-        }
-        if (!Array.isArray(cfg.labels) || cfg.labels.length === 0) return 'config.json has no label list';
         const d = cfg.model.dModel;
         shapes = {
           ...paramShapes(cfg.model),

@@ -15,11 +15,18 @@ import {
   truncateMetricsAfterStep,
 } from '../io/index.ts';
 import { type BpeTokenizer, trainBpe } from '../tokenizer/index.ts';
-import { type BackboneConfigFile, loadBackbone, saveBackbone } from './backbone-checkpoint.ts';
+import {
+  type BackboneConfigFile,
+  type LoadedBackbone,
+  loadBackbone,
+  saveBackbone,
+} from './backbone-checkpoint.ts';
+import { type PretrainTrainerState, pretrainTrainerSchema } from './checkpoint-schemas.ts';
 import type { EventSink } from './events.ts';
 import { type TokenStream, lmBatch, tokenStream } from './lm-batches.ts';
 import { lmBatchFrame, lmEvalLoss } from './lm-eval.ts';
 import { isInterrupted, recordStep, runSteps } from './loop.ts';
+import { loadForResume } from './resume-check.ts';
 import { optimizerFromHost, optimizerToHost } from './weights.ts';
 
 export interface PretrainOptions {
@@ -98,9 +105,9 @@ export async function pretrain(input: PretrainInput): Promise<PretrainResult> {
     onEvent({ type: 'log', message: `no checkpoint in ${checkpoints}: starting fresh` });
   let model: Transformer;
   let tokenizer: BpeTokenizer;
-  let restored: ReturnType<typeof loadBackbone> | null = null;
+  let restored: (LoadedBackbone & { trainer: PretrainTrainerState }) | null = null;
   if (resumeFrom) {
-    restored = loadBackbone(resumeFrom, device);
+    restored = loadForResume(resumeFrom, (dir) => loadBackbone(dir, device), pretrainTrainerSchema);
     ({ model, tokenizer } = restored);
     const saved = restored.config.training;
     for (const key of ['batchSize', 'context', 'seed', 'lr', 'steps', 'repeatFraction'] as const) {
@@ -138,7 +145,7 @@ export async function pretrain(input: PretrainInput): Promise<PretrainResult> {
   let startStep = 0;
   if (restored) {
     optimizer.loadState(optimizerFromHost(restored.checkpoint.optimizer ?? {}, Object.keys(model.params)));
-    const trainer = restored.checkpoint.trainer as { step: number; dropoutCounter: number };
+    const trainer = restored.trainer;
     startStep = trainer.step;
     model.dropoutCounter = trainer.dropoutCounter;
     onEvent({ type: 'log', message: `resuming from ${resumeFrom} at step ${startStep}` });
@@ -177,7 +184,11 @@ export async function pretrain(input: PretrainInput): Promise<PretrainResult> {
     const dir = join(checkpoints, checkpointName(step));
     checkpointDir = dir;
     await saveBackbone(dir, model, tokenizer, configFile, {
-      optimizer: optimizerToHost(await optimizer.exportState(), Object.keys(model.params)),
+      optimizer: optimizerToHost(
+        await optimizer.exportState(),
+        Object.keys(model.params),
+        Object.values(model.params).map((t) => t.size),
+      ),
       trainer: { step, dropoutCounter: model.dropoutCounter },
     });
     pruneCheckpoints(checkpoints, 2);

@@ -29,21 +29,31 @@ export function assignFromHost(params: Record<string, Tensor>, host: Record<stri
   }
 }
 
-/** The optimizer's state as host tensors `<param name>.m`, `<param name>.v` and `step`. */
-export function optimizerToHost(state: AdamWState, names: readonly string[]): Record<string, HostTensor> {
+/**
+ * The optimizer's state as host tensors `<param name>.m`, `<param name>.v` and `step`. After the first step
+ * every parameter gets both moments, zeros for one that has had no gradient (AdamW starts its moments at zero
+ * and skips a parameter without gradient, so this resumes identically), so that resume can require them all
+ * and tell a lost moment from one never made. `sizes` gives each parameter's element count for those zeros.
+ */
+export function optimizerToHost(
+  state: AdamWState,
+  names: readonly string[],
+  sizes?: readonly number[],
+): Record<string, HostTensor> {
   const out: Record<string, HostTensor> = { step: hostTensor([1], Int32Array.of(state.step)) };
   state.moments.forEach((mv, i) => {
-    if (!mv) return;
-    out[`${names[i]}.m`] = hostTensor([mv.m.length], mv.m);
-    out[`${names[i]}.v`] = hostTensor([mv.v.length], mv.v);
+    const n = mv?.m.length ?? (state.step > 0 ? sizes?.[i] : undefined);
+    if (n === undefined) return;
+    out[`${names[i]}.m`] = hostTensor([n], mv?.m ?? new Float32Array(n));
+    out[`${names[i]}.v`] = hostTensor([n], mv?.v ?? new Float32Array(n));
   });
   return out;
 }
 
 /** The inverse of `optimizerToHost` for the parameters `names`, in the optimizer's order. */
 export function optimizerFromHost(host: Record<string, HostTensor>, names: readonly string[]): AdamWState {
-  const step = host.step?.data[0];
-  if (step === undefined) throw new Error('optimizer state: the step count is missing');
+  const step = Object.hasOwn(host, 'step') ? host.step.data[0] : undefined;
+  if (step === undefined) throw new Error("optimizer state: the step count 'step' is missing");
   const moments = names.map((name) => {
     const m = host[`${name}.m`];
     const v = host[`${name}.v`];

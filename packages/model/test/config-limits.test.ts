@@ -1,0 +1,53 @@
+/**
+ * A config is only data: sizes past the stated limits are refused by makeConfig / validateConfig at once, before
+ * anything derived from them is computed or allocated.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  CONFIG_FIELD_LIMITS,
+  MODEL_BYTES_LIMIT,
+  configBytes,
+  makeConfig,
+  paramShapes,
+  parameterCount,
+} from '../src/index.ts';
+
+describe('config limits', () => {
+  it.each([
+    ['layers', 65536],
+    ['maxPositions', 4_000_000],
+    ['maxPositions', 2147483647],
+    ['vocabSize', 2147483647],
+    ['dModel', 1 << 20],
+  ])('refuses %s = %d at once', (key, value) => {
+    const started = performance.now();
+    expect(() => makeConfig({ vocabSize: 300, [key]: value })).toThrow(
+      `config.${key} must be at most ${CONFIG_FIELD_LIMITS[key as keyof typeof CONFIG_FIELD_LIMITS]}, got ${value}`,
+    );
+    expect(performance.now() - started).toBeLessThan(50);
+  });
+
+  it('refuses sizes each within their cap whose bytes together exceed the limit', () => {
+    expect(() => makeConfig({ vocabSize: 1 << 20, dModel: 1024, heads: 8 })).toThrow(
+      /the config implies 4\.\d+ GiB of parameters and position tables; the limit is 2\.00 GiB/,
+    );
+  });
+
+  it('configBytes counts every parameter (f32) plus the rotary tables', () => {
+    for (const positions of ['rotary', 'learned'] as const) {
+      const cfg = makeConfig({
+        vocabSize: 300,
+        dModel: 16,
+        heads: 2,
+        layers: 3,
+        maxPositions: 64,
+        positions,
+      });
+      const params = Object.values(paramShapes(cfg)).reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
+      expect(parameterCount(cfg)).toBe(params);
+      const tables = positions === 'rotary' ? 2 * 64 * 16 + 16 * 16 : 0;
+      expect(configBytes(cfg)).toBe(4 * (params + tables));
+    }
+    expect(MODEL_BYTES_LIMIT).toBe(2 ** 31);
+  });
+});
