@@ -89,6 +89,9 @@ describe('induction score', () => {
         opt.step();
         return l.detach();
       });
+      // Wait for each step: queued without a read, 250 steps of work pile up on Vulkan (lavapipe) until the
+      // worker dies; GLES runs each submit synchronously and never shows it.
+      await loss.item();
       loss.dispose();
     }
     const s = await inductionScore(model, { length, count: 32, seed: 7 });
