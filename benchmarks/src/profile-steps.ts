@@ -6,7 +6,7 @@
  * batch, not its text). Both with AdamW as their trainers set it up.
  */
 import { AdamW, type Device, Rng, type Tensor } from '@reprise/core';
-import { IGNORE_LABEL, SequenceLabeler, Transformer, isNoDecay, makeConfig } from '@reprise/model';
+import { IGNORE_LABEL, SequenceLabeler, Transformer, makeConfig } from '@reprise/model';
 import { GPT } from './train.ts';
 
 export interface StepCase {
@@ -79,9 +79,7 @@ function finetuneCase(dev: Device): StepCase {
     lr: 2e-3,
     weightDecay: 0.05,
     maxGradNorm: 1,
-    noDecay: Object.entries(named)
-      .filter(([n]) => isNoDecay(n))
-      .map(([, t]) => t),
+    noDecay: labeler.noDecay(),
   });
   // Length-bucketed batches hold sentences of similar length: 22–28 subwords here, ~3 in 4 carrying a label.
   const rng = new Rng(7);

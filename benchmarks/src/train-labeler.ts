@@ -14,7 +14,6 @@ import {
   SequenceLabeler,
   Transformer,
   type TransformerConfig,
-  isNoDecay,
   makeConfig,
   repeatBatch,
 } from '@reprise/model';
@@ -117,9 +116,7 @@ export function labelerTrainer(
   const named = labeler.params();
   const optimizer = new AdamW(Object.values(named), {
     ...OPTIMIZER,
-    noDecay: Object.entries(named)
-      .filter(([n]) => isNoDecay(n))
-      .map(([, t]) => t),
+    noDecay: labeler.noDecay(),
   });
   return graphTrainer(
     dev,

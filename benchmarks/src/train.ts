@@ -9,7 +9,7 @@
  */
 import { AdamW, Device, Rng, type Tensor, keep, tidy } from '@reprise/core';
 import { CpuBackend, type WebGpuBackend } from '@reprise/kernels';
-import { Transformer, type TransformerConfig, isNoDecay, makeConfig } from '@reprise/model';
+import { Transformer, type TransformerConfig, makeConfig, noDecayNames } from '@reprise/model';
 import { type ImplCase, type Job, measureJob } from './job.ts';
 import { type AdamWSettings, TfjsGpt } from './peers/tfjs-gpt.ts';
 import { type Tf, tfjsCases } from './peers/tfjs.ts';
@@ -145,17 +145,20 @@ export async function hostWeights(params: Record<string, Tensor>): Promise<Weigh
   return Object.fromEntries(entries);
 }
 
-/** Weights as the PyTorch peer's manifest lists them, with our no-decay set (isNoDecay). */
+/** The GPT's parameters exempt from weight decay, as declared by the model (params.ts). */
+const gptNoDecay = (name: string) => noDecayNames(GPT).has(name);
+
+/** Weights as the PyTorch peer's manifest lists them, with our no-decay set. */
 export function weightsManifest(weights: Weights) {
   return {
-    noDecay: Object.keys(weights).filter(isNoDecay),
+    noDecay: Object.keys(weights).filter(gptNoDecay),
     params: Object.entries(weights).map(([name, w]) => ({ name, shape: w.shape, file: w.data })),
   };
 }
 
 /** tfjs's trainer on the active backend; peak memory from tf.profile (all tensors, variables included). */
 function tfjsTrainer(tf: Tf, weights: Weights): Trainer {
-  const gpt = new TfjsGpt(tf, GPT, weights, isNoDecay, ADAMW);
+  const gpt = new TfjsGpt(tf, GPT, weights, gptNoDecay, ADAMW);
   const step = (b: Batch) => gpt.step(b.tokens, b.targets, b.batch);
   return {
     step,

@@ -5,7 +5,7 @@
  */
 import { AdamW, Device, tidy } from '@reprise/core';
 import { CpuBackend, WebGpuBackend } from '@reprise/kernels';
-import { Transformer, isNoDecay, makeConfig } from '@reprise/model';
+import { Transformer, makeConfig, noDecayNames } from '@reprise/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Job, measureJob } from '../src/job.ts';
 import { type MatmulInputs, gpujsMatmul, plainJsMatmul, tfjsMatmul } from '../src/peers/matmul.ts';
@@ -178,7 +178,8 @@ describe('the tfjs GPT is our Transformer', () => {
       weights[name] = { data: Float32Array.from(await t.hostData()), shape: [...t.shape] };
     }
     const tf = await useTfjs(gpu, 'cpu');
-    const gpt = new TfjsGpt(tf, cfg, weights, isNoDecay, adamw);
+    const noDecay = noDecayNames(cfg);
+    const gpt = new TfjsGpt(tf, cfg, weights, (name) => noDecay.has(name), adamw);
     const got: number[] = [];
     for (let s = 0; s < 3; s++) got.push(await gpt.step(tokens, targets, batch));
     gpt.dispose();

@@ -26,7 +26,7 @@ export class TfjsGpt {
   readonly #settings: AdamWSettings;
   readonly #embed: (table: TfTensor, ids: TfTensor) => TfTensor;
 
-  /** `weights` by our parameter names; `noDecay` says which of them weight decay skips (ours: isNoDecay). */
+  /** `weights` by our parameter names; `noDecay` says which of them weight decay skips (ours: noDecayNames). */
   constructor(
     tf: Tf,
     cfg: TransformerConfig,

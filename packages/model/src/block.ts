@@ -96,9 +96,9 @@ export function runBlock(params: ParamMap, layer: number, x: Tensor, ctx: BlockC
     attended = mergeHeads(matmul(scores.softmax(-1), vh));
   }
   ctx.onAttention?.({ layer, q, k, v, attended, causal: ctx.causal });
-  x = addBranch(rowsOf(x), attended, p.projW, p.projB, ctx);
-  const hidden = matmul(layerNorm(x, p.ln2W, p.ln2B), p.fcW, { bias: p.fcB }).gelu();
-  return addBranch(x, hidden, p.outW, p.outB, ctx);
+  x = addBranch(rowsOf(x), attended, p.attnOutW, p.attnOutB, ctx);
+  const hidden = matmul(layerNorm(x, p.ln2W, p.ln2B), p.mlpUpW, { bias: p.mlpUpB }).gelu();
+  return addBranch(x, hidden, p.mlpDownW, p.mlpDownB, ctx);
 }
 
 /** residual + dropout(input·W + b); fused into the matmul's epilogue when there is no dropout. */

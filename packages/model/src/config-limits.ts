@@ -6,6 +6,7 @@
  * 4 layers of width 128) and below where one tensor outgrows what a GPU buffer or a typed array can hold.
  */
 import type { TransformerConfig } from './config.ts';
+import { parameterCount } from './params.ts';
 
 /** The largest value each size field may take. */
 export const CONFIG_FIELD_LIMITS = {
@@ -22,11 +23,9 @@ export const MODEL_BYTES_LIMIT = 2 ** 31;
 
 /** f32 bytes the config implies when the model is built: parameters plus rotary cos/sin and rotate-half tables. */
 export function configBytes(cfg: TransformerConfig): number {
-  const { vocabSize: v, dModel: d, dFF: f, layers, maxPositions } = cfg;
-  const block = 2 * 2 * d + 4 * (d * d + d) + d * f + f + f * d + d;
-  const positions = cfg.positions === 'learned' ? maxPositions * d : 2 * maxPositions * d + d * d;
-  const head = cfg.tieEmbeddings ? 0 : v * d;
-  return 4 * (v * d + positions + layers * block + 2 * d + head);
+  const { dModel: d, maxPositions } = cfg;
+  const rotaryTables = cfg.positions === 'rotary' ? 2 * maxPositions * d + d * d : 0;
+  return 4 * (parameterCount(cfg) + rotaryTables);
 }
 
 const gib = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;

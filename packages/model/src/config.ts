@@ -1,6 +1,6 @@
 /**
- * @file The transformer's configuration: one plain object, defaults, validation with clear messages, and the
- * parameter count.
+ * @file The transformer's configuration: one plain object, defaults, and validation with clear messages (the
+ * parameters it implies are declared in params.ts).
  */
 import { configSizeProblem } from './config-limits.ts';
 
@@ -70,13 +70,4 @@ export function validateConfig(cfg: TransformerConfig): void {
     throw new Error(`config.kind must be 'decoder' or 'encoder', got '${cfg.kind}'`);
   if (typeof cfg.tieEmbeddings !== 'boolean')
     throw new Error(`config.tieEmbeddings must be true or false, got ${cfg.tieEmbeddings}`);
-}
-
-/** Trainable scalars of the backbone (embeddings, blocks, final norm, untied LM head). */
-export function parameterCount(cfg: TransformerConfig): number {
-  const { vocabSize: v, dModel: d, dFF: f, layers, maxPositions } = cfg;
-  const block = 2 * 2 * d + 4 * (d * d + d) + d * f + f + f * d + d;
-  const positions = cfg.positions === 'learned' ? maxPositions * d : 0;
-  const head = cfg.tieEmbeddings ? 0 : v * d;
-  return v * d + positions + layers * block + 2 * d + head;
 }

@@ -7,11 +7,19 @@ export {
   DEFAULT_CONFIG,
   makeConfig,
   validateConfig,
-  parameterCount,
 } from './config.ts';
 export { CONFIG_FIELD_LIMITS, MODEL_BYTES_LIMIT, configBytes, configSizeProblem } from './config-limits.ts';
 export { type MaskPolicy, causalLayers, middleBand, parseMaskPolicy } from './masks.ts';
-export { type ParamMap, paramShapes, initParams, isNoDecay } from './params.ts';
+export {
+  type ParamInit,
+  type ParamMap,
+  type ParamSpec,
+  initParams,
+  noDecayNames,
+  paramShapes,
+  paramSpecs,
+  parameterCount,
+} from './params.ts';
 export {
   type RepeatedBatch,
   type RepetitionOptions,

@@ -92,6 +92,12 @@ export class SequenceLabeler {
     return { ...this.backbone.usedParams(this.options.layer, false), ...this.head };
   }
 
+  /** Of `params()`, those exempt from weight decay: the backbone's (see params.ts) and the head's bias. */
+  noDecay(): Tensor[] {
+    const used = new Set(Object.values(this.params()));
+    return [...this.backbone.noDecay().filter((t) => used.has(t)), this.head['head.bias']!];
+  }
+
   /** Lays out a batch of token sequences (host side). */
   layout(sequences: readonly (readonly number[])[]): RepeatedBatch {
     const o = this.options;

@@ -14,9 +14,9 @@ import {
   matmul,
 } from '@reprise/core';
 import { type AttentionTap, type BlockContext, type OutputRows, runBlock } from './block.ts';
-import { type TransformerConfig, parameterCount, validateConfig } from './config.ts';
+import { type TransformerConfig, validateConfig } from './config.ts';
 import { type MaskPolicy, causalLayers } from './masks.ts';
-import { type ParamMap, initParams, isNoDecay, paramShapes } from './params.ts';
+import { type ParamMap, initParams, noDecayNames, paramShapes, parameterCount } from './params.ts';
 import { type RotaryTables, rotaryTables } from './rotary.ts';
 
 export interface HiddenOptions {
@@ -117,9 +117,11 @@ export class Transformer {
     );
   }
 
+  /** The parameters exempt from weight decay (embeddings, biases, LayerNorm; see params.ts). */
   noDecay(): Tensor[] {
+    const names = noDecayNames(this.config);
     return Object.entries(this.params)
-      .filter(([name]) => isNoDecay(name))
+      .filter(([name]) => names.has(name))
       .map(([, t]) => t);
   }
 

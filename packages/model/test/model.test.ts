@@ -15,7 +15,9 @@ import {
   applyRotary,
   causalLayers,
   middleBand,
+  noDecayNames,
   paramShapes,
+  paramSpecs,
   parameterCount,
   repeatBatch,
   rotaryAt,
@@ -257,11 +259,48 @@ describe('positions and masks', () => {
 });
 
 describe('configuration', () => {
-  it('the parameter count is the sum of the parameter shapes', () => {
+  it('the parameter count is the closed form of a GPT-2 block stack', () => {
     for (const cfg of [small(), small({ positions: 'learned', tieEmbeddings: false })]) {
+      const { vocabSize: v, dModel: d, dFF: f, layers, maxPositions } = cfg;
+      // Per block: 2 LayerNorms (2d each), q/k/v/out projections (d² + d each), MLP up (df + f) and down (fd + d).
+      const block = 2 * 2 * d + 4 * (d * d + d) + (d * f + f) + (f * d + d);
+      const positions = cfg.positions === 'learned' ? maxPositions * d : 0;
+      const head = cfg.tieEmbeddings ? 0 : v * d;
+      expect(parameterCount(cfg)).toBe(v * d + positions + layers * block + 2 * d + head);
       const total = Object.values(paramShapes(cfg)).reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
       expect(parameterCount(cfg)).toBe(total);
     }
+  });
+
+  it('each parameter is declared once: its init and weight decay follow from its spec', async () => {
+    const cfg = small({ positions: 'learned', tieEmbeddings: false });
+    const specs = paramSpecs(cfg);
+    // Weight decay on the linear layers' matrices only: never on embeddings, biases or LayerNorm parameters.
+    expect([...noDecayNames(cfg)].every((n) => /(^embed\.|\.bias$|(ln\d|norm)\.weight$)/.test(n))).toBe(true);
+    expect(Object.keys(specs).filter((n) => !noDecayNames(cfg).has(n))).toEqual(
+      Object.keys(specs).filter((n) =>
+        /(attn\.(q|k|v|proj)|mlp\.(fc|proj))\.weight$|^lmHead\.weight$/.test(n),
+      ),
+    );
+    const model = Transformer.create(devices.cpu, cfg, 3);
+    const std = async (name: string) => {
+      const x = Array.from(await model.params[name]!.hostData());
+      return Math.sqrt(x.reduce((a, v) => a + v * v, 0) / x.length);
+    };
+    expect(Array.from(await model.params['blocks.0.ln1.weight']!.hostData()).every((v) => v === 1)).toBe(
+      true,
+    );
+    expect(Array.from(await model.params['blocks.1.mlp.fc.bias']!.hostData()).every((v) => v === 0)).toBe(
+      true,
+    );
+    // Residual output projections are scaled by 1/√(2L) (GPT-2); the rest draw N(0, 0.02).
+    expect(specs['blocks.0.mlp.proj.weight']!.init).toEqual({
+      kind: 'normal',
+      std: 0.02 / Math.sqrt(2 * cfg.layers),
+    });
+    expect(await std('embed.tokens')).toBeCloseTo(0.02, 2);
+    expect(await std('blocks.0.attn.proj.weight')).toBeLessThan(0.7 * 0.02);
+    model.dispose();
   });
 
   it('clear errors for bad shapes and options', () => {

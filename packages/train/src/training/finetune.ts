@@ -5,13 +5,7 @@
  */
 import { join } from 'node:path';
 import { AdamW, type Device, warmupLinear } from '@reprise/core';
-import {
-  SequenceLabeler,
-  type Transformer,
-  isNoDecay,
-  longestRepeatable,
-  repeatedPositions,
-} from '@reprise/model';
+import { SequenceLabeler, type Transformer, longestRepeatable, repeatedPositions } from '@reprise/model';
 import type { LabeledSentence } from '../data/index.ts';
 import {
   type HostTensor,
@@ -148,9 +142,7 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
     lr: warmupLinear(o.lr, Math.round(o.warmupRatio * totalSteps), totalSteps),
     weightDecay: o.weightDecay,
     maxGradNorm: o.clip,
-    noDecay: Object.entries(named)
-      .filter(([n]) => isNoDecay(n))
-      .map(([, t]) => t),
+    noDecay: labeler.noDecay(),
   });
   const configFile: LabelerConfigFile = {
     kind: 'reprise-labeler',
