@@ -6,8 +6,8 @@ import type { SpanF1Result } from '../../metrics/index.ts';
 import { coverageNotes, evaluate } from '../../training/evaluate.ts';
 import { encodeLabeled, labelVocab } from '../../training/labeled-batches.ts';
 import { loadLabeler } from '../../training/labeler-checkpoint.ts';
+import { addDataOptions, taskFromOptions } from '../data-options.ts';
 import { deviceOption, intArg, openDevice } from '../options.ts';
-import { addDataOptions, taskFromOptions } from './finetune.ts';
 
 export function registerEval(program: Command): void {
   addDataOptions(

@@ -4,6 +4,7 @@
  * that holds a run is refused unless --resume or --overwrite says what to do with it.
  */
 import { join } from 'node:path';
+import { DEFAULT_CONFIG } from '@reprise/model';
 import { type Command, Option } from 'commander';
 import { pretrainingText } from '../../data/index.ts';
 import {
@@ -30,6 +31,8 @@ import { terminalProgress } from '../progress.ts';
 
 export function registerPretrain(program: Command): void {
   const d = PRETRAIN_DEFAULTS;
+  // The model's own defaults (one source for the library and the CLI); --d-ff defaults to 4·d-model.
+  const m = DEFAULT_CONFIG;
   addRunDirOptions(
     program
       .command('pretrain')
@@ -48,21 +51,21 @@ export function registerPretrain(program: Command): void {
         '--text <file>',
         'pretraining text, one sentence per line (default: the Brown training documents)',
       )
-      .option('--d-model <n>', 'model width', intArg('--d-model', 1), 128)
-      .option('--heads <n>', 'attention heads', intArg('--heads', 1), 4)
-      .option('--layers <n>', 'blocks', intArg('--layers', 1), 4)
+      .option('--d-model <n>', 'model width', intArg('--d-model', 1), m.dModel)
+      .option('--heads <n>', 'attention heads', intArg('--heads', 1), m.heads)
+      .option('--layers <n>', 'blocks', intArg('--layers', 1), m.layers)
       .option('--d-ff <n>', 'MLP width (default 4·d-model)', intArg('--d-ff', 1))
       .option(
         '--max-positions <n>',
         'longest sequence the model accepts (after repetition)',
         intArg('--max-positions', 1),
-        512,
+        m.maxPositions,
       )
-      .option('--dropout <p>', 'dropout', fractionArg('--dropout', true), 0.1)
+      .option('--dropout <p>', 'dropout', fractionArg('--dropout', true), m.dropout)
       .addOption(
         new Option('--positions <kind>', 'position embedding')
           .choices(['rotary', 'learned'])
-          .default('rotary'),
+          .default(m.positions),
       )
       .option('--vocab-size <n>', 'BPE vocabulary size', intArg('--vocab-size', 263), d.vocabSize)
       .option(
