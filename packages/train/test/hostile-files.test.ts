@@ -1,14 +1,18 @@
 /**
  * Hostile files (issue 17), part 1: property tests of the file-level loaders (safetensors, tokenizer.json, the
- * metrics log, the user's text files) on generated and mutated inputs. Each call must return a consistent result
- * or throw a clean Error naming the file, in bounded time; see hostile/fuzz.ts. Seeded; counts are printed.
+ * metrics log, the user's text files, the experiment config) on generated and mutated inputs. Each call must
+ * return a consistent result or throw a clean Error naming the file, in bounded time; see hostile/fuzz.ts.
+ * Seeded; counts are printed.
  */
 import { isUtf8 } from 'node:buffer';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { fc, test } from '@fast-check/vitest';
+import { type TransformerConfig, makeConfig } from '@reprise/model';
 import { afterAll, describe, expect, it } from 'vitest';
+import { EXPERIMENT_TASKS, type ExperimentConfig, loadExperimentConfig } from '../src/experiments/config.ts';
+import { planRuns } from '../src/experiments/records.ts';
 import {
   MetricsLog,
   decodeSafetensors,
@@ -19,6 +23,8 @@ import {
 } from '../src/io/index.ts';
 import { type InvalidUtf8, firstInvalidUtf8 } from '../src/io/text.ts';
 import { BpeTokenizer, trainBpe } from '../src/tokenizer/index.ts';
+import { labelerSettingsSchema } from '../src/training/checkpoint-schemas.ts';
+import { METHODS, labelerSettings } from '../src/training/methods.ts';
 import {
   type ByteEdit,
   type JsonMutation,
@@ -251,6 +257,183 @@ describe('text files (CoNLL, raw text)', () => {
   );
 });
 
+describe('experiment config', () => {
+  // Given backbones beside the config (directories relative to it): their config.json is real, the weights are
+  // stand-ins (only hashed).
+  const dir = join(root, 'experiment');
+  const file = join(dir, 'grid.json');
+  for (const kind of ['decoder', 'encoder'] as const) {
+    mkdirSync(join(dir, kind), { recursive: true });
+    const model = makeConfig({
+      vocabSize: 300,
+      dModel: 32,
+      heads: 2,
+      layers: 3,
+      dFF: 64,
+      maxPositions: 64,
+      kind,
+    });
+    const objective = kind === 'decoder' ? 'clm' : 'mlm';
+    writeFileSync(
+      join(dir, kind, 'config.json'),
+      JSON.stringify({ kind: 'reprise-backbone', model, objective, training: {} }),
+    );
+    writeFileSync(join(dir, kind, 'model.safetensors'), kind);
+    writeFileSync(join(dir, kind, 'tokenizer.json'), '{}');
+  }
+  // Fields of the records below are optional unless listed in requiredKeys.
+  const bit = fc.boolean();
+  const ratio = fc.double({ min: 0, max: 0.9, noNaN: true });
+  // Mostly within the backbone's layers (2 to 4), now and then not.
+  const layers = fc.array(
+    fc.oneof({ weight: 9, arbitrary: fc.nat(1) }, { weight: 1, arbitrary: fc.nat(4) }),
+    {
+      maxLength: 2,
+    },
+  );
+  const budget = fc.oneof(fc.integer({ min: 1, max: 50 }), fc.constant('all' as const));
+  const seeds = fc.array(fc.nat(4), { minLength: 1, maxLength: 2 });
+  const model = fc.record(
+    {
+      dModel: fc.constantFrom(16, 32, 48),
+      heads: fc.constantFrom(1, 2, 2, 4, 3),
+      layers: fc.integer({ min: 2, max: 4 }),
+      dFF: fc.constantFrom(32, 64),
+      maxPositions: fc.constantFrom(64, 128),
+      dropout: ratio,
+      positions: fc.constantFrom('rotary', 'learned'),
+      tieEmbeddings: bit,
+    },
+    { requiredKeys: [] },
+  );
+  const pretrainOptions = fc.record(
+    {
+      model,
+      vocabSize: fc.integer({ min: 2, max: 5000 }),
+      steps: fc.integer({ min: 1, max: 1000 }),
+      batchSize: fc.integer({ min: 1, max: 32 }),
+      context: fc.integer({ min: 2, max: 256 }),
+      lr: fc.double({ min: 1e-5, max: 0.1, noNaN: true }),
+      warmupSteps: fc.nat(100),
+      seed: fc.nat(10),
+      checkpointEvery: fc.nat(100),
+      repeatFraction: fc.double({ min: 0, max: 1, noNaN: true }),
+    },
+    { requiredKeys: [] },
+  );
+  const finetune = fc.record(
+    {
+      unmaskedLayers: layers,
+      finalNorm: bit,
+      separator: bit,
+      positions: fc.constantFrom('continue', 'reset'),
+      lastCopyOnly: bit,
+      headDropout: ratio,
+      epochs: fc.integer({ min: 1, max: 5 }),
+      patience: fc.nat(3),
+      batchSize: fc.integer({ min: 1, max: 64 }),
+      lr: fc.double({ min: 1e-5, max: 0.1, noNaN: true }),
+      warmupRatio: ratio,
+      maxTokens: fc.integer({ min: 1, max: 512 }),
+      labelSubword: fc.constantFrom('first', 'last'),
+    },
+    { requiredKeys: [] },
+  );
+  const variant = fc.record(
+    {
+      method: fc.constantFrom(...METHODS),
+      r: fc.integer({ min: 1, max: 8 }),
+      layer: fc.oneof(
+        { weight: 9, arbitrary: fc.integer({ min: 1, max: 2 }) },
+        { weight: 1, arbitrary: fc.integer({ min: 3, max: 5 }) },
+      ),
+      positions: fc.constantFrom('continue', 'reset'),
+      separator: bit,
+      lastCopyOnly: bit,
+      labelSubword: fc.constantFrom('first', 'last'),
+      unmaskedLayers: layers,
+    },
+    { requiredKeys: ['method'] },
+  );
+  const group = fc.record(
+    {
+      name: fc.constantFrom('main', 'curve', 'ablation', 'r8', 'early-exit', 'positions'),
+      title: fc.string({ maxLength: 8 }),
+      tasks: fc.uniqueArray(fc.constantFrom(...EXPERIMENT_TASKS), { minLength: 1 }),
+      variants: fc.array(variant, { minLength: 1, maxLength: 3 }),
+      seeds,
+      trainSentences: fc.array(budget, { minLength: 1, maxLength: 3 }),
+    },
+    { requiredKeys: ['name', 'title', 'tasks', 'variants'] },
+  );
+  const backbones = fc.oneof(
+    fc.record({ pretrain: fc.record({ options: pretrainOptions, encoder: bit }) }),
+    fc.record({
+      backbones: fc.record(
+        { decoder: fc.constant('decoder'), encoder: fc.constant('encoder') },
+        { requiredKeys: ['decoder'] },
+      ),
+    }),
+  );
+  /** Generated configs: valid shapes with values that may break the relations (layers, minWords, names). */
+  const config = fc
+    .record({
+      name: fc.stringMatching(/^[\w.-]{1,12}$/),
+      seeds,
+      backbones,
+      data: fc.record({
+        trainSentences: budget,
+        devSentences: budget,
+        testSentences: budget,
+        synthetic: fc.record({
+          train: fc.integer({ min: 1, max: 100 }),
+          dev: fc.integer({ min: 1, max: 100 }),
+          test: fc.integer({ min: 1, max: 100 }),
+          classes: fc.integer({ min: 2, max: 8 }),
+          minWords: fc.integer({ min: 1, max: 6 }),
+          maxWords: fc.integer({ min: 5, max: 12 }),
+        }),
+      }),
+      finetune,
+      groups: fc.array(group, { minLength: 1, maxLength: 3 }),
+    })
+    .map(({ backbones: b, ...c }) => ({ ...c, ...b }));
+
+  /** What an accepted config must give: the relations hold, and every run it plans makes a labeler that loads. */
+  const consistent = (c: ExperimentConfig) => {
+    check((c.pretrain === undefined) !== (c.backbones === undefined), 'pretrain xor backbones');
+    check(
+      Object.values(c.backbones ?? {}).every((d) => isAbsolute(d)),
+      'backbone directories resolved',
+    );
+    check(c.data.synthetic.minWords <= c.data.synthetic.maxWords, 'minWords ≤ maxWords');
+    check(new Set(c.groups.map((g) => g.name)).size === c.groups.length, 'group names unique');
+    const planned = planRuns(c);
+    check(planned.length > 0 && new Set(planned.map((r) => r.id)).size === planned.length, 'run ids');
+    for (const run of planned) {
+      const { finetune: o, backbone } = run.settings;
+      const m = { vocabSize: 300, ...backbone.model } as TransformerConfig;
+      const l = labelerSettingsSchema.parse(labelerSettings(o, m, 0));
+      check(l.layer === undefined || l.layer <= m.layers, `${run.id}: layer`);
+      const mask = l.mask;
+      if (typeof mask === 'object')
+        check(mask.unmaskedLayers.length > 0 && mask.unmaskedLayers.every((x) => x < m.layers), 'unmasked');
+      check(
+        Number.isInteger(o.epochs) && o.epochs >= 1 && o.lr > 0 && o.batchSize >= 1,
+        `${run.id}: options`,
+      );
+    }
+  };
+  const t = tally('experiment config');
+  test.prop([config, fc.option(jsonMutation, { freq: 2 }), fc.boolean()], { seed: SEED, numRuns: runs(500) })(
+    'load: consistent or refused, naming the file',
+    (doc, m, pretty) => {
+      writeFileSync(file, m ? applyJsonMutation(doc, m, pretty ? 2 : undefined) : JSON.stringify(doc));
+      judge(t, file, () => loadExperimentConfig(file), consistent);
+    },
+  );
+});
+
 describe('the cases of issue 17, one by one', () => {
   const write = (name: string, bytes: string | Buffer) => {
     const path = join(root, name);
@@ -304,6 +487,53 @@ describe('the cases of issue 17, one by one', () => {
     expect(() => BpeTokenizer.fromJSON(JSON.stringify(doc), 'typo.json')).toThrow(
       /typo\.json: unknown key "pre_tokenzer" \(did you mean 'pre_tokenizer'\?\)/,
     );
+  });
+
+  it('the experiment config: deep nesting, bad UTF-8 and the fields finding 5 names are refused with context', () => {
+    const grid = {
+      name: 'g',
+      seeds: [1],
+      pretrain: { options: {}, encoder: false },
+      data: {
+        trainSentences: 8,
+        devSentences: 4,
+        testSentences: 4,
+        synthetic: { train: 4, dev: 4, test: 4, classes: 4, minWords: 3, maxWords: 5 },
+      },
+      finetune: {},
+      groups: [{ name: 'm', title: 'm', tasks: ['synthetic'], variants: [{ method: 'causal' }] }],
+    };
+    const path = write('grid.json', JSON.stringify(grid));
+    expect(loadExperimentConfig(path).groups[0]!.variants).toEqual([{ method: 'causal' }]);
+    const refused = (patch: (g: typeof grid & Record<string, unknown>) => void) => {
+      const g = structuredClone(grid);
+      patch(g);
+      write('grid.json', JSON.stringify(g));
+      return () => loadExperimentConfig(path);
+    };
+    // Once a TypeError far from the file: `(v.unmaskedLayers ?? []).join is not a function`.
+    expect(
+      refused((g) => (g.groups[0]!.variants = [{ method: 'unmask-layers', unmaskedLayers: '1,2' } as never])),
+    ).toThrow(`${path}: groups[0].variants[0].unmaskedLayers: expected a list of layer numbers`);
+    expect(refused((g) => Object.assign(g.finetune, { epochs: 0, lr: 'x' }))).toThrow(
+      `${path}: finetune.epochs: expected an integer ≥ 1, found 0; finetune.lr: expected a number in (0, ∞), found "x"`,
+    );
+    expect(refused((g) => Object.assign(g.pretrain.options, { model: { layers: 65536 } }))).toThrow(
+      `${path}: pretrain.options.model.layers: expected an integer in [1, 1024], found 65536`,
+    );
+    expect(refused((g) => (g.data.synthetic.minWords = 9))).toThrow(
+      `${path}: data.synthetic.minWords: must not exceed data.synthetic.maxWords (5), found 9`,
+    );
+    write('grid.json', `{"name":"g","seeds":${'['.repeat(100_000)}`);
+    expect(() => loadExperimentConfig(path)).toThrow(
+      /experiment config .*grid\.json:1:\d+: JSON nested more than 16 levels deep/,
+    );
+    write(
+      'grid.json',
+      Buffer.concat([Buffer.from('{"name":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]),
+    );
+    expect(() => loadExperimentConfig(path)).toThrow(/grid\.json: invalid UTF-8 at byte offset 9/);
+    expect(() => loadExperimentConfig(root)).toThrow(`experiment config ${root} is a directory`);
   });
 
   it('a directory where a file belongs is named as such', () => {

@@ -1,93 +1,40 @@
 /**
  * @file An experiment grid as a JSON file: the shared pretraining of a decoder (causal LM) and an encoder
  * (masked LM), the data budget, fine-tuning defaults, and groups of runs (tasks × variants × seeds). Loading
- * validates every field against `config-schema.ts` (unknown keys refused with the closest known one), then the
- * relations between fields, with the file and the field's JSON path in the message; `expandRuns` turns the groups into
- * the list of runs, each with a stable id (a run shared by two groups is run once).
+ * validates the file against its zod schema (`config-schema.ts`, where its types come from: unknown keys refused
+ * with the closest valid key, relations between fields), then the layer numbers against the backbone, with the
+ * file and the field's JSON path in every message; `expandRuns` turns the groups into the list of runs, each
+ * with a stable id (a run shared by two groups is run once).
  */
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { TransformerConfig } from '@reprise/model';
-import type { FinetuneOptions } from '../training/finetune.ts';
-import { type Method, type MethodOptions, methodLabel } from '../training/methods.ts';
-import type { PretrainOptions } from '../training/pretrain.ts';
-import { EXPERIMENT_SCHEMA, EXPERIMENT_TASKS } from './config-schema.ts';
-import { quote, validate } from './schema.ts';
-import { decoderModel } from './settings.ts';
+import { InvalidFileError, jsonPath, parseWith, readJsonFile } from '../io/validate.ts';
+import { type MethodOptions, methodLabel } from '../training/methods.ts';
+import {
+  EXPERIMENT_TASKS,
+  type ExperimentConfig,
+  type ExperimentTask,
+  type RunGroup,
+  type TrainSentences,
+  type Variant,
+  experimentConfigSchema,
+} from './config-schema.ts';
+import { backboneSettings, decoderModel } from './settings.ts';
 
 export { EXPERIMENT_TASKS };
-export type ExperimentTask = (typeof EXPERIMENT_TASKS)[number];
+export type {
+  ExperimentConfig,
+  ExperimentPretrainOptions,
+  ExperimentTask,
+  FinetuneDefaults,
+  RunGroup,
+  TrainSentences,
+  Variant,
+} from './config-schema.ts';
 
-/** What a run changes from the fine-tuning defaults. */
-export interface Variant {
-  method: Method;
-  r?: number;
-  layer?: number;
-  positions?: 'continue' | 'reset';
-  separator?: boolean;
-  lastCopyOnly?: boolean;
-  labelSubword?: 'first' | 'last';
-  unmaskedLayers?: number[];
-}
-
-export interface RunGroup {
-  /** Identifier (used in the log) and the title of its table. */
-  name: string;
-  title: string;
-  tasks: ExperimentTask[];
-  variants: Variant[];
-  /** Seeds for this group (default: the experiment's). */
-  seeds?: number[];
-  /**
-   * Brown training sentences of this group's runs, one set of runs per entry (default: `data.trainSentences`
-   * only): a learning curve lists several. The synthetic task keeps its own budget.
-   */
-  trainSentences?: TrainSentences[];
-}
-
-/** A number of Brown sentences of a split, or the whole split. */
-export type TrainSentences = number | 'all';
-
-export type FinetuneDefaults = Partial<Omit<FinetuneOptions, 'seed' | 'method' | 'r' | 'layer'>>;
-/** What the config may set of the pretraining options (`model.kind` is set per backbone). */
-export type ExperimentPretrainOptions = Partial<Omit<PretrainOptions, 'model'>> & {
-  model?: Partial<Omit<TransformerConfig, 'vocabSize' | 'kind'>>;
-};
-
-export interface ExperimentConfig {
-  name: string;
-  /** Fine-tuning seeds (the default of every group). */
-  seeds: number[];
-  /** Backbones pretrained by the runner (exactly one of `pretrain` and `backbones` is given). */
-  pretrain?: {
-    /** Shared by both backbones (the encoder changes only `model.kind`). */
-    options: ExperimentPretrainOptions;
-    /** Pretrain a masked-LM encoder of the same size on the same text and budget (needed by `encoder` runs). */
-    encoder: boolean;
-  };
-  /**
-   * Backbones pretrained beforehand (e.g. the shipped ones in `backbones/`): checkpoint directories, relative to
-   * the config file. `encoder` is needed by `encoder` runs.
-   */
-  backbones?: { decoder: string; encoder?: string };
-  data: {
-    /** Sentences of each Brown split used (evenly spaced through the split, so every genre is in). */
-    trainSentences: TrainSentences;
-    devSentences: TrainSentences;
-    testSentences: TrainSentences;
-    synthetic: {
-      train: number;
-      dev: number;
-      test: number;
-      classes: number;
-      minWords: number;
-      maxWords: number;
-    };
-  };
-  /** Defaults of every run (a variant's fields override them; `method` and `seed` come from each run). */
-  finetune: FinetuneDefaults;
-  groups: RunGroup[];
-}
+/** An experiment config nests ~6 levels deep and takes a few kilobytes; these bounds leave ample room. */
+const EXPERIMENT_JSON_DEPTH = 16;
+const EXPERIMENT_MAX_BYTES = 16 * 2 ** 20;
 
 export interface RunSpec {
   /** Stable, readable and unique: task/variant/seed. */
@@ -174,40 +121,33 @@ export function expandRuns(config: ExperimentConfig): RunSpec[] {
 }
 
 /**
- * Reads and validates an experiment file; every problem names the file and the field. Backbone directories
- * are resolved against the file's directory.
+ * Reads and validates an experiment file (strict UTF-8, nesting and size bounded before parsing); every
+ * problem names the file and the field. Backbone directories are resolved against the file's directory.
  */
 export function loadExperimentConfig(path: string): ExperimentConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new Error(`${path}: not a readable JSON file (${(e as Error).message})`);
-  }
+  const raw = readJsonFile(path, {
+    what: 'experiment config',
+    maxDepth: EXPERIMENT_JSON_DEPTH,
+    maxBytes: EXPERIMENT_MAX_BYTES,
+  });
   return validateExperimentConfig(raw, path, dirname(path));
 }
 
 /**
- * Checks the shape of every field (one declaration each, in `config-schema.ts`), then the relations between
- * them. Relative `backbones` directories are resolved against `baseDir` (the returned config holds absolute
- * paths) and their model configs are read, so that layer numbers can be checked against them.
+ * Checks the shape of every field and the relations that need no file (`experimentConfigSchema`), then those
+ * that need the backbone's model. Relative `backbones` directories are resolved against `baseDir` (the returned
+ * config holds absolute paths; `raw` is left as it is) and read: the decoder's model config, so that layer
+ * numbers can be checked against it, and the encoder's, so that a wrong directory is refused at once.
  */
 export function validateExperimentConfig(raw: unknown, source: string, baseDir = '.'): ExperimentConfig {
-  validate(EXPERIMENT_SCHEMA, raw, source);
-  const c = raw as ExperimentConfig;
-  const fail = (path: string, message: string): never => {
-    throw new Error(`${source}: ${path} ${message}`);
+  const c = parseWith(experimentConfigSchema, raw, source);
+  const fail = (path: PropertyKey[], message: string): never => {
+    throw new InvalidFileError(source, `${source}: ${jsonPath(path)}: ${message}`);
   };
-  if ((c.pretrain === undefined) === (c.backbones === undefined))
-    fail(
-      'pretrain',
-      `and backbones: exactly one must be given (pretrain: options to pretrain backbones here; backbones: directories of pretrained ones), found ${c.pretrain ? 'both' : 'neither'}`,
-    );
   if (c.backbones) {
-    const resolved = Object.fromEntries(
-      Object.entries(c.backbones).map(([kind, dir]) => [kind, resolve(baseDir, dir)]),
-    );
-    c.backbones = resolved as ExperimentConfig['backbones'];
+    const { decoder, encoder } = c.backbones;
+    c.backbones = { decoder: resolve(baseDir, decoder) };
+    if (encoder !== undefined) c.backbones.encoder = resolve(baseDir, encoder);
   }
   let model: Omit<TransformerConfig, 'vocabSize'>;
   try {
@@ -215,43 +155,25 @@ export function validateExperimentConfig(raw: unknown, source: string, baseDir =
   } catch (e) {
     const message = (e as Error).message;
     return c.pretrain
-      ? fail('pretrain.options.model', `is not a valid model: ${message}`)
-      : fail('backbones.decoder', `is not a usable backbone: ${message}`);
+      ? fail(['pretrain', 'options', 'model'], `not a valid model: ${message}`)
+      : fail(['backbones', 'decoder'], `not a usable backbone: ${message}`);
   }
-  const syn = c.data.synthetic;
-  if (syn.minWords > syn.maxWords)
-    fail(
-      'data.synthetic.minWords',
-      `(${syn.minWords}) must not exceed data.synthetic.maxWords (${syn.maxWords})`,
-    );
-  const names = new Set<string>();
-  const checkMethodFields = (o: Partial<MethodOptions>, path: string) => {
+  // A given encoder is read now too: a wrong directory is refused before any run, not when its runs come up.
+  if (c.backbones?.encoder !== undefined)
+    try {
+      backboneSettings(c, 'encoder');
+    } catch (e) {
+      fail(['backbones', 'encoder'], `not a usable backbone: ${(e as Error).message}`);
+    }
+  const checkLayers = (o: Partial<MethodOptions>, path: PropertyKey[]) => {
     if (typeof o.layer === 'number' && o.layer > model.layers)
-      fail(`${path}.layer`, `must be at most the backbone's ${model.layers} layers, found ${o.layer}`);
+      fail([...path, 'layer'], `must be at most the backbone's ${model.layers} layers, found ${o.layer}`);
     for (const [k, l] of (o.unmaskedLayers ?? []).entries())
       if (l >= model.layers)
-        fail(`${path}.unmaskedLayers[${k}]`, `must be a 0-based layer below ${model.layers}, found ${l}`);
+        fail([...path, 'unmaskedLayers', k], `must be a 0-based layer below ${model.layers}, found ${l}`);
   };
-  checkMethodFields(c.finetune, 'finetune');
-  for (const [i, group] of c.groups.entries()) {
-    if (names.has(group.name)) fail(`groups[${i}].name`, `must be unique, found ${quote(group.name)} twice`);
-    names.add(group.name);
-    for (const [j, v] of group.variants.entries()) {
-      const path = `groups[${i}].variants[${j}]`;
-      if (v.method === 'encoder' && !(c.pretrain?.encoder || c.backbones?.encoder))
-        fail(
-          path,
-          c.pretrain
-            ? 'is an encoder run, but pretrain.encoder is false (no encoder is pretrained)'
-            : 'is an encoder run, but backbones.encoder is not given',
-        );
-      if (v.method === 'unmask-layers' && !(v.unmaskedLayers ?? c.finetune.unmaskedLayers)?.length)
-        fail(
-          `${path}.unmaskedLayers`,
-          'must list the unmasked layers of an unmask-layers run, found nothing',
-        );
-      checkMethodFields(v, path);
-    }
-  }
+  checkLayers(c.finetune, ['finetune']);
+  for (const [i, group] of c.groups.entries())
+    for (const [j, v] of group.variants.entries()) checkLayers(v, ['groups', i, 'variants', j]);
   return c;
 }

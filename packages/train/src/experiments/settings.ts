@@ -8,7 +8,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { type TransformerConfig, makeConfig, validateConfig } from '@reprise/model';
+import { type TransformerConfig, makeConfig } from '@reprise/model';
+import { loadJsonFile } from '../io/validate.ts';
+import { backboneConfigSchema } from '../training/checkpoint-schemas.ts';
 import { FINETUNE_DEFAULTS, type FinetuneOptions } from '../training/finetune.ts';
 import { PRETRAIN_DEFAULTS, type PretrainOptions } from '../training/pretrain.ts';
 import type { ExperimentConfig, ExperimentPretrainOptions, ExperimentTask, RunSpec } from './config.ts';
@@ -85,22 +87,16 @@ function givenBackboneSettings(dir: string, kind: BackboneKind): GivenBackboneSe
   const key = `${kind} ${files.map((f) => `${f}@${statSync(f).mtimeMs}`).join(' ')}`;
   const cached = givenCache.get(key);
   if (cached) return cached;
-  let config: { kind?: unknown; model?: TransformerConfig; objective?: unknown };
-  try {
-    config = JSON.parse(readFileSync(files[0]!, 'utf8'));
-  } catch (e) {
-    throw new Error(`${files[0]}: not a readable JSON file (${(e as Error).message})`);
-  }
+  // The checkpoint's own schema: bounded, strict, and the model's sizes checked before anything uses them.
+  const config = loadJsonFile(files[0]!, backboneConfigSchema, {
+    what: 'backbone config',
+    maxBytes: 16 * 2 ** 20,
+  });
   const objective = kind === 'decoder' ? 'clm' : 'mlm';
-  if (config.kind !== 'reprise-backbone' || config.objective !== objective || !config.model)
+  if (config.objective !== objective)
     throw new Error(
-      `${files[0]}: expected a reprise ${kind} backbone (kind "reprise-backbone", objective "${objective}"), found kind ${JSON.stringify(config.kind)}, objective ${JSON.stringify(config.objective)}`,
+      `${files[0]}: expected a reprise ${kind} backbone (objective "${objective}"), found objective ${JSON.stringify(config.objective)}`,
     );
-  try {
-    validateConfig(config.model);
-  } catch (e) {
-    throw new Error(`${files[0]}: model ${(e as Error).message}`);
-  }
   const settings = {
     kind,
     model: config.model,
