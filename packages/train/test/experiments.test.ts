@@ -484,7 +484,8 @@ describe('a tiny grid on the Dawn adapter', () => {
     expect(first).toMatchObject({ ran: 2, skipped: 0, interrupted: false });
     const log = join(out, 'runs.jsonl');
     const records = readExperimentLog(log);
-    expect(records.map((r) => r.kind)).toEqual(['pretrain', 'run', 'run']);
+    // The decoder is probed for induction heads once, before its first run.
+    expect(records.map((r) => r.kind)).toEqual(['pretrain', 'probe', 'run', 'run']);
     const runs = records.filter((r): r is RunRecord => r.kind === 'run');
     for (const r of runs) {
       expect(r.test.accuracy).toBeGreaterThanOrEqual(0);
@@ -536,7 +537,7 @@ describe('a tiny grid on the Dawn adapter', () => {
     await expect(runExperiment({ device, config: changed, outDir: out })).rejects.toThrow(
       /2 finished runs \(synthetic\/causal\/seed1, synthetic\/sr-r1\/seed1\): finetune\.epochs 1 → 2\n.*--out <dir>.*--rerun-changed/s,
     );
-    expect(readExperimentLog(log)).toHaveLength(3);
+    expect(readExperimentLog(log)).toHaveLength(4);
     // --rerun-changed reruns both; the old records stay in the log, left out of the report as stale.
     const rerun = await runExperiment({ device, config: changed, outDir: out, rerunChanged: true });
     expect(rerun).toMatchObject({ ran: 2, rerun: 2, skipped: 0 });
@@ -578,10 +579,10 @@ describe('a tiny grid on the Dawn adapter', () => {
     const validated = validateExperimentConfig(structuredClone(given), 'given.json', '/');
     expect(await runExperiment({ device, config: validated, outDir: givenOut })).toMatchObject({ ran: 2 });
     const givenLog = readExperimentLog(join(givenOut, 'runs.jsonl'));
-    expect(givenLog.map((r) => r.kind)).toEqual(['pretrain', 'run', 'run']);
+    expect(givenLog.map((r) => r.kind)).toEqual(['pretrain', 'probe', 'run', 'run']);
     expect(givenLog[0]).toMatchObject({ source: join(out, 'pretrain-decoder', 'final'), wallSeconds: 0 });
     expect(existsSync(join(givenOut, 'pretrain-decoder'))).toBe(false);
-    const runRecord = givenLog[1] as RunRecord;
+    const runRecord = givenLog[2] as RunRecord;
     expect(runRecord.settings?.backbone).toMatchObject({
       kind: 'decoder',
       weights: expect.stringMatching(/^[0-9a-f]{16}$/),
@@ -590,5 +591,45 @@ describe('a tiny grid on the Dawn adapter', () => {
       ran: 0,
       skipped: 2,
     });
+
+    // A group with a decoder of its own (here the stale one moved aside): its runs get their own ids and
+    // settings, the decoder is logged and probed once, and the report relates each decoder's probe to SR's gain.
+    const otherDecoder = join(out, 'pretrain-decoder.stale-1', 'final');
+    const twoDecoders = validateExperimentConfig(
+      {
+        ...structuredClone(given),
+        groups: [
+          ...given.groups,
+          { ...given.groups[0]!, name: 'other-decoder', title: 'another decoder', decoder: otherDecoder },
+        ],
+      },
+      'given.json',
+      '/',
+    );
+    expect(await runExperiment({ device, config: twoDecoders, outDir: givenOut })).toMatchObject({
+      ran: 2,
+      skipped: 2,
+    });
+    const both = readExperimentLog(join(givenOut, 'runs.jsonl'));
+    expect(
+      both.slice(4).map((r) => [r.kind, (r as RunRecord).id ?? (r as { source?: string }).source]),
+    ).toEqual([
+      ['pretrain', otherDecoder],
+      ['probe', otherDecoder],
+      ['run', 'synthetic/final/causal/seed1'],
+      ['run', 'synthetic/final/sr-r1/seed1'],
+    ]);
+    const twoReport = await aggregate({
+      config: twoDecoders,
+      records: both,
+      logPath: 'runs.jsonl',
+      configPath: 'given.json',
+      reportPath: 'R.md',
+    });
+    expect(twoReport.counts).toMatchObject({ planned: 4, done: 4, stale: 0 });
+    expect(twoReport.markdown).toContain(
+      '## 6. Does the induction score explain when continuing positions work?',
+    );
+    expect(twoReport.markdown.match(/^\| final \| 0 \| /gm)).toHaveLength(2);
   }, 600_000);
 });

@@ -13,8 +13,8 @@ import {
 import type { ExperimentConfig, ExperimentTask, RunGroup, TrainSentences, Variant } from './config.ts';
 import { groupBudgets, variantKey } from './config.ts';
 import { selectRecords } from './records.ts';
-import type { ExperimentRecord, RunRecord } from './runner.ts';
-import { decoderModel } from './settings.ts';
+import type { ExperimentRecord, ProbeRecord, RunRecord } from './runner.ts';
+import { decoderModel, settingsHash } from './settings.ts';
 import { type Summary, formatPoints, pairedDifference, summarize } from './stats.ts';
 
 type Metric = 'accuracy' | 'f1';
@@ -145,6 +145,56 @@ function floorCheck(
     below.length
       ? `**Below the floor although it sees the whole word:** ${below.join('; ')}.`
       : 'Every method that sees the whole word is above the floor on every task (where it has runs).',
+  ];
+}
+
+/**
+ * Question 6: per decoder the runs used (each probed once by the runner), its repeated-sequence score and
+ * strongest twin + 1 head beside what SR r = 1 (positions continuing) gained over causal r = 0 on each task.
+ */
+function inductionSection(records: ExperimentRecord[], runs: RunRecord[]): string[] {
+  const hashOf = (r: RunRecord) => (r.settings ? settingsHash(r.settings.backbone) : undefined);
+  const probes = records
+    .filter((r): r is ProbeRecord => r.kind === 'probe')
+    .filter((p) => runs.some((r) => hashOf(r) === p.settingsHash));
+  if (probes.length === 0) return [];
+  const plainSr1: Variant = { method: 'sr', r: 1 };
+  const causal: Variant = { method: 'causal' };
+  const tasks = [...new Set(runs.map((r) => r.task))];
+  const rows = probes.map((p) => {
+    const own = runs.filter((r) => hashOf(r) === p.settingsHash);
+    const { first, second, chance } = p.induction;
+    return [
+      p.source.split('/').filter(Boolean).at(-1) ?? p.source,
+      p.repeatFraction === null ? '—' : String(p.repeatFraction),
+      `${(100 * second.accuracy).toFixed(1)}% (first half ${(100 * first.accuracy).toFixed(1)}%, chance ${(100 * chance.accuracy).toFixed(2)}%)`,
+      `${second.loss.toFixed(2)} (first half ${first.loss.toFixed(2)})`,
+      `layer ${p.strongest.layer + 1} head ${p.strongest.head + 1}: ${(100 * p.strongest.twinNext).toFixed(1)}% (${p.strongest.timesUniform.toFixed(1)}× even)`,
+      ...tasks.map((t) => {
+        const m = primaryMetric(t);
+        return signed(pairedDifference(scores(own, t, plainSr1, m), scores(own, t, causal, m)));
+      }),
+    ];
+  });
+  return [
+    '## 6. Does the induction score explain when continuing positions work?',
+    '',
+    markdownTable(
+      [
+        'decoder',
+        'repeated pretraining sentences',
+        'repeated-sequence accuracy, second half',
+        'loss, second half (nats)',
+        'strongest twin + 1 head',
+        ...tasks.map((t) => `${t}: SR r=1 minus causal r=0 (points)`),
+      ],
+      rows,
+    ),
+    '',
+    'The score: next-token accuracy on the second half of random token sequences written twice (a decoder that',
+    'finds the earlier copy by content predicts it; chance otherwise). The head: the most attention a last-copy',
+    "token's head gives the token after its twin in the copy before, under SR r = 1 with continuing positions.",
+    '',
   ];
 }
 
@@ -444,6 +494,8 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
     );
     out.push('![early exit](results/early-exit.svg)', '');
   }
+
+  out.push(...inductionSection(input.records, runs));
 
   const curve = config.groups.find((g) => g.name === 'learning-curve');
   if (curve) out.push(...learningCurve(config, curve, allRuns, labelOf, input.floors), '');

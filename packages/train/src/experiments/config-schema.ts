@@ -132,6 +132,8 @@ const sentences = z.union(
   sentencesError,
 );
 
+const directory = nonEmptyString('a directory path (a non-empty string)');
+
 const groupSchema = strictObject({
   /** Identifier (used in the log). */
   name: nonEmptyString('a non-empty string'),
@@ -146,9 +148,12 @@ const groupSchema = strictObject({
    * only): a learning curve lists several. The synthetic task keeps its own budget.
    */
   trainSentences: list(sentences, 'budgets (integers ≥ 1 or "all")').optional(),
+  /**
+   * Another decoder for this group's runs (a checkpoint directory relative to the config file), e.g. one
+   * pretrained without repeated text: the runs get their own ids, and its induction score is logged.
+   */
+  decoder: directory.optional(),
 });
-
-const directory = nonEmptyString('a directory path (a non-empty string)');
 
 const experimentFields = strictObject({
   name: z
@@ -207,6 +212,11 @@ function relations(c: z.output<typeof experimentFields>, ctx: z.RefinementCtx): 
       issue(['groups', i, 'name'], `must be unique, found ${quote(group.name)} twice`);
     names.add(group.name);
     for (const [j, v] of group.variants.entries()) {
+      if (v.method === 'encoder' && group.decoder !== undefined)
+        issue(
+          ['groups', i, 'variants', j],
+          "an encoder run in a group with its own decoder (the group's decoder replaces the decoder only)",
+        );
       if (v.method === 'encoder' && !(c.pretrain?.encoder || c.backbones?.encoder))
         issue(
           ['groups', i, 'variants', j],

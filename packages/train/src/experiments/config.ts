@@ -6,7 +6,7 @@
  * file and the field's JSON path in every message; `expandRuns` turns the groups into the list of runs, each
  * with a stable id (a run shared by two groups is run once).
  */
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import type { TransformerConfig } from '@reprise/model';
 import { InvalidFileError, jsonPath, parseWith, readJsonFile } from '../io/validate.ts';
 import { type MethodOptions, methodLabel } from '../training/methods.ts';
@@ -19,7 +19,7 @@ import {
   type Variant,
   experimentConfigSchema,
 } from './config-schema.ts';
-import { backboneSettings, decoderModel } from './settings.ts';
+import { backboneSettings, decoderModel, givenBackboneSettings } from './settings.ts';
 
 export { EXPERIMENT_TASKS };
 export type {
@@ -44,6 +44,8 @@ export interface RunSpec {
   seed: number;
   /** Brown training sentences of the run (the synthetic task has its own budget). */
   trainSentences: TrainSentences;
+  /** The decoder of the run's group when it has its own (a directory), else the config's. */
+  decoder?: string;
   /** The groups this run belongs to. */
   groups: string[];
 }
@@ -77,16 +79,21 @@ export function variantLabel(v: Variant, layers: number): string {
 export const groupBudgets = (config: ExperimentConfig, group: RunGroup): TrainSentences[] =>
   group.trainSentences ?? [config.data.trainSentences];
 
-/** task/variant/seed, with the training budget in between when it is not the config's default. */
+/**
+ * task/variant/seed, with the training budget in between when it is not the config's default, and the
+ * group's own decoder (its directory's name) when it has one.
+ */
 export function runId(
   config: ExperimentConfig,
   task: ExperimentTask,
   variant: Variant,
   seed: number,
   trainSentences: TrainSentences = config.data.trainSentences,
+  decoder?: string,
 ): string {
   const budget = trainSentences === config.data.trainSentences ? '' : `train-${trainSentences}/`;
-  return `${task}/${budget}${variantKey(variant)}/seed${seed}`;
+  const backbone = decoder === undefined ? '' : `${basename(decoder)}/`;
+  return `${task}/${backbone}${budget}${variantKey(variant)}/seed${seed}`;
 }
 
 /**
@@ -101,10 +108,20 @@ export function expandRuns(config: ExperimentConfig): RunSpec[] {
       for (const trainSentences of budgets) {
         for (const variant of group.variants) {
           for (const seed of group.seeds ?? config.seeds) {
-            const id = runId(config, task, variant, seed, trainSentences);
+            const { decoder } = group;
+            const id = runId(config, task, variant, seed, trainSentences, decoder);
             const existing = runs.get(id);
             if (existing) existing.groups.push(group.name);
-            else runs.set(id, { id, task, variant, seed, trainSentences, groups: [group.name] });
+            else
+              runs.set(id, {
+                id,
+                task,
+                variant,
+                seed,
+                trainSentences,
+                ...(decoder === undefined ? {} : { decoder }),
+                groups: [group.name],
+              });
           }
         }
       }
@@ -149,6 +166,7 @@ export function validateExperimentConfig(raw: unknown, source: string, baseDir =
     c.backbones = { decoder: resolve(baseDir, decoder) };
     if (encoder !== undefined) c.backbones.encoder = resolve(baseDir, encoder);
   }
+  for (const group of c.groups) if (group.decoder) group.decoder = resolve(baseDir, group.decoder);
   let model: Omit<TransformerConfig, 'vocabSize'>;
   try {
     model = decoderModel(c);
@@ -165,15 +183,23 @@ export function validateExperimentConfig(raw: unknown, source: string, baseDir =
     } catch (e) {
       fail(['backbones', 'encoder'], `not a usable backbone: ${(e as Error).message}`);
     }
-  const checkLayers = (o: Partial<MethodOptions>, path: PropertyKey[]) => {
-    if (typeof o.layer === 'number' && o.layer > model.layers)
-      fail([...path, 'layer'], `must be at most the backbone's ${model.layers} layers, found ${o.layer}`);
+  const checkLayers = (o: Partial<MethodOptions>, path: PropertyKey[], layers = model.layers) => {
+    if (typeof o.layer === 'number' && o.layer > layers)
+      fail([...path, 'layer'], `must be at most the backbone's ${layers} layers, found ${o.layer}`);
     for (const [k, l] of (o.unmaskedLayers ?? []).entries())
-      if (l >= model.layers)
-        fail([...path, 'unmaskedLayers', k], `must be a 0-based layer below ${model.layers}, found ${l}`);
+      if (l >= layers)
+        fail([...path, 'unmaskedLayers', k], `must be a 0-based layer below ${layers}, found ${l}`);
   };
   checkLayers(c.finetune, ['finetune']);
-  for (const [i, group] of c.groups.entries())
-    for (const [j, v] of group.variants.entries()) checkLayers(v, ['groups', i, 'variants', j]);
+  for (const [i, group] of c.groups.entries()) {
+    let layers = model.layers;
+    if (group.decoder)
+      try {
+        layers = givenBackboneSettings(group.decoder, 'decoder').model.layers;
+      } catch (e) {
+        fail(['groups', i, 'decoder'], `not a usable backbone: ${(e as Error).message}`);
+      }
+    for (const [j, v] of group.variants.entries()) checkLayers(v, ['groups', i, 'variants', j], layers);
+  }
   return c;
 }

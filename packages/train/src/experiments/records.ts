@@ -86,12 +86,25 @@ export function selectRecords(
   }
   const order = new Map(records.map((r, i) => [r, i]));
   out.runs.sort((a, b) => order.get(a)! - order.get(b)!);
+  // Groups with a decoder of their own: each is a planned backbone too, listed after the config's.
+  const groupDecoders = new Set(
+    planned.filter((r) => r.decoder).map((r) => settingsHash(r.settings.backbone)),
+  );
   for (const kind of backboneKinds(config)) {
-    const own = records.filter((r): r is PretrainRecord => r.kind === 'pretrain' && r.backbone === kind);
+    const own = records.filter(
+      (r): r is PretrainRecord =>
+        r.kind === 'pretrain' && r.backbone === kind && !groupDecoders.has(r.settingsHash ?? ''),
+    );
     const { chosen, legacy } = pick(own, settingsHash(backboneSettings(config, kind)), o.acceptLegacy);
     if (chosen) out.pretrains.push(chosen);
     if (legacy) out.legacy++;
     out.stale += own.length - (chosen ? 1 : 0);
+  }
+  for (const hash of groupDecoders) {
+    const chosen = records
+      .filter((r): r is PretrainRecord => r.kind === 'pretrain' && r.settingsHash === hash)
+      .at(-1);
+    if (chosen) out.pretrains.push(chosen);
   }
   return out;
 }

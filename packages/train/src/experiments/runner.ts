@@ -11,6 +11,8 @@
 import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Device } from '@reprise/core';
+import type { InductionScore } from '../analysis/induction.ts';
+import { type StrongestHead, probeBackbone } from '../analysis/probe.ts';
 import { pretrainingText } from '../data/index.ts';
 import { MetricsLog, readMetrics, resolveAtomicDir, writeFileAtomic } from '../io/index.ts';
 import type { BpeTokenizer } from '../tokenizer/index.ts';
@@ -30,6 +32,7 @@ import {
   backboneSettings,
   finetuneOptions,
   givenBackboneDir,
+  givenBackboneSettings,
   pretrainOptions,
   settingsChanges,
   settingsHash,
@@ -83,7 +86,21 @@ export interface PretrainRecord {
   date: string;
 }
 
-export type ExperimentRecord = RunRecord | PretrainRecord;
+/** A decoder's induction probe (see analysis/probe.ts), logged once per decoder the runs use. */
+export interface ProbeRecord {
+  kind: 'probe';
+  /** The decoder's directory, and the hash of its settings (as in its runs' settings). */
+  source: string;
+  settingsHash: string;
+  /** Of the pretraining text, the fraction of sentences written twice in a row (null when not recorded). */
+  repeatFraction: number | null;
+  induction: Pick<InductionScore, 'first' | 'second' | 'chance' | 'length' | 'count'>;
+  strongest: StrongestHead;
+  adapter: string;
+  date: string;
+}
+
+export type ExperimentRecord = RunRecord | PretrainRecord | ProbeRecord;
 
 export function readExperimentLog(path: string): ExperimentRecord[] {
   if (!existsSync(path)) return [];
@@ -204,6 +221,18 @@ export async function runExperiment(input: ExperimentInput): Promise<ExperimentO
   const encoder = kinds.includes('encoder') ? await backbone(input, log, 'encoder', decoder.tokenizer) : null;
   if (kinds.includes('encoder') && !encoder) return { ...outcome, interrupted: true };
 
+  // Every decoder the remaining runs use is probed for induction heads once (the report relates it to SR's gain).
+  const groupDecoders = new Map<string, string>();
+  const decoderOf = async (run: PlannedRun) => {
+    if (!run.decoder) return decoder.dir;
+    if (!groupDecoders.has(run.decoder)) {
+      groupDecoders.set(run.decoder, givenBackbone(input, log, 'decoder', run.decoder).dir);
+      await probeOnce(input, log, run.decoder, run.settings.backbone);
+    }
+    return groupDecoders.get(run.decoder)!;
+  };
+  if (todo.some((r) => !r.decoder && backboneOf(r) === 'decoder'))
+    await probeOnce(input, log, decoder.dir, backboneSettings(config, 'decoder'));
   const tasks = new Map<string, TaskData>();
   const started = performance.now();
   for (const [i, run] of todo.entries()) {
@@ -218,7 +247,7 @@ export async function runExperiment(input: ExperimentInput): Promise<ExperimentO
     const taskKey = `${run.task} ${run.trainSentences}`;
     if (!tasks.has(taskKey))
       tasks.set(taskKey, experimentTaskData(run.task, config.data, run.trainSentences));
-    const dir = backboneOf(run) === 'encoder' ? encoder!.dir : decoder.dir;
+    const dir = backboneOf(run) === 'encoder' ? encoder!.dir : await decoderOf(run);
     const record = await fineTuneRun(input, run, tasks.get(taskKey)!, dir);
     if (!record) return { ...outcome, interrupted: true };
     log.log({ ...record });
@@ -293,7 +322,7 @@ function givenBackbone(
   kind: BackboneKind,
   dir: string,
 ): { dir: string; tokenizer: BpeTokenizer; layers: number } {
-  const settings = backboneSettings(input.config, kind);
+  const settings = givenBackboneSettings(dir, kind);
   const hash = settingsHash(settings);
   const loaded = loadBackbone(dir, input.device);
   const { layers } = loaded.model.config;
@@ -321,6 +350,37 @@ function givenBackbone(
     } satisfies PretrainRecord);
   }
   return { dir, tokenizer: loaded.tokenizer, layers };
+}
+
+/** Logs the induction probe of a decoder unless the log has it for these settings. */
+async function probeOnce(
+  input: ExperimentInput,
+  log: MetricsLog,
+  dir: string,
+  settings: BackboneSettings,
+): Promise<void> {
+  const hash = settingsHash(settings);
+  const logged = readExperimentLog(log.path).some((r) => r.kind === 'probe' && r.settingsHash === hash);
+  if (logged) return;
+  const { model, tokenizer, config } = loadBackbone(dir, input.device);
+  try {
+    const probe = await probeBackbone(model, tokenizer);
+    if ('skipped' in probe.induction) return;
+    const { first, second, chance, length, count } = probe.induction;
+    const repeatFraction = config.training.repeatFraction;
+    log.log({
+      kind: 'probe',
+      source: dir,
+      settingsHash: hash,
+      repeatFraction: typeof repeatFraction === 'number' ? repeatFraction : null,
+      induction: { first, second, chance, length, count },
+      strongest: probe.strongest,
+      adapter: input.device.describe(),
+      date: new Date().toISOString(),
+    } satisfies ProbeRecord);
+  } finally {
+    model.dispose();
+  }
 }
 
 /** One fine-tuning run from scratch; null when interrupted. */

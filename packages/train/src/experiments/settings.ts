@@ -79,7 +79,7 @@ const hashOfFile = (path: string) =>
 const givenCache = new Map<string, GivenBackboneSettings>();
 
 /** A given backbone's model and weight hashes, read from its directory (once per directory and file times). */
-function givenBackboneSettings(dir: string, kind: BackboneKind): GivenBackboneSettings {
+export function givenBackboneSettings(dir: string, kind: BackboneKind): GivenBackboneSettings {
   const files = ['config.json', 'model.safetensors', 'tokenizer.json'].map((f) => join(dir, f));
   for (const f of files)
     if (!existsSync(f))
@@ -159,7 +159,9 @@ export function runSettings(config: ExperimentConfig, run: RunSpec): RunSettings
   return {
     task: run.task,
     seed: run.seed,
-    backbone: backboneSettings(config, backboneOf(run)),
+    backbone: run.decoder
+      ? givenBackboneSettings(run.decoder, 'decoder')
+      : backboneSettings(config, backboneOf(run)),
     finetune: withoutNeutralLaterOptions(finetuneOptions(config, run)),
     data: run.task === 'synthetic' ? { synthetic } : { ...brown, trainSentences: run.trainSentences },
   };

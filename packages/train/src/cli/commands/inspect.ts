@@ -1,4 +1,3 @@
-import { longestRepeatable } from '@reprise/model';
 /**
  * @file `reprise inspect`: does a pretrained backbone have induction heads? The repeated-random-sequence score
  * (decoders only) and, under sequence repetition, each head's attention from the last copy to the twin + 1 key
@@ -6,9 +5,15 @@ import { longestRepeatable } from '@reprise/model';
  */
 import Table from 'cli-table3';
 import { type Command, Option } from 'commander';
-import { type TwinAttention, attentionToTwin } from '../../analysis/attention-to-twin.ts';
-import { type InductionScore, inductionScore } from '../../analysis/induction.ts';
-import { BROWN_TASKS, type BrownTask, brownTask } from '../../data/index.ts';
+import type { TwinAttention } from '../../analysis/attention-to-twin.ts';
+import type { InductionScore } from '../../analysis/induction.ts';
+import {
+  type BackboneProbe,
+  PROBE_DEFAULTS as P,
+  type StrongestHead,
+  probeBackbone,
+} from '../../analysis/probe.ts';
+import { BROWN_TASKS, type BrownTask } from '../../data/index.ts';
 import { loadBackbone } from '../../training/backbone-checkpoint.ts';
 import { deviceOption, intArg, openDevice } from '../options.ts';
 
@@ -19,26 +24,41 @@ export function registerInspect(program: Command): void {
       'induction heads in a pretrained backbone: repeated-sequence score, attention to the twin + 1 under SR',
     )
     .requiredOption('--model <dir>', 'pretrained backbone checkpoint (e.g. runs/pre/final)')
-    .option('--length <n>', 'random tokens per half of each repeated sequence', intArg('--length', 2), 50)
-    .option('--count <n>', 'repeated random sequences scored', intArg('--count', 1), 32)
-    .option('--seed <n>', 'seed of the random sequences', intArg('--seed'), 0)
+    .option(
+      '--length <n>',
+      'random tokens per half of each repeated sequence',
+      intArg('--length', 2),
+      P.length,
+    )
+    .option('--count <n>', 'repeated random sequences scored', intArg('--count', 1), P.count)
+    .option('--seed <n>', 'seed of the random sequences', intArg('--seed'), P.seed)
     .addOption(
       new Option('--task <task>', 'Brown task whose dev sentences are repeated')
         .choices(BROWN_TASKS as unknown as string[])
-        .default('pos-universal'),
+        .default(P.task),
     )
-    .option('--sentences <n>', 'dev sentences for the attention tables', intArg('--sentences', 1), 64)
-    .option('--r <n>', 'extra copies under SR (the twin is in the copy before the last)', intArg('--r', 1), 1)
+    .option(
+      '--sentences <n>',
+      'dev sentences for the attention tables',
+      intArg('--sentences', 1),
+      P.sentences,
+    )
+    .option(
+      '--r <n>',
+      'extra copies under SR (the twin is in the copy before the last)',
+      intArg('--r', 1),
+      P.r,
+    )
     .addOption(
       new Option('--positions <how>', 'positions across copies')
         .choices(['continue', 'reset'])
-        .default('continue'),
+        .default(P.positions),
     )
     .option(
       '--max-tokens <n>',
       'subwords kept per sentence before repetition',
       intArg('--max-tokens', 1),
-      256,
+      P.maxTokens,
     )
     .option('--json', 'print one JSON object instead of tables', false)
     .addOption(deviceOption())
@@ -46,32 +66,16 @@ export function registerInspect(program: Command): void {
       const device = await openDevice(a.device);
       const { model, tokenizer, config } = loadBackbone(a.model, device);
       const cfg = model.config;
-      const induction: InductionScore | { skipped: string } =
-        cfg.kind === 'decoder'
-          ? await inductionScore(model, {
-              length: a.length,
-              count: a.count,
-              seed: a.seed,
-              exclude: Object.values(tokenizer.special),
-            })
-          : {
-              skipped: `the repeated-sequence score is defined for decoders (next-token prediction); this backbone is an ${cfg.kind} trained with masked LM`,
-            };
-      const cap = Math.min(
-        a.maxTokens,
-        longestRepeatable(model.positionLimit, { r: a.r, positions: a.positions }),
-      );
-      if (cap < 1)
-        throw new Error(`--r ${a.r}: not one token fits ${model.positionLimit} positions once repeated`);
-      const sentences = brownTask(a.task as BrownTask, 'dev')
-        .slice(0, a.sentences)
-        .map((s) => tokenizer.encodeWords(s.words).ids);
-      const cut = sentences.filter((ids) => ids.length > cap).length;
-      const attention = await attentionToTwin(
-        model,
-        sentences.map((ids) => ids.slice(0, cap)),
-        { r: a.r, positions: a.positions },
-      );
+      const { induction, attention, strongest, data } = await probeBackbone(model, tokenizer, {
+        length: a.length,
+        count: a.count,
+        seed: a.seed,
+        task: a.task as BrownTask,
+        sentences: a.sentences,
+        r: a.r,
+        positions: a.positions,
+        maxTokens: a.maxTokens,
+      });
       const backbone = {
         kind: cfg.kind,
         objective: config.objective,
@@ -81,13 +85,6 @@ export function registerInspect(program: Command): void {
         vocabSize: cfg.vocabSize,
         parameters: model.parameterCount,
       };
-      const data = {
-        task: `brown/${a.task}`,
-        split: 'dev',
-        sentences: sentences.length,
-        maxTokens: cap,
-        cut,
-      };
       if (a.json) {
         console.log(JSON.stringify({ model: a.model, backbone, induction, attention, data }, null, 2));
         return;
@@ -96,7 +93,7 @@ export function registerInspect(program: Command): void {
         `${a.model}: ${cfg.kind} (${config.objective}), ${cfg.layers} layers × ${cfg.heads} heads, d = ${cfg.dModel}, vocabulary ${cfg.vocabSize}, ${backbone.parameters.toLocaleString('en-US')} parameters`,
       );
       console.log(`\n${inductionText(induction)}`);
-      console.log(`\n${attentionText(attention, data)}`);
+      console.log(`\n${attentionText(attention, data, strongest)}`);
     });
 }
 
@@ -118,10 +115,7 @@ function inductionText(s: InductionScore | { skipped: string }): string {
   ].join('\n');
 }
 
-function attentionText(
-  t: TwinAttention,
-  data: { task: string; sentences: number; maxTokens: number; cut: number },
-): string {
+function attentionText(t: TwinAttention, data: BackboneProbe['data'], best: StrongestHead): string {
   const matrix = (m: number[][]) => {
     const table = new Table({
       head: ['', ...m[0]!.map((_, h) => `head ${h + 1}`)],
@@ -137,18 +131,6 @@ function attentionText(
     matrix(t.twinNext),
     `on the twin (the same token in the copy before), mean over ${t.tokens.twin} tokens; a head attending evenly: ${pct(t.uniform.twin)}`,
     matrix(t.twin),
-    strongest(t),
+    `most induction-like head: layer ${best.layer + 1}, head ${best.head + 1}: ${pct(best.twinNext)} on the twin + 1, ${best.timesUniform.toFixed(1)}× a head attending evenly`,
   ].join('\n');
-}
-
-/** The head that puts the most attention on twin + 1, against a head attending evenly. */
-function strongest(t: TwinAttention): string {
-  let best = { layer: 0, head: 0, value: -1 };
-  t.twinNext.forEach((row, layer) =>
-    row.forEach((value, head) => {
-      if (value > best.value) best = { layer, head, value };
-    }),
-  );
-  const times = best.value / t.uniform.twinNext;
-  return `most induction-like head: layer ${best.layer + 1}, head ${best.head + 1}: ${pct(best.value)} on the twin + 1, ${times.toFixed(1)}× a head attending evenly`;
 }
