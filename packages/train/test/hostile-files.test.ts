@@ -1,6 +1,6 @@
 /**
  * Hostile files (issue 17), part 1: property tests of the file-level loaders (safetensors, tokenizer.json, the
- * metrics log, the user's text files, the experiment config) on generated and mutated inputs. Each call must
+ * metrics log, the user's text files, CoNLL and CoNLL-U files, the experiment config) on generated and mutated inputs. Each call must
  * return a consistent result or throw a clean Error naming the file, in bounded time; see hostile/fuzz.ts.
  * Seeded; counts are printed.
  */
@@ -11,6 +11,7 @@ import { isAbsolute, join } from 'node:path';
 import { fc, test } from '@fast-check/vitest';
 import { type TransformerConfig, makeConfig } from '@reprise/model';
 import { afterAll, describe, expect, it } from 'vitest';
+import { readConll } from '../src/data/conll.ts';
 import { EXPERIMENT_TASKS, type ExperimentConfig, loadExperimentConfig } from '../src/experiments/config.ts';
 import { planRuns } from '../src/experiments/records.ts';
 import {
@@ -253,6 +254,74 @@ describe('text files (CoNLL, raw text)', () => {
         },
       );
       if (outcome === 'refused') expect(isUtf8(bytes)).toBe(false);
+    },
+  );
+});
+
+describe('CoNLL and CoNLL-U files', () => {
+  const file = join(root, 'data.conll');
+  const t = tally('CoNLL / CoNLL-U (readConll)');
+  const conll = [
+    '-DOCSTART- -X- O',
+    '',
+    'We X O',
+    'met X O',
+    'Ann X B-PER',
+    'Lee X I-PER',
+    '. X O',
+    '',
+    'Hi X O',
+    '',
+  ].join('\n');
+  const conllu = [
+    '# text = We met Ann.',
+    '1\tWe\twe\tPRON\t_\t_\t2\tnsubj\t_\t_',
+    '2-3\tmet\t_\t_\t_\t_\t_\t_\t_\t_',
+    '2\tmet\tmeet\tVERB\t_\t_\t0\troot\t_\t_',
+    '3\tAnn\tAnn\tPROPN\t_\t_\t2\tobj\t_\t_',
+    '',
+  ].join('\n');
+  // Edits of whole lines (dropped, doubled, a column removed or added, tabs for spaces) and of raw bytes.
+  const lineEdit = fc.record({
+    line: fc.nat(),
+    kind: fc.constantFrom('drop', 'double', 'cut-column', 'extra-column', 'tabs', 'blank'),
+  });
+  const input = fc.record({
+    base: fc.constantFrom(conll, conllu),
+    lines: fc.array(lineEdit, { maxLength: 3 }),
+    bytes: fc.array(byteEdit, { maxLength: 2 }),
+    column: fc.option(fc.integer({ min: -4, max: 12 }), { nil: undefined }),
+  });
+  test.prop([input], { seed: SEED, numRuns: runs(300) })(
+    'readConll: consistent or refused, naming the file',
+    ({ base, lines, bytes, column }) => {
+      const rows = base.split('\n');
+      for (const e of lines) {
+        const i = e.line % rows.length;
+        const row = rows[i]!;
+        const cells = row.split(/\t| /);
+        const edited = {
+          drop: [],
+          double: [row, row],
+          'cut-column': [cells.slice(0, -1).join(row.includes('\t') ? '\t' : ' ')],
+          'extra-column': [`${row}${row.includes('\t') ? '\t' : ' '}X`],
+          tabs: [row.replaceAll(' ', '\t')],
+          blank: [''],
+        }[e.kind as string]!;
+        rows.splice(i, 1, ...edited);
+      }
+      writeFileSync(file, mutateBytes(Buffer.from(rows.join('\n')), bytes));
+      judge(
+        t,
+        file,
+        () => readConll(file, column === undefined ? {} : { labelColumn: column }),
+        (sentences) => {
+          for (const s of sentences) {
+            check(s.words.length > 0 && s.words.length === s.labels.length, 'words and labels pair up');
+            check(s.words.every((w) => w.length > 0) && s.labels.every((l) => l.length > 0), 'no empty cell');
+          }
+        },
+      );
     },
   );
 });
