@@ -103,7 +103,7 @@ async function speed(gpu: WebGpuBackend, variant: string, sizes: number[]) {
     const b = gpu.upload(randomValues(n * n), 'f32');
     const timing = await timeIt(
       async () => {
-        gpu.release(gpu.run('matmul', [a, b], params));
+        gpu.release(gpu.run('matmul', { A: a, B: b }, params));
         await gpu.sync();
       },
       { warmup: 2, samples: 5, minSampleMs: 50 },

@@ -89,7 +89,7 @@ function repriseMatmul(backend: KernelBackend, { a: aData, b: bData, M, N, K }: 
   const a = backend.upload(aData, 'f32');
   const b = backend.upload(bData, 'f32');
   const once = async () => {
-    const c = backend.run('matmul', [a, b], params);
+    const c = backend.run('matmul', { A: a, B: b }, params);
     try {
       return await backend.read(c);
     } finally {

@@ -10,6 +10,8 @@ import {
   type Storage,
   type WebGpuBackend,
   kernel,
+  runByName,
+  runInPlaceByName,
 } from '@reprise/kernels';
 import { twinCheck } from './job.ts';
 import type { Measurement, SuiteOptions } from './report.ts';
@@ -145,10 +147,10 @@ function data(spec: Case['inputs'][number], seed: number): { values: number[]; d
 async function runOnce(b: KernelBackend, c: Case, ins: Storage[]) {
   const def = kernel(c.kernel);
   if (def.inPlace) {
-    b.runInPlace(c.kernel, ins, c.params);
+    runInPlaceByName(b, c.kernel, ins, c.params);
     return b.read(ins[def.inPlace[0]!]!);
   }
-  const out = b.run(c.kernel, ins, c.params);
+  const out = runByName(b, c.kernel, ins, c.params);
   const result = await b.read(out);
   b.release(out);
   return result;
@@ -179,8 +181,8 @@ export async function benchRows(gpu: WebGpuBackend, options: SuiteOptions): Prom
     } else {
       const def = kernel(c.kernel);
       const timing = await timeIt(async () => {
-        if (def.inPlace) gpu.runInPlace(c.kernel, gpuIns, c.params);
-        else gpu.release(gpu.run(c.kernel, gpuIns, c.params));
+        if (def.inPlace) runInPlaceByName(gpu, c.kernel, gpuIns, c.params);
+        else gpu.release(runByName(gpu, c.kernel, gpuIns, c.params));
         await gpu.sync();
       });
       results.push({ ...base, median_ms: timing.medianMs, gbps: c.bytes / timing.medianMs / 1e6 });

@@ -145,7 +145,7 @@ describe('twin checks of attention, ops, row kernels and the model', () => {
     const params = { rows, cols, ignoreIndex: -100 };
     const out = backend.run(
       'crossEntropy',
-      [backend.upload(values(rows * cols, 6), 'f32'), backend.upload([1, 2, 3, 4], 'i32')],
+      { xs: backend.upload(values(rows * cols, 6), 'f32'), targets: backend.upload([1, 2, 3, 4], 'i32') },
       params,
     );
     const twin = await backend.read(out);

@@ -10,7 +10,17 @@ export { DEVICE_CHOICES, type DeviceChoice, SETUP_HINT, deviceChoiceFromEnv } fr
 export type { KernelTiming } from './runtime/profiler.ts';
 export { DispatchTrace, type TraceEvent, type TracedDispatch } from './runtime/trace.ts';
 export { DispatchReplayer, type ReplayTiming } from './runtime/replay.ts';
-export { KERNELS, kernel } from './kernels/registry.ts';
+export {
+  KERNELS,
+  type InPlaceKernelName,
+  type KernelInputs,
+  type KernelName,
+  type KernelParams,
+  type OutputKernelName,
+  kernel,
+  runByName,
+  runInPlaceByName,
+} from './kernels/registry.ts';
 export { type SortedIndices, sortIndices } from './kernels/gather.ts';
 export type { KernelDef, Tolerance } from './kernels/kernel.ts';
 export type { UnaryOpName, BinaryOpName } from './kernels/elementwise-ops.ts';

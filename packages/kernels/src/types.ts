@@ -2,6 +2,7 @@
  * @file The kernel interface shared by every backend: flat storages in, one flat storage out.
  * Kernels know nothing of tensors or autograd; shapes arrive as plain numbers in each kernel's params.
  */
+import type { InPlaceKernelName, KernelInputs, KernelParams, OutputKernelName } from './kernels/registry.ts';
 
 export type DType = 'f32' | 'i32';
 
@@ -50,12 +51,22 @@ export interface KernelBackend {
   /** Copies host data into a new storage. */
   upload(data: ArrayLike<number>, dtype: DType): Storage;
   /**
-   * Runs kernel `name` on `inputs`; returns a new storage holding its single output.
-   * `label` names the calling op in debug-mode reports.
+   * Runs kernel `name` on its inputs (by the names its spec declares); returns a new storage holding its single
+   * output. `label` names the calling op in debug-mode reports.
    */
-  run(name: string, inputs: readonly Storage[], params: object, label?: string): Storage;
-  /** Runs an in-place kernel (one whose definition lists `inPlace` inputs): it overwrites those inputs. */
-  runInPlace(name: string, inputs: readonly Storage[], params: object, label?: string): void;
+  run<N extends OutputKernelName>(
+    name: N,
+    inputs: KernelInputs<N>,
+    params: KernelParams<N>,
+    label?: string,
+  ): Storage;
+  /** Runs an in-place kernel (one with read_write inputs): it overwrites those inputs. */
+  runInPlace<N extends InPlaceKernelName>(
+    name: N,
+    inputs: KernelInputs<N>,
+    params: KernelParams<N>,
+    label?: string,
+  ): void;
   /**
    * Reads a storage back (async on every backend, so that callers write one code path).
    * Floats come back as Float32Array from WebGPU and as Float64Array from the CPU reference.

@@ -12,6 +12,8 @@ import {
   WebGpuBackend,
   compareToTwin,
   kernel,
+  runByName,
+  runInPlaceByName,
 } from '../src/index.ts';
 import type { DeviceChoice } from '../src/runtime/adapter.ts';
 import { nextUniform, seedNote } from './seed.ts';
@@ -50,9 +52,9 @@ export async function runKernel(b: KernelBackend, name: string, c: KernelCase): 
   const ins = c.inputs.map((x) => b.upload(x.data, x.dtype));
   let written: Storage[];
   if (def.inPlace) {
-    b.runInPlace(name, ins, c.params);
+    runInPlaceByName(b, name, ins, c.params);
     written = def.inPlace.map((i) => ins[i]!);
-  } else written = [b.run(name, ins, c.params)];
+  } else written = [runByName(b, name, ins, c.params)];
   const data = await Promise.all(written.map((s) => b.read(s)));
   for (const s of new Set([...ins, ...written])) b.release(s);
   return data;

@@ -363,7 +363,9 @@ describe('layerNorm kernels', () => {
     const p = { rows, dim, eps: 1e-5 };
     const x = f32(randomValues(rows * dim, -3, 3).map((v, i) => v + (i % 5)));
     const cpu = new CpuBackend();
-    const stats = f32(Array.from(await cpu.read(cpu.run('layerNormStats', [cpu.upload(x.data, 'f32')], p))));
+    const stats = f32(
+      Array.from(await cpu.read(cpu.run('layerNormStats', { xs: cpu.upload(x.data, 'f32') }, p))),
+    );
     const w = f32(randomValues(dim));
     const dy = f32(randomValues(rows * dim));
     await expectCases('layerNormStats', [{ inputs: [x], params: p }]);
@@ -381,7 +383,7 @@ describe('dropout and AdamW', () => {
     ]);
     if (size > 1000) {
       const x = gpu.upload(new Array(size).fill(1), 'f32');
-      const y = Array.from(await gpu.read(gpu.run('dropout', [x], { size, p: 0.3, seed: 3 })));
+      const y = Array.from(await gpu.read(gpu.run('dropout', { xs: x }, { size, p: 0.3, seed: 3 })));
       const dropped = y.filter((v) => v === 0).length / size;
       expect(dropped).toBeGreaterThan(0.25);
       expect(dropped).toBeLessThan(0.35);
@@ -444,11 +446,19 @@ describe('attention kernels', () => {
       const cpu = new CpuBackend();
       const up = (x: { data: number[]; dtype: 'f32' | 'i32' }) => cpu.upload(x.data, x.dtype);
       const [o, lse] = [cpu.alloc(nq, 'f32'), cpu.alloc(rows, 'f32')];
-      cpu.runInPlace('attentionForward', [up(q!), up(k!), up(v!), up(len), up(qs), o, lse], pq);
+      cpu.runInPlace(
+        'attentionForward',
+        { Q: up(q!), K: up(k!), V: up(v!), lengths: up(len), queryStart: up(qs), O: o, LSE: lse },
+        pq,
+      );
       const O = f32(Array.from(await cpu.read(o)));
       const L = f32(Array.from(await cpu.read(lse)));
       const D = f32(
-        Array.from(await cpu.read(cpu.run('attentionRowDot', [up(dO!), up(O), up(len), up(qs)], pq))),
+        Array.from(
+          await cpu.read(
+            cpu.run('attentionRowDot', { dO: up(dO!), O: up(O), lengths: up(len), queryStart: up(qs) }, pq),
+          ),
+        ),
       );
       await expectCases('attentionRowDot', [{ inputs: [dO!, O, len, qs], params: pq }]);
       await expectCases('attentionGradQ', [{ inputs: [q!, k!, v!, dO!, L, D, len, qs], params: pq }]);
@@ -490,7 +500,12 @@ describe('attention kernels', () => {
     expect(() =>
       gpu.run(
         'attentionRowDot',
-        [gpu.alloc(24, 'f32'), gpu.alloc(24, 'f32'), gpu.alloc(1, 'i32'), gpu.alloc(1, 'i32')],
+        {
+          dO: gpu.alloc(24, 'f32'),
+          O: gpu.alloc(24, 'f32'),
+          lengths: gpu.alloc(1, 'i32'),
+          queryStart: gpu.alloc(1, 'i32'),
+        },
         p,
       ),
     ).toThrow(/head dim 6 must be a multiple of 4/);

@@ -93,11 +93,11 @@ describe('buffer pool, pipeline cache, batching', () => {
 
   it('batches many dispatches into few submits and compiles each pipeline once', async () => {
     const x = gpu.upload(randomValues(4096), 'f32');
-    let y = gpu.run('unary', [x], { op: 'exp', size: 4096 });
+    let y = gpu.run('unary', { xs: x }, { op: 'exp', size: 4096 });
     await gpu.read(y);
     const start = gpu.counters;
     for (let i = 0; i < 200; i++) {
-      const next = gpu.run('unary', [y], { op: 'tanh', size: 4096 });
+      const next = gpu.run('unary', { xs: y }, { op: 'tanh', size: 4096 });
       gpu.release(y);
       y = next;
     }
@@ -113,7 +113,7 @@ describe('buffer pool, pipeline cache, batching', () => {
 
   it('an upload into a buffer that queued work still reads does not overwrite that work', async () => {
     const x = gpu.upload([1, 2, 3, 4], 'f32');
-    const y = gpu.run('unary', [x], { op: 'neg', size: 4 }); // queued, not yet submitted
+    const y = gpu.run('unary', { xs: x }, { op: 'neg', size: 4 }); // queued, not yet submitted
     gpu.release(x); // x's buffer goes back to the pool while the queued neg still reads it
     const z = gpu.upload([9, 9, 9, 9], 'f32'); // takes the same buffer from the pool
     expect(Array.from(await gpu.read(y))).toEqual([-1, -2, -3, -4]);
@@ -144,9 +144,9 @@ describe('debug mode', () => {
     };
     try {
       const x = debug.upload(randomValues(7), 'f32');
-      const ok = debug.run('unary', [x], { op: 'tanh', size: 7 }, 'tanh');
+      const ok = debug.run('unary', { xs: x }, { op: 'tanh', size: 7 }, 'tanh');
       await debug.read(ok);
-      const bad = debug.run('unary', [x], { op: 'exp', size: 7 }, 'exp (in my model)');
+      const bad = debug.run('unary', { xs: x }, { op: 'exp', size: 7 }, 'exp (in my model)');
       await expect(debug.read(bad)).rejects.toThrow(
         /debug mode: op #2 exp \(in my model\): kernel unary exp\(size=7\).*element 3/,
       );
@@ -161,7 +161,7 @@ describe('debug mode', () => {
     try {
       const table = debug.upload(randomValues(12), 'f32');
       const idx = debug.upload([0, 5], 'i32');
-      const out = debug.run('gather', [table, idx], { vocab: 4, dim: 3, count: 2 }, 'embedding');
+      const out = debug.run('gather', { table, idx }, { vocab: 4, dim: 3, count: 2 }, 'embedding');
       await expect(debug.read(out)).rejects.toThrow(
         /embedding.*index 5 at position 1 is outside the table's 4 rows/,
       );
@@ -174,7 +174,7 @@ describe('debug mode', () => {
     const debug = await createBackend({ device: testDeviceChoice(), debug: true });
     try {
       const x = debug.upload([-1, 4], 'f32');
-      const out = debug.run('unary', [x], { op: 'log', size: 2 }, 'log');
+      const out = debug.run('unary', { xs: x }, { op: 'log', size: 2 }, 'log');
       await expect(debug.read(out)).rejects.toThrow(/log: kernel unary log\(size=2\).*NaN\/Inf at element 0/);
     } finally {
       debug.destroy();
@@ -202,7 +202,7 @@ describe('timestamp profiling', () => {
         aBatchStride: 0,
         bBatchStride: 0,
       };
-      for (let i = 0; i < 3; i++) prof.release(prof.run('matmul', [a, a], p));
+      for (let i = 0; i < 3; i++) prof.release(prof.run('matmul', { A: a, B: a }, p));
       const report = await prof.profile();
       const mm = report.find((r) => r.kernel === 'matmul');
       expect(mm?.count).toBe(3);
@@ -232,14 +232,14 @@ describe("llvmpipe's loop limit", () => {
     const values = randomValues(40000);
     const x = gpu.upload(values, 'f32');
     if (gpu.adapter.backend === 'opengles' && gpu.adapter.isSoftware) {
-      expect(() => gpu.run('layerNormStats', [x], p)).toThrow(
+      expect(() => gpu.run('layerNormStats', { xs: x }, p)).toThrow(
         /one invocation would run 80000 loop iterations, more than the 65535 .*use the vulkan device/,
       );
     } else {
-      const [mean, rstd] = Array.from(await gpu.read(gpu.run('layerNormStats', [x], p)));
+      const [mean, rstd] = Array.from(await gpu.read(gpu.run('layerNormStats', { xs: x }, p)));
       const cpu = new CpuBackend();
       const [refMean, refRstd] = Array.from(
-        await cpu.read(cpu.run('layerNormStats', [cpu.upload(values, 'f32')], p)),
+        await cpu.read(cpu.run('layerNormStats', { xs: cpu.upload(values, 'f32') }, p)),
       );
       // f32 sums of 40000 values in [-1, 1): each add rounds by ≤ ½ ulp of the running sum. Even if all those
       // errors aligned, the mean moves by < 4e-6 (sum ≲ 128 → ½ ulp 3.8e-6, divided back by n); the sum of

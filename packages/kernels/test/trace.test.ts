@@ -17,24 +17,36 @@ const [M, K, N] = [5, 7, 3];
 
 /** C = A·B, D = C + bias (broadcast over rows), s = sum(D): three kernels (plus three poison fills). */
 function graph(b: WebGpuBackend, a: Storage, w: Storage, bias: Storage): Storage[] {
-  const c = b.run('matmul', [a, w], {
-    batch: 1,
-    M,
-    N,
-    K,
-    transA: false,
-    transB: false,
-    aBatchStride: 0,
-    bBatchStride: 0,
-  });
-  const d = b.run('binary', [c, bias], { op: 'add', shape: [M, N], aStrides: [N, 1], bStrides: [0, 1] });
-  const s = b.run('reduce', [d], {
-    op: 'sum',
-    outShape: [],
-    outStrides: [],
-    redShape: [M * N],
-    redStrides: [1],
-  });
+  const c = b.run(
+    'matmul',
+    { A: a, B: w },
+    {
+      batch: 1,
+      M,
+      N,
+      K,
+      transA: false,
+      transB: false,
+      aBatchStride: 0,
+      bBatchStride: 0,
+    },
+  );
+  const d = b.run(
+    'binary',
+    { lhs: c, rhs: bias },
+    { op: 'add', shape: [M, N], aStrides: [N, 1], bStrides: [0, 1] },
+  );
+  const s = b.run(
+    'reduce',
+    { xs: d },
+    {
+      op: 'sum',
+      outShape: [],
+      outStrides: [],
+      redShape: [M * N],
+      redStrides: [1],
+    },
+  );
   return [c, d, s];
 }
 
@@ -132,7 +144,11 @@ describe('dispatch trace', () => {
     const replayed = async (reps: number) => {
       const trace = gpu.startTrace();
       const ins = [...start.map((x) => gpu.upload(x, 'f32')), gpu.upload([1], 'f32')];
-      gpu.runInPlace('adamw', ins, params);
+      gpu.runInPlace(
+        'adamw',
+        { param: ins[0]!, grad: ins[1]!, m: ins[2]!, v: ins[3]!, scale: ins[4]! },
+        params,
+      );
       gpu.stopTrace();
       const once = await gpu.read(ins[0]!);
       const replayer = new DispatchReplayer(gpu.context.device);

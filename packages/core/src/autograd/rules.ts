@@ -1,9 +1,10 @@
-import { launch, launchInto } from '../ops/apply.ts';
 /**
  * @file Every gradient rule, in one table. A rule gets the output's gradient `g` and the node (inputs,
  * output, attrs) and returns one gradient per input (null where none flows). Rules are written with ops, so
  * they run on any backend; `backward` runs them under noGrad.
  */
+import type { KernelParams } from '@reprise/kernels';
+import { launch, launchInto } from '../ops/apply.ts';
 import { binaryKernel, unaryKernel, where } from '../ops/elementwise.ts';
 import { expand, pad, permute, reshape, slice } from '../ops/layout.ts';
 import { matmul } from '../ops/matmul.ts';
@@ -170,25 +171,36 @@ export const GRAD_RULES = {
   },
   gather: (g, { inputs: [table, indices] }) => [scatterAdd(g, indices!, table!.shape[0]!), null],
   // attrs are the forward kernel's params, layout included: the gradients come back in the inputs' layout.
-  attention: (g, { inputs: [q, k, v, lengths, queryStart, lse], output, attrs }) =>
+  attention: (g, { inputs: [q, k, v, lengths, queryStart, lse], output, attrs: forward }) =>
     tidy(() => {
+      // attrs are untyped in the tape; they were built as this kernel's params by `attention`.
+      const attrs = forward as unknown as KernelParams<'attentionForward'>;
       const D = launch(
         'attention backward',
         'attentionRowDot',
-        [g, output, lengths!, queryStart!],
+        { dO: g, O: output, lengths: lengths!, queryStart: queryStart! },
         attrs,
         lse!.shape,
       );
-      const common = [q!, k!, v!, g, lse!, D, lengths!, queryStart!];
+      const common = {
+        Q: q!,
+        K: k!,
+        V: v!,
+        dO: g,
+        LSE: lse!,
+        Drow: D,
+        lengths: lengths!,
+        queryStart: queryStart!,
+      };
       const dq = launch('attention backward', 'attentionGradQ', common, attrs, q!.shape);
-      const [dk, dv] = launchInto(
+      const { dK, dV } = launchInto(
         'attention backward',
         'attentionGradKV',
         common,
-        [{ shape: k!.shape }, { shape: v!.shape }],
+        { dK: { shape: k!.shape }, dV: { shape: v!.shape } },
         attrs,
       );
-      return [dq, dk!, dv!, null, null, null];
+      return [dq, dK, dV, null, null, null];
     }),
   // Masked entries have y = 0, so the plain softmax rule gives them no gradient.
   maskedSoftmax: (g, { output }) => [softmaxGrad(g, output), null, null],
@@ -203,22 +215,40 @@ export const GRAD_RULES = {
     ],
   crossEntropy: (g, { inputs: [logits, targets], attrs }) => {
     // attrs are the forward kernel's params (rows, cols, ignoreIndex, smoothing).
-    const params = attrs;
+    const params = attrs as unknown as KernelParams<'crossEntropy'>;
     return [
-      launch('crossEntropy backward', 'crossEntropyGrad', [logits!, targets!, g], params, logits!.shape),
+      launch(
+        'crossEntropy backward',
+        'crossEntropyGrad',
+        { xs: logits!, targets: targets!, g },
+        params,
+        logits!.shape,
+      ),
       null,
     ];
   },
   dropout: (g, { attrs }) => [
     // The same hash mask, applied to the gradient.
-    launch('dropout backward', 'dropout', [g], { size: g.size, p: attrs.p, seed: attrs.seed }, g.shape),
+    launch(
+      'dropout backward',
+      'dropout',
+      { xs: g },
+      { size: g.size, p: attrs.p as number, seed: attrs.seed as number },
+      g.shape,
+    ),
   ],
   layerNorm: (g, { inputs: [x, weight, bias, stats], attrs }) => {
     const dim = x!.shape.at(-1)!;
     const params = { rows: x!.size / dim, dim, eps: attrs.eps as number };
     return tidy(() => {
       const dx = x!.requiresGrad
-        ? launch('layerNorm backward', 'layerNormGradInput', [x!, stats!, weight!, g], params, x!.shape)
+        ? launch(
+            'layerNorm backward',
+            'layerNormGradInput',
+            { xs: x!, stats: stats!, w: weight!, dy: g },
+            params,
+            x!.shape,
+          )
         : null;
       if (!weight!.requiresGrad && !bias!.requiresGrad) return [dx, null, null, null];
       // One column pass gives both: row 0 is dW, row 1 is dB.
@@ -242,7 +272,10 @@ function layerNormParamGrads(
 ) {
   const { rows, dim } = params;
   if (rows <= LAYERNORM_ROW_CHUNK) {
-    return launch('layerNorm backward (params)', 'layerNormGradParams', [x, stats, g], params, [2, dim]);
+    return launch('layerNorm backward (params)', 'layerNormGradParams', { xs: x, stats, dy: g }, params, [
+      2,
+      dim,
+    ]);
   }
   return tidy(() => {
     const [x2, g2, s2] = [reshape(x, [rows, dim]), reshape(g, [rows, dim]), reshape(stats, [rows, 2])];
@@ -252,7 +285,11 @@ function layerNormParamGrads(
       const part = launch(
         'layerNorm backward (params)',
         'layerNormGradParams',
-        [slice(x2, [start], [end]), slice(s2, [start], [end]), slice(g2, [start], [end])],
+        {
+          xs: slice(x2, [start], [end]),
+          stats: slice(s2, [start], [end]),
+          dy: slice(g2, [start], [end]),
+        },
         { ...params, rows: end - start },
         [2, dim],
       );

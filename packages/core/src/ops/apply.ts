@@ -2,7 +2,14 @@
  * @file What every op does around its kernel: check devices, run the kernel, wrap the result, and make the
  * scalar constants that `x.mul(2)`-style calls need.
  */
-import type { DType } from '@reprise/kernels';
+import type {
+  DType,
+  InPlaceKernelName,
+  KernelInputs,
+  KernelParams,
+  OutputKernelName,
+  Storage,
+} from '@reprise/kernels';
 import type { Device } from '../device.ts';
 import { type Shape, fmt, sizeOf } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
@@ -17,21 +24,29 @@ export function deviceOf(op: string, tensors: readonly Tensor[]): Device {
   return device;
 }
 
-/** Runs kernel `kernelName` for op `op` and wraps the output with `shape`. */
-export function launch(
+/** The storages of a kernel's named tensor inputs (absent optional inputs stay absent). */
+function storages(inputs: object): Record<string, Storage> {
+  return Object.fromEntries(
+    Object.entries(inputs as Record<string, Tensor | undefined>).flatMap(([name, t]) =>
+      t ? [[name, t.storage]] : [],
+    ),
+  );
+}
+
+function tensorsOf(inputs: object): Tensor[] {
+  return Object.values(inputs as Record<string, Tensor | undefined>).filter((t) => t !== undefined);
+}
+
+/** Runs kernel `kernelName` for op `op` on its inputs by name and wraps the output with `shape`. */
+export function launch<N extends OutputKernelName>(
   op: string,
-  kernelName: string,
-  inputs: readonly Tensor[],
-  params: object,
+  kernelName: N,
+  inputs: KernelInputs<N, Tensor>,
+  params: KernelParams<N>,
   shape: Shape,
 ): Tensor {
-  const device = deviceOf(op, inputs);
-  const storage = device.backend.run(
-    kernelName,
-    inputs.map((t) => t.storage),
-    params,
-    op,
-  );
+  const device = deviceOf(op, tensorsOf(inputs));
+  const storage = device.backend.run(kernelName, storages(inputs) as KernelInputs<N>, params, op);
   return new Tensor(device, storage, shape);
 }
 
@@ -51,23 +66,26 @@ export function constants(device: Device, dtype: DType, ...values: Operand[]): T
 }
 
 /**
- * Runs an in-place kernel whose trailing inputs are its outputs: allocates them (uninitialized), runs the
- * kernel over `inputs` followed by the outputs, and returns the outputs as tensors.
+ * Runs an in-place kernel some of whose inputs are its outputs: allocates those (uninitialized, shapes by name in
+ * `outputs`), runs the kernel over `inputs` and them, and returns them as tensors by name.
  */
-export function launchInto(
+export function launchInto<N extends InPlaceKernelName, K extends keyof KernelInputs<N> & string>(
   op: string,
-  kernelName: string,
-  inputs: readonly Tensor[],
-  outputs: readonly { shape: Shape; dtype?: DType }[],
-  params: object,
-): Tensor[] {
-  const device = deviceOf(op, inputs);
-  const outs = outputs.map(
-    (o) => new Tensor(device, device.backend.alloc(sizeOf(o.shape), o.dtype ?? 'f32'), o.shape),
-  );
+  kernelName: N,
+  inputs: Omit<KernelInputs<N, Tensor>, K>,
+  outputs: { [name in K]: { shape: Shape; dtype?: DType } },
+  params: KernelParams<N>,
+): { [name in K]: Tensor } {
+  const device = deviceOf(op, tensorsOf(inputs));
+  const outs = Object.fromEntries(
+    Object.entries(outputs as Record<string, { shape: Shape; dtype?: DType }>).map(([name, o]) => [
+      name,
+      new Tensor(device, device.backend.alloc(sizeOf(o.shape), o.dtype ?? 'f32'), o.shape),
+    ]),
+  ) as { [name in K]: Tensor };
   device.backend.runInPlace(
     kernelName,
-    [...inputs, ...outs].map((t) => t.storage),
+    { ...storages(inputs), ...storages(outs) } as KernelInputs<N>,
     params,
     op,
   );

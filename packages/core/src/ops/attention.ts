@@ -90,14 +90,14 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
     }
     // `queries` only when it differs: the params (and the kernels' descriptions) of Tq = T stay as before.
     const p = { batch, heads, seq, headDim, causal, scale, layout, ...(queries !== seq && { queries }) };
-    const [out, lse] = launchInto(
+    const { O: out, LSE: lse } = launchInto(
       'attention',
       'attentionForward',
-      [q, k, v, lengths, queryStart],
-      [{ shape: q.shape }, { shape: [batch, heads, queries] }],
+      { Q: q, K: k, V: v, lengths, queryStart },
+      { O: { shape: q.shape }, LSE: { shape: [batch, heads, queries] } },
       p,
     );
-    return record(out!, 'attention', [q, k, v, lengths, queryStart, lse!], p);
+    return record(out, 'attention', [q, k, v, lengths, queryStart, lse], p);
   });
 }
 
@@ -136,7 +136,7 @@ export function maskedSoftmax(scores: Tensor, lengths: Tensor, causal: boolean, 
     const out = launch(
       'maskedSoftmax',
       'maskedSoftmax',
-      [scores, lengths, starts],
+      { S: scores, lengths, queryStart: starts },
       { batch, heads, seq, causal, ...(queries !== seq && { queries }) },
       scores.shape,
     );

@@ -21,7 +21,7 @@ export function binaryKernel(op: BinaryOpName, a: Tensor, b: Tensor, label: stri
     aStrides: broadcastStrides(a.shape, shape),
     bStrides: broadcastStrides(b.shape, shape),
   };
-  return launch(label, 'binary', [a, b], params, shape);
+  return launch(label, 'binary', { lhs: a, rhs: b }, params, shape);
 }
 
 function differentiableBinary(op: BinaryOpName & OpName, a: Tensor | number, b: Operand): Tensor {
@@ -48,7 +48,7 @@ export function compare(op: 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge', a: Tensor, 
 /** The unary kernel without autograd. */
 export function unaryKernel(op: UnaryOpName, x: Tensor, label: string = op): Tensor {
   requireDtype(label, x, 'f32');
-  return launch(label, 'unary', [x], { op, size: x.size }, x.shape);
+  return launch(label, 'unary', { xs: x }, { op, size: x.size }, x.shape);
 }
 
 const differentiableUnary = (op: UnaryOpName & OpName) => (x: Tensor) => record(unaryKernel(op, x), op, [x]);
@@ -75,7 +75,7 @@ export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
       aStrides: broadcastStrides(x.shape, shape),
       bStrides: broadcastStrides(y.shape, shape),
     };
-    return record(launch('where', 'where', [cond, x, y], params, shape), 'where', [cond, x, y]);
+    return record(launch('where', 'where', { cond, x, y }, params, shape), 'where', [cond, x, y]);
   });
 }
 
@@ -92,5 +92,5 @@ export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
 
 export function cast(x: Tensor, dtype: DType): Tensor {
   if (x.dtype === dtype) return record(x.withShape(x.shape), 'reshape', [x]);
-  return launch('cast', 'cast', [x], { size: x.size, to: dtype }, x.shape);
+  return launch('cast', 'cast', { x }, { size: x.size, to: dtype }, x.shape);
 }

@@ -45,7 +45,7 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   const out = launch(
     'permute',
     'strided',
-    [x],
+    { xs: x },
     { shape, strides: axes.map((a) => strides[a]!), offset: 0 },
     shape,
   );
@@ -76,7 +76,7 @@ export function slice(x: Tensor, starts: readonly number[], ends: readonly numbe
   const strides = stridesOf(x.shape);
   const shape = hi.map((h, k) => h - lo[k]!);
   const offset = lo.reduce((acc, l, k) => acc + l * strides[k]!, 0);
-  const out = launch('slice', 'strided', [x], { shape, strides, offset }, shape);
+  const out = launch('slice', 'strided', { xs: x }, { shape, strides, offset }, shape);
   return record(out, 'slice', [x], { lo });
 }
 
@@ -89,7 +89,7 @@ export function pad(x: Tensor, shape: Shape, lo: readonly number[]): Tensor {
     lo: [...lo],
     extent: [...x.shape],
   };
-  return record(launch('pad', 'strided', [x], params, shape), 'pad', [x], { lo: [...lo] });
+  return record(launch('pad', 'strided', { xs: x }, params, shape), 'pad', [x], { lo: [...lo] });
 }
 
 /** Broadcasts x to `shape` (materialized). */
@@ -98,7 +98,7 @@ export function expand(x: Tensor, shape: Shape): Tensor {
   if (out.join() !== shape.join()) throw new Error(`expand: ${x} cannot be expanded to ${fmt(shape)}`);
   const strides = broadcastStrides(x.shape, shape);
   return record(
-    launch('expand', 'strided', [x], { shape: [...shape], strides, offset: 0 }, shape),
+    launch('expand', 'strided', { xs: x }, { shape: [...shape], strides, offset: 0 }, shape),
     'expand',
     [x],
   );
@@ -123,7 +123,7 @@ function concatChain(tensors: readonly Tensor[], axis: number): Tensor {
     const outer = sizeOf(out.shape.slice(0, ax));
     const shape = out.shape.map((d, k) => (k === ax ? d + next.shape[k]! : d));
     const params = { outer, aInner: sizeOf(out.shape.slice(ax)), bInner: sizeOf(next.shape.slice(ax)) };
-    const joined = launch('concat', 'concat', [out, next], params, shape);
+    const joined = launch('concat', 'concat', { a: out, b: next }, params, shape);
     out = record(joined, 'concat', [out, next], { axis: ax });
   }
   return out === tensors[0] ? reshape(out, out.shape) : out;

@@ -74,7 +74,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
       bias: bias !== undefined,
       residual: residual !== undefined,
     };
-    const out = launch('matmul', 'matmul', [A.t, B.t, ...epilogue], params, outShape);
+    const out = launch('matmul', 'matmul', { A: A.t, B: B.t, Bias: bias, Res: residual }, params, outShape);
     return record(out, 'matmul', [a, b, ...epilogue], params);
   });
 }

@@ -18,7 +18,7 @@ export function gather(table: Tensor, indices: Tensor): Tensor {
   requireDtype('gather (indices)', indices, 'i32');
   if (table.rank !== 2) throw new Error(`gather: the table must be [rows, dim], got ${fmt(table.shape)}`);
   const [vocab, dim] = table.shape as [number, number];
-  const out = launch('gather', 'gather', [table, indices], { vocab, dim, count: indices.size }, [
+  const out = launch('gather', 'gather', { table, idx: indices }, { vocab, dim, count: indices.size }, [
     ...indices.shape,
     dim,
   ]);
@@ -45,14 +45,21 @@ export function scatterAdd(src: Tensor, indices: Tensor, vocab: number): Tensor 
   const chunk = (rows: Tensor, start: number, end: number): Tensor => {
     const params = { vocab, dim, count: end - start };
     if (!host)
-      return launch('scatterAdd', 'scatterAdd', [rows, sliceFlat(indices, start, end)], params, [vocab, dim]);
+      return launch('scatterAdd', 'scatterAdd', { src: rows, idx: sliceFlat(indices, start, end) }, params, [
+        vocab,
+        dim,
+      ]);
     const sorted = sortIndices(host.subarray(start, end), vocab);
     const dev = src.device;
     return tidy(() =>
       launch(
         'scatterAdd',
         'scatterAddSorted',
-        [rows, dev.tensor(sorted.order, [end - start], 'i32'), dev.tensor(sorted.starts, [vocab + 1], 'i32')],
+        {
+          src: rows,
+          order: dev.tensor(sorted.order, [end - start], 'i32'),
+          starts: dev.tensor(sorted.starts, [vocab + 1], 'i32'),
+        },
         { ...params, maxRun: sorted.maxRun },
         [vocab, dim],
       ),
@@ -91,7 +98,7 @@ function softmaxLast(x: Tensor, log: boolean): Tensor {
   const op = log ? 'logSoftmax' : 'softmax';
   requireDtype(op, x, 'f32');
   const cols = x.shape.at(-1) ?? 1;
-  const out = launch(op, 'softmax', [x], { rows: x.size / Math.max(cols, 1), cols, log }, x.shape);
+  const out = launch(op, 'softmax', { xs: x }, { rows: x.size / Math.max(cols, 1), cols, log }, x.shape);
   return record(out, op, [x]);
 }
 
@@ -126,7 +133,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntr
       throw new Error(`crossEntropy: labelSmoothing must be in [0, 1), got ${smoothing}`);
     const params = { rows: targets.size, cols, ignoreIndex, smoothing };
     const rows = record(
-      launch('crossEntropy', 'crossEntropy', [logits, targets], params, targets.shape),
+      launch('crossEntropy', 'crossEntropy', { xs: logits, targets }, params, targets.shape),
       'crossEntropy',
       [logits, targets],
       params,
@@ -150,8 +157,8 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5): 
   }
   const params = { rows: x.size / Math.max(dim, 1), dim, eps };
   return tidy(() => {
-    const stats = launch('layerNorm stats', 'layerNormStats', [x], params, [params.rows, 2]);
-    const y = launch('layerNorm', 'layerNormApply', [x, stats, weight, bias], params, x.shape);
+    const stats = launch('layerNorm stats', 'layerNormStats', { xs: x }, params, [params.rows, 2]);
+    const y = launch('layerNorm', 'layerNormApply', { xs: x, stats, w: weight, b: bias }, params, x.shape);
     return record(y, 'layerNorm', [x, weight, bias, stats], { eps });
   });
 }
@@ -163,6 +170,6 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5): 
 export function dropout(x: Tensor, p: number, seed: number): Tensor {
   requireDtype('dropout', x, 'f32');
   if (p === 0) return reshape(x, x.shape);
-  const out = launch('dropout', 'dropout', [x], { size: x.size, p, seed }, x.shape);
+  const out = launch('dropout', 'dropout', { xs: x }, { size: x.size, p, seed }, x.shape);
   return record(out, 'dropout', [x], { p, seed });
 }

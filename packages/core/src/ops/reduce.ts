@@ -42,10 +42,10 @@ export function reduceKernel(
   };
   const shape = reducedShape(x.shape, axes, keepdims);
   const count = sizeOf(params.redShape);
-  if (count <= REDUCE_CHUNK) return launch(op, 'reduce', [x], params, shape);
+  if (count <= REDUCE_CHUNK) return launch(op, 'reduce', { xs: x }, params, shape);
   return tidy(() => {
     const chunks = Math.ceil(count / REDUCE_CHUNK);
-    const partial = launch(op, 'reduce', [x], { ...params, chunkSize: REDUCE_CHUNK }, [
+    const partial = launch(op, 'reduce', { xs: x }, { ...params, chunkSize: REDUCE_CHUNK }, [
       ...params.outShape,
       chunks,
     ]);

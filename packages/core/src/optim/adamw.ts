@@ -100,7 +100,13 @@ export class AdamW {
         };
         p.device.backend.runInPlace(
           'adamw',
-          [p.storage, p.grad.storage, state.m.storage, state.v.storage, scale.storage],
+          {
+            param: p.storage,
+            grad: p.grad.storage,
+            m: state.m.storage,
+            v: state.v.storage,
+            scale: scale.storage,
+          },
           params,
           'AdamW step',
         );

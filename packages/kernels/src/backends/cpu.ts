@@ -2,7 +2,13 @@
  * @file The CPU reference backend: every kernel's twin, in float64, with no Dawn at all.
  * Float storages are Float64Array, so gradient checks by central differences can run in double precision.
  */
-import { kernel } from '../kernels/registry.ts';
+import {
+  type InPlaceKernelName,
+  type KernelInputs,
+  type KernelParams,
+  type OutputKernelName,
+  lookup,
+} from '../kernels/registry.ts';
 import type { AdapterDescription, DType, HostArray, KernelBackend, MemoryStats, Storage } from '../types.ts';
 
 export class CpuStorage implements Storage {
@@ -77,10 +83,10 @@ export class CpuBackend implements KernelBackend {
     return s;
   }
 
-  run(name: string, inputs: readonly Storage[], params: object): Storage {
-    const def = kernel(name);
+  run<N extends OutputKernelName>(name: N, inputs: KernelInputs<N>, kernelParams: KernelParams<N>): Storage {
+    const { def, params, ordered } = lookup<Storage>(name, inputs, kernelParams);
     if (def.inPlace) throw new Error(`kernel ${name} works in place: use runInPlace()`);
-    const own = inputs.map((s) => this.#own(s));
+    const own = ordered.map((s) => this.#own(s));
     const out = def.output(params, own);
     const s = this.alloc(out.size, out.dtype) as CpuStorage;
     def.cpu(
@@ -91,10 +97,14 @@ export class CpuBackend implements KernelBackend {
     return s;
   }
 
-  runInPlace(name: string, inputs: readonly Storage[], params: object): void {
-    const def = kernel(name);
+  runInPlace<N extends InPlaceKernelName>(
+    name: N,
+    inputs: KernelInputs<N>,
+    kernelParams: KernelParams<N>,
+  ): void {
+    const { def, params, ordered } = lookup<Storage>(name, inputs, kernelParams);
     if (!def.inPlace) throw new Error(`kernel ${name} is not in-place: use run()`);
-    const own = inputs.map((s) => this.#own(s));
+    const own = ordered.map((s) => this.#own(s));
     def.output(params, own);
     def.cpu(
       own.map((x) => x.data),

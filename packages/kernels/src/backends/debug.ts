@@ -4,7 +4,15 @@
  * runs when the copies land, and the first disagreement is thrown from the next `read()` or `check()`,
  * naming the op, the kernel and the shapes.
  */
-import { kernel } from '../kernels/registry.ts';
+import {
+  type AnyKernel,
+  type InPlaceKernelName,
+  type KernelInputs,
+  type KernelParams,
+  type OutputKernelName,
+  kernel,
+  lookup,
+} from '../kernels/registry.ts';
 import type { HostArray, KernelBackend, MemoryStats, Storage } from '../types.ts';
 import { allocHost } from './cpu.ts';
 import type { WebGpuBackend } from './webgpu.ts';
@@ -50,24 +58,36 @@ export class DebugBackend implements KernelBackend {
     return this.inner.upload(data, dtype);
   }
 
-  run(name: string, inputs: readonly Storage[], params: object, label?: string): Storage {
-    const before = Promise.all(inputs.map((s) => this.inner.read(s)));
-    const out = this.inner.run(name, inputs, params);
-    this.#check(name, params, label, inputs, before, [this.inner.read(out)], null);
+  run<N extends OutputKernelName>(
+    name: N,
+    inputs: KernelInputs<N>,
+    kernelParams: KernelParams<N>,
+    label?: string,
+  ): Storage {
+    const { params, ordered } = lookup<Storage>(name, inputs, kernelParams);
+    const before = Promise.all(ordered.map((s) => this.inner.read(s)));
+    const out = this.inner.run(name, inputs, kernelParams);
+    this.#check(name, params, label, ordered, before, [this.inner.read(out)], null);
     return out;
   }
 
-  runInPlace(name: string, inputs: readonly Storage[], params: object, label?: string): void {
-    const before = Promise.all(inputs.map((s) => this.inner.read(s)));
-    this.inner.runInPlace(name, inputs, params);
-    const written = kernel(name).inPlace ?? [];
+  runInPlace<N extends InPlaceKernelName>(
+    name: N,
+    inputs: KernelInputs<N>,
+    kernelParams: KernelParams<N>,
+    label?: string,
+  ): void {
+    const { def, params, ordered } = lookup<Storage>(name, inputs, kernelParams);
+    const before = Promise.all(ordered.map((s) => this.inner.read(s)));
+    this.inner.runInPlace(name, inputs, kernelParams);
+    const written = def.inPlace ?? [];
     this.#check(
       name,
       params,
       label,
-      inputs,
+      ordered,
       before,
-      written.map((i) => this.inner.read(inputs[i]!)),
+      written.map((i) => this.inner.read(ordered[i]!)),
       written,
     );
   }
@@ -100,7 +120,7 @@ export class DebugBackend implements KernelBackend {
   }
 
   #compare(
-    def: ReturnType<typeof kernel>,
+    def: AnyKernel,
     params: object,
     inputs: HostArray[],
     gpu: HostArray[],

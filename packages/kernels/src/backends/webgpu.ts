@@ -2,7 +2,14 @@ import type { GpuTarget } from '../kernels/kernel.ts';
 /**
  * @file The WebGPU backend on Dawn: pooled buffers, cached pipelines, batched dispatches, async readback.
  */
-import { kernel } from '../kernels/registry.ts';
+import {
+  type InPlaceKernelName,
+  type KernelInputs,
+  type KernelParams,
+  type OutputKernelName,
+  kernel,
+  lookup,
+} from '../kernels/registry.ts';
 import { type DeviceChoice, type GpuContext, type OpenOptions, openGpu } from '../runtime/adapter.ts';
 import { CommandBatcher } from '../runtime/batcher.ts';
 import { BufferPool, sizeClass } from '../runtime/buffer-pool.ts';
@@ -155,7 +162,8 @@ export class WebGpuBackend implements KernelBackend {
   alloc(size: number, dtype: DType): Storage {
     const s = this.#alloc(dtype, size);
     if (this.#poison && size > 0) {
-      this.#dispatch('fill', [], { size, value: dtype === 'f32' ? Number.NaN : POISON_I32, dtype }, s);
+      const fill: KernelParams<'fill'> = { size, value: dtype === 'f32' ? Number.NaN : POISON_I32, dtype };
+      this.#dispatch('fill', [], fill, s);
     }
     return s;
   }
@@ -169,20 +177,24 @@ export class WebGpuBackend implements KernelBackend {
     return s;
   }
 
-  run(name: string, inputs: readonly Storage[], params: object): Storage {
-    const def = kernel(name);
+  run<N extends OutputKernelName>(name: N, inputs: KernelInputs<N>, kernelParams: KernelParams<N>): Storage {
+    const { def, params, ordered } = lookup<Storage>(name, inputs, kernelParams);
     if (def.inPlace) throw new Error(`kernel ${name} works in place: use runInPlace()`);
-    const own = inputs.map((s) => this.#own(s));
+    const own = ordered.map((s) => this.#own(s));
     const out = def.output(params, own);
     const s = this.alloc(out.size, out.dtype) as GpuStorage;
     if (out.size > 0) this.#dispatch(name, own, params, s);
     return s;
   }
 
-  runInPlace(name: string, inputs: readonly Storage[], params: object): void {
-    const def = kernel(name);
+  runInPlace<N extends InPlaceKernelName>(
+    name: N,
+    inputs: KernelInputs<N>,
+    kernelParams: KernelParams<N>,
+  ): void {
+    const { def, params, ordered } = lookup<Storage>(name, inputs, kernelParams);
     if (!def.inPlace) throw new Error(`kernel ${name} is not in-place: use run()`);
-    const own = inputs.map((s) => this.#own(s));
+    const own = ordered.map((s) => this.#own(s));
     def.output(params, own);
     this.#dispatch(name, own, params, null);
   }

@@ -2,8 +2,8 @@
  * @file AdamW, fused: one pass over a parameter's flat buffer updates the parameter and both moments in place.
  * The gradient is multiplied by `scale[0]` (a 1-element buffer), so global-norm clipping needs no readback.
  */
-import { assertInputs, defineKernel } from './kernel.ts';
-import { WORKGROUP_1D, f32bits, grid1d, gridIndexFn, paramsDecl } from './wgsl.ts';
+import { defineKernel } from './kernel.ts';
+import { WORKGROUP_1D, grid1d, gridIndexFn } from './wgsl.ts';
 
 export interface AdamWParams {
   size: number;
@@ -16,22 +16,35 @@ export interface AdamWParams {
   step: number;
 }
 
-/** Inputs: param, grad, m, v (all [size]) and scale [1]; param, m and v are updated in place. */
-export const adamw = defineKernel<AdamWParams>({
+const all = (p: AdamWParams) => p.size;
+
+/** param, m and v are updated in place; the gradient is scaled by scale[0]. */
+export const adamw = defineKernel<AdamWParams>()({
   name: 'adamw',
-  inPlace: [0, 2, 3],
-  output: (p, inputs) => {
-    assertInputs('adamw', inputs, [
-      ['f32', p.size],
-      ['f32', p.size],
-      ['f32', p.size],
-      ['f32', p.size],
-      ['f32', 1],
-    ]);
-    if (!(p.step >= 1)) throw new Error(`adamw: step must be ≥ 1, got ${p.step}`);
-    return { size: 0, dtype: 'f32' };
+  inputs: [
+    { name: 'param', dtype: 'f32', access: 'read_write', size: all },
+    { name: 'grad', dtype: 'f32', size: all },
+    { name: 'm', dtype: 'f32', access: 'read_write', size: all },
+    { name: 'v', dtype: 'f32', access: 'read_write', size: all },
+    { name: 'scale', dtype: 'f32', size: () => 1 },
+  ],
+  uniforms: {
+    size: 'u32',
+    rowStride: 'u32',
+    lr: 'f32',
+    beta1: 'f32',
+    beta2: 'f32',
+    eps: 'f32',
+    /** 1 − lr·weightDecay. */
+    decay: 'f32',
+    /** 1 / (1 − β₁ᵗ) and 1 / (1 − β₂ᵗ). */
+    invBc1: 'f32',
+    invBc2: 'f32',
   },
-  cpu: ([param, grad, m, v, scale], p) => {
+  validate: (p) => {
+    if (!(p.step >= 1)) throw new Error(`adamw: step must be ≥ 1, got ${p.step}`);
+  },
+  cpu: ({ param, grad, m, v, scale }, p) => {
     const bc1 = 1 - p.beta1 ** p.step;
     const bc2 = 1 - p.beta2 ** p.step;
     for (let i = 0; i < p.size; i++) {
@@ -49,31 +62,31 @@ export const adamw = defineKernel<AdamWParams>({
     return {
       key: 'adamw',
       workgroups: grid.workgroups,
-      uniforms: [
-        p.size,
-        grid.rowStride,
-        ...[p.lr, p.beta1, p.beta2, p.eps, 1 - p.lr * p.weightDecay, 1 / bc1, 1 / bc2].map(f32bits),
-      ],
-      wgsl: () => `
-@group(0) @binding(0) var<storage, read_write> param: array<f32>;
-@group(0) @binding(1) var<storage, read> grad: array<f32>;
-@group(0) @binding(2) var<storage, read_write> m: array<f32>;
-@group(0) @binding(3) var<storage, read_write> v: array<f32>;
-@group(0) @binding(4) var<storage, read> scale: array<f32>;
-${paramsDecl(5)}${gridIndexFn}
+      uniforms: {
+        size: p.size,
+        rowStride: grid.rowStride,
+        lr: p.lr,
+        beta1: p.beta1,
+        beta2: p.beta2,
+        eps: p.eps,
+        decay: 1 - p.lr * p.weightDecay,
+        invBc1: 1 / bc1,
+        invBc2: 1 / bc2,
+      },
+      wgsl: () => `${gridIndexFn}
 @compute @workgroup_size(${WORKGROUP_1D})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gridIndex(gid, pu(1u));
-  if (i >= pu(0u)) { return; }
-  let lr = pf(2u);
-  let beta1 = pf(3u);
-  let beta2 = pf(4u);
+  let i = gridIndex(gid, params.rowStride);
+  if (i >= params.size) { return; }
+  let lr = params.lr;
+  let beta1 = params.beta1;
+  let beta2 = params.beta2;
   let g = grad[i] * scale[0];
   let mi = beta1 * m[i] + (1.0 - beta1) * g;
   let vi = beta2 * v[i] + (1.0 - beta2) * g * g;
   m[i] = mi;
   v[i] = vi;
-  param[i] = param[i] * pf(6u) - lr * (mi * pf(7u)) / (sqrt(vi * pf(8u)) + pf(5u));
+  param[i] = param[i] * params.decay - lr * (mi * params.invBc1) / (sqrt(vi * params.invBc2) + params.eps);
 }`,
     };
   },

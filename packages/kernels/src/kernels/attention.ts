@@ -15,9 +15,9 @@
  * adapter: reuse of each loaded key across rows is what makes llvmpipe fast, see docs/runtime.md); head dims
  * are specialized and must be a multiple of 4 (vec4 loads).
  */
-import { assertInputs, defineKernel } from './kernel.ts';
+import { defineKernel } from './kernel.ts';
 import type { GpuTarget } from './kernel.ts';
-import { f32bits, grid1d, gridIndexFn, paramsDecl } from './wgsl.ts';
+import { grid1d, gridIndexFn } from './wgsl.ts';
 
 export interface AttentionParams {
   batch: number;
@@ -83,31 +83,52 @@ const qSize = (p: AttentionParams) => p.batch * p.heads * queriesOf(p) * p.headD
 const kSize = (p: AttentionParams) => p.batch * p.heads * p.seq * p.headDim;
 const rowCount = (p: AttentionParams) => p.batch * p.heads * queriesOf(p);
 
+/** The inputs, by what they hold: d-vectors of q-sized (Tq rows) or k-sized (T rows) tensors as vec4s. */
+type Access = 'read' | 'read_write';
+const vecQ = <N extends string, A extends Access = 'read'>(name: N, access = 'read' as A) =>
+  ({ name, dtype: 'f32', element: 'vec4<f32>', access, size: qSize }) as const;
+const vecK = <N extends string, A extends Access = 'read'>(name: N, access = 'read' as A) =>
+  ({ name, dtype: 'f32', element: 'vec4<f32>', access, size: kSize }) as const;
+const perRow = <N extends string, A extends Access = 'read'>(name: N, access = 'read' as A) =>
+  ({ name, dtype: 'f32', access, size: rowCount }) as const;
+/** i32 [B]: each sequence's valid length and first query position. */
+const spans = [
+  { name: 'lengths', dtype: 'i32', size: (p: { batch: number }) => p.batch },
+  { name: 'queryStart', dtype: 'i32', size: (p: { batch: number }) => p.batch },
+] as const;
+const uniforms = {
+  /** Invocations (each owns R rows of one head). */
+  count: 'u32',
+  rowStride: 'u32',
+  heads: 'u32',
+  seq: 'u32',
+  scale: 'f32',
+  queries: 'u32',
+} as const;
+
 /**
  * Common WGSL prologue: block → (b·h, first owned row: a query row, or a key row for dK/dV), this sequence's
  * valid length `len`, its first query position `qs` and valid query rows `qlen` (query i is valid iff i < qlen,
  * at key position qs + i), and `qrow(i)`/`krow(j)`: the index of the d-vector of head b·h in q, o, dO, dQ (Tq
  * rows) or in k, v, dK, dV (T rows); `base + i` indexes the row statistics.
  */
-function prologue(p: AttentionParams, r: number, owns: 'queries' | 'keys', bindings: string) {
+function prologue(p: AttentionParams, r: number, owns: 'queries' | 'keys') {
   const bthd = p.layout === 'bthd';
-  return `
-${bindings}
-${paramsDecl(bindings.split('\n').filter((l) => l.includes('@binding')).length)}${gridIndexFn}
+  return `${gridIndexFn}
 var<private> qbase: u32;
 var<private> kbase: u32;
-fn qrow(i: u32) -> u32 { return ${bthd ? 'qbase + i * pu(2u)' : 'qbase + i'}; }
-fn krow(j: u32) -> u32 { return ${bthd ? 'kbase + j * pu(2u)' : 'kbase + j'}; }
+fn qrow(i: u32) -> u32 { return ${bthd ? 'qbase + i * params.heads' : 'qbase + i'}; }
+fn krow(j: u32) -> u32 { return ${bthd ? 'kbase + j * params.heads' : 'kbase + j'}; }
 const D4 = ${p.headDim / 4}u;
 const R = ${r}u;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let t = gridIndex(gid, pu(1u));
-  if (t >= pu(0u)) { return; }
-  let heads = pu(2u);
-  let T = pu(3u);
-  let scale = pf(4u);
-  let Tq = pu(5u);
+  let t = gridIndex(gid, params.rowStride);
+  if (t >= params.count) { return; }
+  let heads = params.heads;
+  let T = params.seq;
+  let scale = params.scale;
+  let Tq = params.queries;
   let blocks = (${owns === 'queries' ? 'Tq' : 'T'} + R - 1u) / R;
   let bh = t / blocks;
   let row0 = (t % blocks) * R;
@@ -133,7 +154,14 @@ function launch(
   return {
     key: `${name}:d${p.headDim}:r${r}:${p.causal ? 'causal' : 'full'}:${p.layout ?? 'bhtd'}`,
     workgroups: grid.workgroups,
-    uniforms: [n, grid.rowStride, p.heads, p.seq, f32bits(p.scale), queriesOf(p)],
+    uniforms: {
+      count: n,
+      rowStride: grid.rowStride,
+      heads: p.heads,
+      seq: p.seq,
+      scale: p.scale,
+      queries: queriesOf(p),
+    },
     wgsl: () => wgsl(r),
   };
 }
@@ -191,7 +219,16 @@ function visible(causal: boolean, sp: Span, i: number, j: number): boolean {
  * gradient dS_ij = p_ij·(dO_i·V_j − D_i), with each row's vector offset (the twins of dQ and of dK/dV share it).
  */
 function backwardPairs(
-  [q, k, v, dO, lse, D, lengths, queryStart]: ArrayLike<number>[],
+  {
+    Q: q,
+    K: k,
+    V: v,
+    dO,
+    LSE: lse,
+    Drow: D,
+    lengths,
+    queryStart,
+  }: Record<'Q' | 'K' | 'V' | 'dO' | 'LSE' | 'Drow' | 'lengths' | 'queryStart', ArrayLike<number>>,
   p: AttentionParams,
   visit: (qi: number, kj: number, pij: number, ds: number) => void,
 ): void {
@@ -245,23 +282,12 @@ function cpuScores(
 // ---------------------------------------------------------------------------------------------------
 
 /** Inputs: q, k, v, lengths, queryStart, then the outputs o [B,H,Tq,d] and lse [B,H,Tq], written in place. */
-export const attentionForward = defineKernel<AttentionParams>({
+export const attentionForward = defineKernel<AttentionParams>()({
   name: 'attentionForward',
-  inPlace: [5, 6],
-  output: (p, inputs) => {
-    checkParams('attentionForward', p);
-    assertInputs('attentionForward', inputs, [
-      ['f32', qSize(p)],
-      ['f32', kSize(p)],
-      ['f32', kSize(p)],
-      ['i32', p.batch],
-      ['i32', p.batch],
-      ['f32', qSize(p)],
-      ['f32', rowCount(p)],
-    ]);
-    return { size: 0, dtype: 'f32' };
-  },
-  cpu: ([q, k, v, lengths, queryStart, o, lse], p) => {
+  inputs: [vecQ('Q'), vecK('K'), vecK('V'), ...spans, vecQ('O', 'read_write'), perRow('LSE', 'read_write')],
+  uniforms,
+  validate: (p) => checkParams('attentionForward', p),
+  cpu: ({ Q: q, K: k, V: v, lengths, queryStart, O: o, LSE: lse }, p) => {
     const d = p.headDim;
     const tq = queriesOf(p);
     for (let bh = 0; bh < p.batch * p.heads; bh++) {
@@ -287,18 +313,7 @@ export const attentionForward = defineKernel<AttentionParams>({
   gpu: (p, _inputs, target) =>
     launch('attentionForward', p, target, 'queries', (r) => {
       const rows = Array.from({ length: r }, (_, i) => i);
-      return `${prologue(
-        p,
-        r,
-        'queries',
-        `@group(0) @binding(0) var<storage, read> Q: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> K: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> V: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> lengths: array<i32>;
-@group(0) @binding(4) var<storage, read> queryStart: array<i32>;
-@group(0) @binding(5) var<storage, read_write> O: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read_write> LSE: array<f32>;`,
-      )}
+      return `${prologue(p, r, 'queries')}
   var q: array<array<vec4<f32>, D4>, R>;
   var acc: array<array<vec4<f32>, D4>, R>;
   var m: array<f32, R>;
@@ -345,19 +360,13 @@ ${dotFn}`;
 // ---------------------------------------------------------------------------------------------------
 
 /** D = rowsum(dO ∘ O) per query row (0 on padded rows). Inputs: dO, O, lengths, queryStart. */
-export const attentionRowDot = defineKernel<AttentionParams>({
+export const attentionRowDot = defineKernel<AttentionParams>()({
   name: 'attentionRowDot',
-  output: (p, inputs) => {
-    checkParams('attentionRowDot', p);
-    assertInputs('attentionRowDot', inputs, [
-      ['f32', qSize(p)],
-      ['f32', qSize(p)],
-      ['i32', p.batch],
-      ['i32', p.batch],
-    ]);
-    return { size: rowCount(p), dtype: 'f32' };
-  },
-  cpu: ([dO, o, lengths, queryStart], p, out) => {
+  inputs: [vecQ('dO'), vecQ('O'), ...spans],
+  output: { size: rowCount, dtype: 'f32' },
+  uniforms,
+  validate: (p) => checkParams('attentionRowDot', p),
+  cpu: ({ dO, O: o, lengths, queryStart }, p, out) => {
     const d = p.headDim;
     const tq = queriesOf(p);
     for (let bh = 0; bh < p.batch * p.heads; bh++) {
@@ -376,16 +385,7 @@ export const attentionRowDot = defineKernel<AttentionParams>({
       p,
       { ...target, variant: 'rows1' },
       'queries',
-      (r) => `${prologue(
-        p,
-        r,
-        'queries',
-        `@group(0) @binding(0) var<storage, read> dO: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> O: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> lengths: array<i32>;
-@group(0) @binding(3) var<storage, read> queryStart: array<i32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;`,
-      )}
+      (r) => `${prologue(p, r, 'queries')}
   var s = vec4<f32>(0.0);
   if (row0 < qlen) {
     for (var c = 0u; c < D4; c++) { s = fma(dO[qrow(row0) * D4 + c], O[qrow(row0) * D4 + c], s); }
@@ -400,45 +400,34 @@ export const attentionRowDot = defineKernel<AttentionParams>({
 // ---------------------------------------------------------------------------------------------------
 
 /** dQ. Inputs: q, k, v, dO, lse, D, lengths, queryStart. */
-export const attentionGradQ = defineKernel<AttentionParams>({
+/** What the two backward kernels read, in binding order. */
+const backwardInputs = [
+  vecQ('Q'),
+  vecK('K'),
+  vecK('V'),
+  vecQ('dO'),
+  perRow('LSE'),
+  perRow('Drow'),
+  ...spans,
+] as const;
+
+export const attentionGradQ = defineKernel<AttentionParams>()({
   name: 'attentionGradQ',
-  output: (p, inputs) => {
-    checkParams('attentionGradQ', p);
-    assertInputs('attentionGradQ', inputs, [
-      ['f32', qSize(p)],
-      ['f32', kSize(p)],
-      ['f32', kSize(p)],
-      ['f32', qSize(p)],
-      ['f32', rowCount(p)],
-      ['f32', rowCount(p)],
-      ['i32', p.batch],
-      ['i32', p.batch],
-    ]);
-    return { size: qSize(p), dtype: 'f32' };
-  },
-  cpu: ([q, k, v, dO, lse, D, lengths, queryStart], p, out) => {
+  inputs: backwardInputs,
+  output: { name: 'dQ', size: qSize, dtype: 'f32', element: 'vec4<f32>' },
+  uniforms,
+  validate: (p) => checkParams('attentionGradQ', p),
+  cpu: (inputs, p, out) => {
+    const k = inputs.K;
     out.fill(0);
-    backwardPairs([q!, k!, v!, dO!, lse!, D!, lengths!, queryStart!], p, (qi, kj, _pij, ds) => {
+    backwardPairs(inputs, p, (qi, kj, _pij, ds) => {
       for (let c = 0; c < p.headDim; c++) out[qi + c]! += ds * k![kj + c]! * p.scale;
     });
   },
   gpu: (p, _inputs, target) =>
     launch('attentionGradQ', p, target, 'queries', (r) => {
       const rows = Array.from({ length: r }, (_, i) => i);
-      return `${prologue(
-        p,
-        r,
-        'queries',
-        `@group(0) @binding(0) var<storage, read> Q: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> K: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> V: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> dO: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> LSE: array<f32>;
-@group(0) @binding(5) var<storage, read> Drow: array<f32>;
-@group(0) @binding(6) var<storage, read> lengths: array<i32>;
-@group(0) @binding(7) var<storage, read> queryStart: array<i32>;
-@group(0) @binding(8) var<storage, read_write> dQ: array<vec4<f32>>;`,
-      )}
+      return `${prologue(p, r, 'queries')}
   var q: array<array<vec4<f32>, D4>, R>;
   var g: array<array<vec4<f32>, D4>, R>;
   var acc: array<array<vec4<f32>, D4>, R>;
@@ -485,29 +474,16 @@ ${dotFn}`;
 // ---------------------------------------------------------------------------------------------------
 
 /** dK and dV. Inputs: q, k, v, dO, lse, D, lengths, queryStart, then dK and dV written in place. */
-export const attentionGradKV = defineKernel<AttentionParams>({
+export const attentionGradKV = defineKernel<AttentionParams>()({
   name: 'attentionGradKV',
-  inPlace: [8, 9],
-  output: (p, inputs) => {
-    checkParams('attentionGradKV', p);
-    assertInputs('attentionGradKV', inputs, [
-      ['f32', qSize(p)],
-      ['f32', kSize(p)],
-      ['f32', kSize(p)],
-      ['f32', qSize(p)],
-      ['f32', rowCount(p)],
-      ['f32', rowCount(p)],
-      ['i32', p.batch],
-      ['i32', p.batch],
-      ['f32', kSize(p)],
-      ['f32', kSize(p)],
-    ]);
-    return { size: 0, dtype: 'f32' };
-  },
-  cpu: ([q, k, v, dO, lse, D, lengths, queryStart, dK, dV], p) => {
+  inputs: [...backwardInputs, vecK('dK', 'read_write'), vecK('dV', 'read_write')],
+  uniforms,
+  validate: (p) => checkParams('attentionGradKV', p),
+  cpu: (inputs, p) => {
+    const { Q: q, dO, dK, dV } = inputs;
     dK!.fill(0);
     dV!.fill(0);
-    backwardPairs([q!, k!, v!, dO!, lse!, D!, lengths!, queryStart!], p, (qi, kj, pij, ds) => {
+    backwardPairs(inputs, p, (qi, kj, pij, ds) => {
       for (let c = 0; c < p.headDim; c++) {
         dV![kj + c]! += pij * dO![qi + c]!;
         dK![kj + c]! += ds * q![qi + c]! * p.scale;
@@ -517,21 +493,7 @@ export const attentionGradKV = defineKernel<AttentionParams>({
   gpu: (p, _inputs, target) =>
     launch('attentionGradKV', p, target, 'keys', (r) => {
       const rows = Array.from({ length: r }, (_, i) => i);
-      return `${prologue(
-        p,
-        r,
-        'keys',
-        `@group(0) @binding(0) var<storage, read> Q: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> K: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> V: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> dO: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> LSE: array<f32>;
-@group(0) @binding(5) var<storage, read> Drow: array<f32>;
-@group(0) @binding(6) var<storage, read> lengths: array<i32>;
-@group(0) @binding(7) var<storage, read> queryStart: array<i32>;
-@group(0) @binding(8) var<storage, read_write> dK: array<vec4<f32>>;
-@group(0) @binding(9) var<storage, read_write> dV: array<vec4<f32>>;`,
-      )}
+      return `${prologue(p, r, 'keys')}
   var k: array<array<vec4<f32>, D4>, R>;
   var v: array<array<vec4<f32>, D4>, R>;
   var accK: array<array<vec4<f32>, D4>, R>;
@@ -597,19 +559,15 @@ export interface MaskedSoftmaxParams {
  * Row softmax of scores [B, H, Tq, T] over visible keys (the attention kernels' masks); invisible entries and
  * padded rows are 0. Inputs: scores, lengths, queryStart.
  */
-export const maskedSoftmax = defineKernel<MaskedSoftmaxParams>({
+const scoreCount = (p: MaskedSoftmaxParams) => p.batch * p.heads * queriesOf(p) * p.seq;
+
+export const maskedSoftmax = defineKernel<MaskedSoftmaxParams>()({
   name: 'maskedSoftmax',
-  output: (p, inputs) => {
-    checkQueries('maskedSoftmax', p);
-    const n = p.batch * p.heads * queriesOf(p) * p.seq;
-    assertInputs('maskedSoftmax', inputs, [
-      ['f32', n],
-      ['i32', p.batch],
-      ['i32', p.batch],
-    ]);
-    return { size: n, dtype: 'f32' };
-  },
-  cpu: ([s, lengths, queryStart], p, out) => {
+  inputs: [{ name: 'S', dtype: 'f32', size: scoreCount }, ...spans],
+  output: { name: 'P', size: scoreCount, dtype: 'f32' },
+  uniforms: { rows: 'u32', rowStride: 'u32', heads: 'u32', seq: 'u32', queries: 'u32' },
+  validate: (p) => checkQueries('maskedSoftmax', p),
+  cpu: ({ S: s, lengths, queryStart }, p, out) => {
     const tq = queriesOf(p);
     for (let bh = 0; bh < p.batch * p.heads; bh++) {
       const sp = spanOf(lengths!, queryStart!, p, bh);
@@ -631,21 +589,16 @@ export const maskedSoftmax = defineKernel<MaskedSoftmaxParams>({
     return {
       key: `maskedSoftmax:${p.causal ? 'causal' : 'full'}`,
       workgroups: grid.workgroups,
-      uniforms: [rows, grid.rowStride, p.heads, p.seq, queriesOf(p)],
-      wgsl: () => `
-@group(0) @binding(0) var<storage, read> S: array<f32>;
-@group(0) @binding(1) var<storage, read> lengths: array<i32>;
-@group(0) @binding(2) var<storage, read> queryStart: array<i32>;
-@group(0) @binding(3) var<storage, read_write> P: array<f32>;
-${paramsDecl(4)}${gridIndexFn}
+      uniforms: { rows, rowStride: grid.rowStride, heads: p.heads, seq: p.seq, queries: queriesOf(p) },
+      wgsl: () => `${gridIndexFn}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let r = gridIndex(gid, pu(1u));
-  if (r >= pu(0u)) { return; }
-  let T = pu(3u);
-  let Tq = pu(4u);
+  let r = gridIndex(gid, params.rowStride);
+  if (r >= params.rows) { return; }
+  let T = params.seq;
+  let Tq = params.queries;
   let i = r % Tq;
-  let b = r / Tq / pu(2u);
+  let b = r / Tq / params.heads;
   let len = min(u32(max(lengths[b], 0)), T);
   let qs = min(u32(max(queryStart[b], 0)), len);
   let qlen = min(len - qs, Tq);

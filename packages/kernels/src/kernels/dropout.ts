@@ -3,8 +3,8 @@
  * seed gives the same mask on every backend and every run, and the backward pass (the same kernel applied
  * to the gradient) needs no stored mask.
  */
-import { assertInputs, defineKernel } from './kernel.ts';
-import { WORKGROUP_1D, f32bits, grid1d, gridIndexFn, paramsDecl } from './wgsl.ts';
+import { defineKernel } from './kernel.ts';
+import { WORKGROUP_1D, grid1d, gridIndexFn } from './wgsl.ts';
 
 export interface DropoutParams {
   size: number;
@@ -32,14 +32,14 @@ function threshold(p: number): number {
   return Math.min(Math.floor(p * 2 ** 32), 2 ** 32 - 1);
 }
 
-export const dropout = defineKernel<DropoutParams>({
+export const dropout = defineKernel<DropoutParams>()({
   name: 'dropout',
-  output: (p, inputs) => {
-    assertInputs('dropout', inputs, [['f32', p.size]]);
-    threshold(p.p);
-    return { size: p.size, dtype: 'f32' };
-  },
-  cpu: ([x], p, out) => {
+  inputs: [{ name: 'xs', dtype: 'f32', size: (p) => p.size }],
+  output: { size: (p) => p.size, dtype: 'f32' },
+  /** keepFrom: the hash threshold below which an element drops; hashedSeed: pcg(seed); scale: 1/(1 − p). */
+  uniforms: { size: 'u32', rowStride: 'u32', keepFrom: 'u32', hashedSeed: 'u32', scale: 'f32' },
+  validate: (p) => void threshold(p.p),
+  cpu: ({ xs: x }, p, out) => {
     const t = threshold(p.p);
     const scale = 1 / (1 - p.p);
     const s = pcgHash(p.seed);
@@ -50,16 +50,19 @@ export const dropout = defineKernel<DropoutParams>({
     return {
       key: 'dropout',
       workgroups: grid.workgroups,
-      uniforms: [p.size, grid.rowStride, threshold(p.p), pcgHash(p.seed), f32bits(1 / (1 - p.p))],
-      wgsl: () => `
-@group(0) @binding(0) var<storage, read> xs: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-${paramsDecl(2)}${gridIndexFn}${pcgWgsl}
+      uniforms: {
+        size: p.size,
+        rowStride: grid.rowStride,
+        keepFrom: threshold(p.p),
+        hashedSeed: pcgHash(p.seed),
+        scale: 1 / (1 - p.p),
+      },
+      wgsl: () => `${gridIndexFn}${pcgWgsl}
 @compute @workgroup_size(${WORKGROUP_1D})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gridIndex(gid, pu(1u));
-  if (i >= pu(0u)) { return; }
-  out[i] = select(0.0, xs[i] * pf(4u), pcg(i ^ pu(3u)) >= pu(2u));
+  let i = gridIndex(gid, params.rowStride);
+  if (i >= params.size) { return; }
+  out[i] = select(0.0, xs[i] * params.scale, pcg(i ^ params.hashedSeed) >= params.keepFrom);
 }`,
     };
   },

@@ -13,7 +13,7 @@ import {
   binaryHelpers,
   unaryHelpers,
 } from './elementwise-ops.ts';
-import { assertInputs, defineKernel } from './kernel.ts';
+import { defineKernel } from './kernel.ts';
 import {
   MAX_RANK,
   WORKGROUP_1D,
@@ -22,20 +22,22 @@ import {
   gridIndexFn,
   i32bits,
   padRank,
-  paramsDecl,
   product,
   stridedOffset,
   stridedOffsetFn,
   wgslType,
 } from './wgsl.ts';
 
-const entry = (body: string) => `
+/** The entry point of a kernel with one invocation per output element `i` (uniforms `size` and `rowStride`). */
+const entry = (body: string) => `${gridIndexFn}
 @compute @workgroup_size(${WORKGROUP_1D})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gridIndex(gid, pu(1u));
-  if (i >= pu(0u)) { return; }
+  let i = gridIndex(gid, params.rowStride);
+  if (i >= params.size) { return; }
   ${body}
 }`;
+
+const grid = { size: 'u32', rowStride: 'u32' } as const;
 
 // ---------------------------------------------------------------------------------------------------
 
@@ -45,20 +47,25 @@ export interface FillParams {
   dtype: DType;
 }
 
-export const fill = defineKernel<FillParams>({
+export const fill = defineKernel<FillParams>()({
   name: 'fill',
-  output: (p) => ({ size: p.size, dtype: p.dtype }),
+  inputs: [],
+  output: { size: (p) => p.size, dtype: (p) => p.dtype },
+  /** bits: the value's bit pattern in the output dtype. */
+  uniforms: { ...grid, bits: 'u32' },
   cpu: (_inputs, p, out) => out.fill(p.value),
   gpu: (p, _inputs, target) => {
-    const grid = grid1d(p.size, target.maxWorkgroupsPerDimension);
+    const g = grid1d(p.size, target.maxWorkgroupsPerDimension);
     const t = wgslType(p.dtype);
     return {
       key: `fill:${p.dtype}`,
-      workgroups: grid.workgroups,
-      uniforms: [p.size, grid.rowStride, p.dtype === 'f32' ? f32bits(p.value) : i32bits(p.value)],
-      wgsl: () => `
-@group(0) @binding(0) var<storage, read_write> out: array<${t}>;
-${paramsDecl(1)}${gridIndexFn}${entry(`out[i] = bitcast<${t}>(pu(2u));`)}`,
+      workgroups: g.workgroups,
+      uniforms: {
+        size: p.size,
+        rowStride: g.rowStride,
+        bits: p.dtype === 'f32' ? f32bits(p.value) : i32bits(p.value),
+      },
+      wgsl: () => entry(`out[i] = bitcast<${t}>(params.bits);`),
     };
   },
   tolerance: () => ({ rtol: 0, atol: 0 }),
@@ -72,27 +79,23 @@ export interface CastParams {
   to: DType;
 }
 
-export const cast = defineKernel<CastParams>({
+export const cast = defineKernel<CastParams>()({
   name: 'cast',
-  output: (p, inputs) => {
-    assertInputs('cast', inputs, [['*', p.size]]);
-    return { size: p.size, dtype: p.to };
-  },
-  cpu: ([x], p, out) => {
+  inputs: [{ name: 'x', dtype: 'any', size: (p) => p.size }],
+  output: { size: (p) => p.size, dtype: (p) => p.to },
+  uniforms: grid,
+  cpu: ({ x }, p, out) => {
     for (let i = 0; i < p.size; i++) out[i] = p.to === 'i32' ? Math.trunc(x![i]!) | 0 : x![i]!;
   },
-  gpu: (p, [x], target) => {
-    const grid = grid1d(p.size, target.maxWorkgroupsPerDimension);
-    const from = wgslType(x!.dtype);
+  gpu: (p, { x }, target) => {
+    const g = grid1d(p.size, target.maxWorkgroupsPerDimension);
+    const from = wgslType(x.dtype);
     const to = wgslType(p.to);
     return {
       key: `cast:${from}:${to}`,
-      workgroups: grid.workgroups,
-      uniforms: [p.size, grid.rowStride],
-      wgsl: () => `
-@group(0) @binding(0) var<storage, read> x: array<${from}>;
-@group(0) @binding(1) var<storage, read_write> out: array<${to}>;
-${paramsDecl(2)}${gridIndexFn}${entry(`out[i] = ${to}(x[i]);`)}`,
+      workgroups: g.workgroups,
+      uniforms: { size: p.size, rowStride: g.rowStride },
+      wgsl: () => entry(`out[i] = ${to}(x[i]);`),
     };
   },
   tolerance: () => EXACT_TOL,
@@ -106,27 +109,25 @@ export interface UnaryParams {
   size: number;
 }
 
-export const unary = defineKernel<UnaryParams>({
+export const unary = defineKernel<UnaryParams>()({
   name: 'unary',
-  output: (p, inputs) => {
-    assertInputs(`unary(${p.op})`, inputs, [['f32', p.size]]);
+  inputs: [{ name: 'xs', dtype: 'f32', size: (p) => p.size }],
+  output: { size: (p) => p.size, dtype: 'f32' },
+  uniforms: grid,
+  validate: (p) => {
     if (!(p.op in UNARY_OPS)) throw new Error(`unary: unknown op '${p.op}'`);
-    return { size: p.size, dtype: 'f32' };
   },
-  cpu: ([x], p, out) => {
+  cpu: ({ xs: x }, p, out) => {
     const f = UNARY_OPS[p.op].cpu;
     for (let i = 0; i < p.size; i++) out[i] = f(x![i]!);
   },
   gpu: (p, _inputs, target) => {
-    const grid = grid1d(p.size, target.maxWorkgroupsPerDimension);
+    const g = grid1d(p.size, target.maxWorkgroupsPerDimension);
     return {
       key: `unary:${p.op}`,
-      workgroups: grid.workgroups,
-      uniforms: [p.size, grid.rowStride],
-      wgsl: () => `
-@group(0) @binding(0) var<storage, read> xs: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-${paramsDecl(2)}${gridIndexFn}${unaryHelpers}${entry(`let x = xs[i]; out[i] = ${UNARY_OPS[p.op].wgsl};`)}`,
+      workgroups: g.workgroups,
+      uniforms: { size: p.size, rowStride: g.rowStride },
+      wgsl: () => `${unaryHelpers}${entry(`let x = xs[i]; out[i] = ${UNARY_OPS[p.op].wgsl};`)}`,
     };
   },
   tolerance: (p) => (UNARY_OPS[p.op].exact ? EXACT_TOL : TRANSCENDENTAL_TOL),
@@ -151,17 +152,22 @@ function accessOf(shape: readonly number[], strides: readonly number[]): Access 
   return scalar ? 'scalar' : same ? 'same' : 'strided';
 }
 
-const SHAPE_SLOT = 4;
-const strideSlot = (input: number) => SHAPE_SLOT + MAX_RANK * (input + 1);
+const rankArray = { array: 'u32', length: MAX_RANK } as const;
+/** The output shape and one stride list per input, each input read at `offsetOf_<strides>(i)`. */
+const broadcast = { ...grid, rank: 'u32', shape: rankArray } as const;
 
-function offsetExpr(access: Access, input: number): string {
+/** WGSL for input index `i`'s element offset in an input read through the array uniform `strides`. */
+function offsetExpr(access: Access, strides: string): string {
   if (access === 'same') return 'i';
   if (access === 'scalar') return '0u';
-  return `stridedOffset(i, pu(2u), ${SHAPE_SLOT}u, ${strideSlot(input)}u)`;
+  return `offsetOf_${strides}(i, params.rank)`;
 }
 
-function broadcastUniforms(size: number, rowStride: number, shape: readonly number[], strides: number[][]) {
-  return [size, rowStride, shape.length, 0, ...padRank(shape, 1), ...strides.flatMap((s) => padRank(s))];
+const offsetFns = (...strides: string[]) =>
+  strides.map((s) => stridedOffsetFn(`offsetOf_${s}`, 'shape', s)).join('');
+
+function broadcastUniforms(size: number, rowStride: number, shape: readonly number[]) {
+  return { size, rowStride, rank: shape.length, shape: padRank(shape, 1) };
 }
 
 export interface BinaryParams {
@@ -172,19 +178,26 @@ export interface BinaryParams {
   bStrides: number[];
 }
 
-export const binary = defineKernel<BinaryParams>({
+export const binary = defineKernel<BinaryParams>()({
   name: 'binary',
-  output: (p, inputs) => {
+  inputs: [
+    { name: 'lhs', dtype: 'any', size: () => 0 },
+    { name: 'rhs', dtype: 'any', size: () => 0 },
+  ],
+  output: {
+    size: (p) => product(p.shape),
+    dtype: (p, { lhs }) => (BINARY_OPS[p.op].compare ? 'f32' : lhs.dtype),
+  },
+  uniforms: { ...broadcast, aStrides: rankArray, bStrides: rankArray },
+  validate: (p, { lhs: a, rhs: b }) => {
     const op = BINARY_OPS[p.op];
     if (!op) throw new Error(`binary: unknown op '${p.op}'`);
-    const [a, b] = inputs;
-    if (!a || !b || a.dtype !== b.dtype) {
-      throw new Error(`binary ${p.op}: both inputs must have one dtype, got ${a?.dtype} and ${b?.dtype}`);
+    if (a.dtype !== b.dtype) {
+      throw new Error(`binary ${p.op}: both inputs must have one dtype, got ${a.dtype} and ${b.dtype}`);
     }
     if (a.dtype === 'i32' && !op.int) throw new Error(`binary ${p.op}: not defined for i32 inputs`);
-    return { size: product(p.shape), dtype: op.compare ? 'f32' : a.dtype };
   },
-  cpu: ([a, b], p, out) => {
+  cpu: ({ lhs: a, rhs: b }, p, out) => {
     const f = BINARY_OPS[p.op].cpu;
     const n = product(p.shape);
     const int = a instanceof Int32Array && !BINARY_OPS[p.op].compare;
@@ -195,26 +208,26 @@ export const binary = defineKernel<BinaryParams>({
       out[i] = mulInt ? Math.imul(x, y) : int ? f(x, y) | 0 : f(x, y);
     }
   },
-  gpu: (p, [a], target) => {
+  gpu: (p, { lhs: a }, target) => {
     const n = product(p.shape);
-    const grid = grid1d(n, target.maxWorkgroupsPerDimension);
+    const g = grid1d(n, target.maxWorkgroupsPerDimension);
     const op = BINARY_OPS[p.op];
-    const t = wgslType(a!.dtype);
+    const t = wgslType(a.dtype);
     const accA = accessOf(p.shape, p.aStrides);
     const accB = accessOf(p.shape, p.bStrides);
-    const outT = op.compare ? 'f32' : t;
     const value = op.compare ? `select(0.0, 1.0, ${op.wgsl})` : op.wgsl;
     return {
       key: `binary:${p.op}:${t}:${accA}:${accB}`,
-      workgroups: grid.workgroups,
-      uniforms: broadcastUniforms(n, grid.rowStride, p.shape, [p.aStrides, p.bStrides]),
-      wgsl: () => `
-@group(0) @binding(0) var<storage, read> as_: array<${t}>;
-@group(0) @binding(1) var<storage, read> bs_: array<${t}>;
-@group(0) @binding(2) var<storage, read_write> out: array<${outT}>;
-${paramsDecl(3)}${gridIndexFn}${stridedOffsetFn}${t === 'f32' ? binaryHelpers : ''}${entry(`
-  let a = as_[${offsetExpr(accA, 0)}];
-  let b = bs_[${offsetExpr(accB, 1)}];
+      workgroups: g.workgroups,
+      uniforms: {
+        ...broadcastUniforms(n, g.rowStride, p.shape),
+        aStrides: padRank(p.aStrides),
+        bStrides: padRank(p.bStrides),
+      },
+      wgsl: () =>
+        `${offsetFns('aStrides', 'bStrides')}${t === 'f32' ? binaryHelpers : ''}${entry(`
+  let a = lhs[${offsetExpr(accA, 'aStrides')}];
+  let b = rhs[${offsetExpr(accB, 'bStrides')}];
   out[i] = ${value};`)}`,
     };
   },
@@ -232,27 +245,32 @@ export interface WhereParams {
 }
 
 /** out = cond != 0 ? a : b, all three broadcast to `shape`. */
-export const where = defineKernel<WhereParams>({
+export const where = defineKernel<WhereParams>()({
   name: 'where',
-  output: (p, inputs) => {
-    const [c, a, b] = inputs;
-    if (!c || !a || !b || a.dtype !== b.dtype) {
-      throw new Error(`where: the two value inputs must share a dtype, got ${a?.dtype} and ${b?.dtype}`);
+  inputs: [
+    { name: 'cond', dtype: 'any', size: () => 0 },
+    { name: 'x', dtype: 'any', size: () => 0 },
+    { name: 'y', dtype: 'any', size: () => 0 },
+  ],
+  output: { size: (p) => product(p.shape), dtype: (_p, { x }) => x.dtype },
+  uniforms: { ...broadcast, condStrides: rankArray, aStrides: rankArray, bStrides: rankArray },
+  validate: (_p, { x: a, y: b }) => {
+    if (a.dtype !== b.dtype) {
+      throw new Error(`where: the two value inputs must share a dtype, got ${a.dtype} and ${b.dtype}`);
     }
-    return { size: product(p.shape), dtype: a.dtype };
   },
-  cpu: ([c, a, b], p, out) => {
+  cpu: ({ cond: c, x: a, y: b }, p, out) => {
     const n = product(p.shape);
     for (let i = 0; i < n; i++) {
       const take = c![stridedOffset(i, p.shape, p.condStrides)] !== 0;
       out[i] = take ? a![stridedOffset(i, p.shape, p.aStrides)]! : b![stridedOffset(i, p.shape, p.bStrides)]!;
     }
   },
-  gpu: (p, [c, a], target) => {
+  gpu: (p, { cond: c, x: a }, target) => {
     const n = product(p.shape);
-    const grid = grid1d(n, target.maxWorkgroupsPerDimension);
-    const ct = wgslType(c!.dtype);
-    const t = wgslType(a!.dtype);
+    const g = grid1d(n, target.maxWorkgroupsPerDimension);
+    const ct = wgslType(c.dtype);
+    const t = wgslType(a.dtype);
     const acc = [
       accessOf(p.shape, p.condStrides),
       accessOf(p.shape, p.aStrides),
@@ -260,16 +278,17 @@ export const where = defineKernel<WhereParams>({
     ];
     return {
       key: `where:${ct}:${t}:${acc.join(':')}`,
-      workgroups: grid.workgroups,
-      uniforms: broadcastUniforms(n, grid.rowStride, p.shape, [p.condStrides, p.aStrides, p.bStrides]),
-      wgsl: () => `
-@group(0) @binding(0) var<storage, read> cs_: array<${ct}>;
-@group(0) @binding(1) var<storage, read> as_: array<${t}>;
-@group(0) @binding(2) var<storage, read> bs_: array<${t}>;
-@group(0) @binding(3) var<storage, read_write> out: array<${t}>;
-${paramsDecl(4)}${gridIndexFn}${stridedOffsetFn}${entry(`
-  let c = cs_[${offsetExpr(acc[0]!, 0)}];
-  out[i] = select(bs_[${offsetExpr(acc[2]!, 2)}], as_[${offsetExpr(acc[1]!, 1)}], c != ${ct}(0));`)}`,
+      workgroups: g.workgroups,
+      uniforms: {
+        ...broadcastUniforms(n, g.rowStride, p.shape),
+        condStrides: padRank(p.condStrides),
+        aStrides: padRank(p.aStrides),
+        bStrides: padRank(p.bStrides),
+      },
+      wgsl: () =>
+        `${offsetFns('condStrides', 'aStrides', 'bStrides')}${entry(`
+  let c = cond[${offsetExpr(acc[0]!, 'condStrides')}];
+  out[i] = select(y[${offsetExpr(acc[2]!, 'bStrides')}], x[${offsetExpr(acc[1]!, 'aStrides')}], c != ${ct}(0));`)}`,
     };
   },
   tolerance: () => ({ rtol: 0, atol: 0 }),

@@ -3,8 +3,8 @@
  * Out-of-range indices read as zero rows on the GPU; the CPU twin throws, naming the position, so that
  * debug mode and the CPU backend catch them.
  */
-import { type GpuLaunch, type GpuTarget, assertInputs, defineKernel } from './kernel.ts';
-import { WORKGROUP_1D, grid1d, gridIndexFn, paramsDecl } from './wgsl.ts';
+import { type GpuTarget, defineKernel } from './kernel.ts';
+import { WORKGROUP_1D, grid1d, gridIndexFn } from './wgsl.ts';
 
 export interface GatherParams {
   /** Rows in the table. */
@@ -22,16 +22,15 @@ function checkIndex(index: number, vocab: number, position: number): void {
 }
 
 /** out[i, :] = table[idx[i], :]. Inputs: table [vocab, dim] (f32), idx [count] (i32). */
-export const gather = defineKernel<GatherParams>({
+export const gather = defineKernel<GatherParams>()({
   name: 'gather',
-  output: (p, inputs) => {
-    assertInputs('gather', inputs, [
-      ['f32', p.vocab * p.dim],
-      ['i32', p.count],
-    ]);
-    return { size: p.count * p.dim, dtype: 'f32' };
-  },
-  cpu: ([table, idx], p, out) => {
+  inputs: [
+    { name: 'table', dtype: 'f32', size: (p) => p.vocab * p.dim },
+    { name: 'idx', dtype: 'i32', size: (p) => p.count },
+  ],
+  output: { size: (p) => p.count * p.dim, dtype: 'f32' },
+  uniforms: { size: 'u32', rowStride: 'u32', dim: 'u32', vocab: 'u32' },
+  cpu: ({ table, idx }, p, out) => {
     for (let i = 0; i < p.count; i++) {
       const row = idx![i]!;
       checkIndex(row, p.vocab, i);
@@ -44,19 +43,15 @@ export const gather = defineKernel<GatherParams>({
     return {
       key: 'gather',
       workgroups: grid.workgroups,
-      uniforms: [n, grid.rowStride, p.dim, p.vocab],
-      wgsl: () => `
-@group(0) @binding(0) var<storage, read> table: array<f32>;
-@group(0) @binding(1) var<storage, read> idx: array<i32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-${paramsDecl(3)}${gridIndexFn}
+      uniforms: { size: n, rowStride: grid.rowStride, dim: p.dim, vocab: p.vocab },
+      wgsl: () => `${gridIndexFn}
 @compute @workgroup_size(${WORKGROUP_1D})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gridIndex(gid, pu(1u));
-  if (i >= pu(0u)) { return; }
-  let dim = pu(2u);
+  let i = gridIndex(gid, params.rowStride);
+  if (i >= params.size) { return; }
+  let dim = params.dim;
   let row = idx[i / dim];
-  if (row < 0 || u32(row) >= pu(3u)) { out[i] = 0.0; return; }
+  if (row < 0 || u32(row) >= params.vocab) { out[i] = 0.0; return; }
   out[i] = table[u32(row) * dim + i % dim];
 }`,
     };
@@ -65,22 +60,23 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   describe: (p) => `gather(table [${p.vocab}, ${p.dim}], ${p.count} indices)`,
 });
 
+/** What both scatter-adds share: the rows to sum, the table they fill, the uniforms of `scatterPlan`. */
+const src = { name: 'src', dtype: 'f32', size: (p: GatherParams) => p.count * p.dim } as const;
+const tableOut = { size: (p: GatherParams) => p.vocab * p.dim, dtype: 'f32' } as const;
+const scatterUniforms = { size: 'u32', rowStride: 'u32', dim: 'u32', blocks: 'u32' } as const;
+
 /**
  * grad[v, :] = Σ_{i : idx[i] = v} src[i, :], summed in increasing i. WGSL has no float atomics, and atomics
  * would make the sum order (and so the bits) vary between runs; instead one invocation per (row v, column
  * block) scans the indices in order. Cost O(vocab · count) compares, which is small next to the matmuls of
  * the models this engine trains. Inputs: src [count, dim] (f32), idx [count] (i32).
  */
-export const scatterAdd = defineKernel<GatherParams>({
+export const scatterAdd = defineKernel<GatherParams>()({
   name: 'scatterAdd',
-  output: (p, inputs) => {
-    assertInputs('scatterAdd', inputs, [
-      ['f32', p.count * p.dim],
-      ['i32', p.count],
-    ]);
-    return { size: p.vocab * p.dim, dtype: 'f32' };
-  },
-  cpu: ([src, idx], p, out) => {
+  inputs: [src, { name: 'idx', dtype: 'i32', size: (p) => p.count }],
+  output: tableOut,
+  uniforms: { ...scatterUniforms, count: 'u32' },
+  cpu: ({ src, idx }, p, out) => {
     out.fill(0);
     for (let i = 0; i < p.count; i++) {
       const row = idx![i]!;
@@ -88,15 +84,17 @@ export const scatterAdd = defineKernel<GatherParams>({
       for (let d = 0; d < p.dim; d++) out[row * p.dim + d]! += src![i * p.dim + d];
     }
   },
-  gpu: (p, _inputs, target) =>
-    scatterLaunch(p, target, {
-      key: 'scatterAdd',
-      inputs: ['idx: array<i32>'],
-      extraUniforms: [p.count],
-      // Every index, in order; count is uniform 4.
-      loop: (accumulate) =>
-        `for (var i = 0u; i < pu(4u); i++) { if (idx[i] == i32(v)) { ${accumulate('i')} } }`,
-    }),
+  gpu: (p, _inputs, target) => {
+    const plan = scatterPlan(
+      p,
+      target,
+      'scatterAdd',
+      (accumulate) =>
+        // Every index, in order.
+        `for (var i = 0u; i < params.count; i++) { if (idx[i] == i32(v)) { ${accumulate('i')} } }`,
+    );
+    return { ...plan, uniforms: { ...plan.uniforms, count: p.count } };
+  },
   loopIterations: (p) => p.count,
   // Sums of f32 values in index order; error ~ (rows sharing an index)·2^-24 relative.
   tolerance: (p) => ({ rtol: 1e-5, atol: 1e-6 * Math.sqrt(p.count) }),
@@ -140,17 +138,16 @@ export interface SortedScatterParams extends GatherParams {
  * O(vocab·count). Used when the indices came from the host, which is the case for token ids.
  * Inputs: src [count, dim] (f32), order [count] (i32), starts [vocab + 1] (i32).
  */
-export const scatterAddSorted = defineKernel<SortedScatterParams>({
+export const scatterAddSorted = defineKernel<SortedScatterParams>()({
   name: 'scatterAddSorted',
-  output: (p, inputs) => {
-    assertInputs('scatterAddSorted', inputs, [
-      ['f32', p.count * p.dim],
-      ['i32', p.count],
-      ['i32', p.vocab + 1],
-    ]);
-    return { size: p.vocab * p.dim, dtype: 'f32' };
-  },
-  cpu: ([src, order, starts], p, out) => {
+  inputs: [
+    src,
+    { name: 'order', dtype: 'i32', size: (p) => p.count },
+    { name: 'starts', dtype: 'i32', size: (p) => p.vocab + 1 },
+  ],
+  output: tableOut,
+  uniforms: scatterUniforms,
+  cpu: ({ src, order, starts }, p, out) => {
     for (let v = 0; v < p.vocab; v++) {
       for (let d = 0; d < p.dim; d++) {
         let acc = 0;
@@ -160,13 +157,12 @@ export const scatterAddSorted = defineKernel<SortedScatterParams>({
     }
   },
   gpu: (p, _inputs, target) =>
-    scatterLaunch(p, target, {
-      key: 'scatterAddSorted',
-      inputs: ['order: array<i32>', 'starts: array<i32>'],
-      extraUniforms: [],
-      loop: (accumulate) =>
-        `for (var k = starts[v]; k < starts[v + 1u]; k++) { ${accumulate('u32(order[k])')} }`,
-    }),
+    scatterPlan(
+      p,
+      target,
+      'scatterAddSorted',
+      (accumulate) => `for (var k = starts[v]; k < starts[v + 1u]; k++) { ${accumulate('u32(order[k])')} }`,
+    ),
   loopIterations: (p) => p.maxRun,
   tolerance: (p) => ({ rtol: 1e-5, atol: 1e-6 * Math.sqrt(p.count) }),
   describe: (p) => `scatterAddSorted(${p.count} rows of ${p.dim} into [${p.vocab}, ${p.dim}])`,
@@ -176,40 +172,32 @@ export const scatterAddSorted = defineKernel<SortedScatterParams>({
  * Both scatter-adds: one invocation per (table row v, block of up to 4 columns) sums rows of src in increasing
  * position order; `loop` chooses which positions (all, testing each index, or row v's sorted run).
  */
-function scatterLaunch(
+function scatterPlan(
   p: GatherParams,
   target: GpuTarget,
-  kernel: {
-    key: string;
-    inputs: string[];
-    extraUniforms: number[];
-    loop: (accumulate: (row: string) => string) => string;
-  },
-): GpuLaunch {
+  key: string,
+  loop: (accumulate: (row: string) => string) => string,
+) {
   const cols = Math.min(p.dim, 4);
   const blocks = Math.ceil(p.dim / cols);
   const n = p.vocab * blocks;
   const grid = grid1d(n, target.maxWorkgroupsPerDimension, 64);
-  const bindings = ['src: array<f32>', ...kernel.inputs];
   const accumulate = (row: string) =>
     `let at = (${row}) * dim; for (var c = 0u; c < ${cols}u; c++) { acc[c] += src[at + min(c0 + c, dim - 1u)]; }`;
   return {
-    key: `${kernel.key}:${cols}`,
+    key: `${key}:${cols}`,
     workgroups: grid.workgroups,
-    uniforms: [n, grid.rowStride, p.dim, blocks, ...kernel.extraUniforms],
-    wgsl: () => `
-${bindings.map((b, i) => `@group(0) @binding(${i}) var<storage, read> ${b};`).join('\n')}
-@group(0) @binding(${bindings.length}) var<storage, read_write> out: array<f32>;
-${paramsDecl(bindings.length + 1)}${gridIndexFn}
+    uniforms: { size: n, rowStride: grid.rowStride, dim: p.dim, blocks },
+    wgsl: () => `${gridIndexFn}
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let t = gridIndex(gid, pu(1u));
-  if (t >= pu(0u)) { return; }
-  let dim = pu(2u);
-  let v = t / pu(3u);
-  let c0 = (t % pu(3u)) * ${cols}u;
+  let t = gridIndex(gid, params.rowStride);
+  if (t >= params.size) { return; }
+  let dim = params.dim;
+  let v = t / params.blocks;
+  let c0 = (t % params.blocks) * ${cols}u;
   var acc: array<f32, ${cols}>;
-  ${kernel.loop(accumulate)}
+  ${loop(accumulate)}
   for (var c = 0u; c < ${cols}u; c++) {
     if (c0 + c < dim) { out[v * dim + c0 + c] = acc[c]; }
   }

@@ -1,8 +1,13 @@
 /**
- * @file What a kernel is: a CPU twin and a GPU launch plan for the same flat computation.
- * Both read their inputs as flat arrays and write one flat output; shapes come in `params`.
+ * @file What a kernel is, declared once: its inputs (name, dtype, access, size), its output, its uniforms (name,
+ * type), a CPU twin and a GPU launch plan. From that one spec come the WGSL bindings and the `Params` uniform
+ * struct (see `wgsl-header.ts`), the run-time check of the inputs, and the types of every call site (inputs by
+ * name, params by the kernel's params type), so the order of inputs and the slots of uniforms are written nowhere.
  */
 import type { DType, HostArray } from '../types.ts';
+import { type UniformType, type UniformValues, encodeUniforms, generateHeader } from './wgsl-header.ts';
+
+export type { UniformType, UniformValues } from './wgsl-header.ts';
 
 /** |gpu − cpu| ≤ atol + rtol·|cpu| elementwise. */
 export interface Tolerance {
@@ -26,58 +31,248 @@ export interface GpuTarget {
   variant?: string;
 }
 
-export interface GpuLaunch {
-  /** Pipeline-cache key: must capture everything `wgsl` depends on. */
-  key: string;
-  wgsl: () => string;
-  workgroups: [number, number, number];
-  /** The params uniform as u32 words (floats bit-cast with `f32bits`). */
-  uniforms: ArrayLike<number>;
+/** One input of a kernel, bound as a storage buffer of the same name in WGSL. */
+export interface InputSpec<P> {
+  readonly name: string;
+  /** 'any': either dtype, bound as its own WGSL scalar type. */
+  readonly dtype: DType | 'any';
+  /** 'read_write' inputs are what an in-place kernel writes (a kernel has those or an output, not both). */
+  readonly access?: 'read' | 'read_write';
+  /** The WGSL element type when it is not the dtype's scalar (vec4 loads); a launch may override it. */
+  readonly element?: string;
+  /** Elements the kernel reads for these params: the storage must hold at least this many. */
+  size(p: P): number;
+  /** For inputs the params switch on and off (matmul's epilogue); absent inputs are not bound. */
+  when?(p: P): boolean;
 }
 
-export interface KernelDef<P> {
-  readonly name: string;
-  /**
-   * Indices of the inputs an in-place kernel overwrites (bound read_write, in input order). Such a kernel
-   * has no separate output: `output` returns size 0 and it runs through `runInPlace`.
-   */
-  readonly inPlace?: readonly number[];
-  /** Size and dtype of the output for these params and inputs; throws on inconsistent inputs. */
-  output(params: P, inputs: readonly TensorInfo[]): TensorInfo;
-  /** The CPU twin: float math in float64, writing every element of `out` (or the in-place inputs). */
-  cpu(inputs: readonly HostArray[], params: P, out: HostArray): void;
-  gpu(params: P, inputs: readonly TensorInfo[], target: GpuTarget): GpuLaunch;
+type InputList<P> = readonly InputSpec<P>[];
+type Optional<S> = S extends { when(p: never): boolean } ? true : false;
+
+/** The inputs of a kernel by name, each a `T` (a storage, a tensor, a host array, …); switchable ones optional. */
+export type NamedInputs<I extends readonly { name: string }[], T> = {
+  [S in I[number] as Optional<S> extends true ? never : S['name']]: T;
+} & {
+  [S in I[number] as Optional<S> extends true ? S['name'] : never]?: T;
+};
+
+export interface OutputSpec<P, I extends InputList<P>, O extends string> {
+  /** The WGSL name of the output binding (default 'out'). */
+  readonly name?: O;
+  /** The WGSL element type when it is not the dtype's scalar (vec4 stores); a launch may override it. */
+  readonly element?: string;
+  size(p: P, inputs: NamedInputs<I, TensorInfo>): number;
+  readonly dtype: DType | ((p: P, inputs: NamedInputs<I, TensorInfo>) => DType);
+}
+
+/** A GPU launch as a kernel file writes it: uniforms by name, the WGSL after the generated header. */
+export interface GpuPlan<U, Names extends string> {
+  /** Pipeline-cache key: must capture everything `wgsl` and the header depend on (dtypes, element types). */
+  key: string;
+  workgroups: [number, number, number];
+  uniforms: UniformValues<U>;
+  /** WGSL element types of bindings for this launch (e.g. vec4 where sizes allow), overriding the spec. */
+  elements?: Partial<Record<Names, string>>;
+  /** The WGSL after the bindings and the `params` uniform: helpers and the entry point, using names only. */
+  wgsl: () => string;
+}
+
+export interface KernelSpec<
+  N extends string,
+  P,
+  I extends InputList<P>,
+  U extends Record<string, UniformType>,
+  O extends string,
+> {
+  readonly name: N;
+  /** In binding order. */
+  readonly inputs: I;
+  /** The single output; absent for in-place kernels, which write their 'read_write' inputs. */
+  readonly output?: OutputSpec<P, I, O>;
+  /** The fields of the WGSL `params` uniform, in order. */
+  readonly uniforms: U;
+  /** Checks beyond each input's dtype and size (dtypes that must agree, params in range); throws. */
+  validate?(p: P, inputs: NamedInputs<I, TensorInfo>): void;
+  /** The CPU twin: float math in float64, writing every element of `out` (or the read_write inputs). */
+  cpu(inputs: NamedInputs<I, HostArray>, p: P, out: HostArray): void;
+  gpu(p: P, inputs: NamedInputs<I, TensorInfo>, target: GpuTarget): GpuPlan<U, I[number]['name'] | O>;
   /**
    * The most loop iterations with a run-time bound that one invocation executes (loops with constant bounds
    * are unrolled by the compilers and do not count). Mesa's llvmpipe on OpenGL ES silently stops a shader after
    * 65535 such iterations, so the backend refuses launches above `GpuTarget.maxLoopIterations`.
    */
-  loopIterations?(params: P, target: GpuTarget | null): number;
+  loopIterations?(p: P, target: GpuTarget | null): number;
   /** How far the f32 GPU result may be from the float64 twin; see each kernel for the reasoning. */
-  tolerance(params: P): Tolerance;
+  tolerance(p: P): Tolerance;
   /** A one-line description for error messages (the op and its shapes). */
+  describe(p: P): string;
+}
+
+/** A launch as the backend runs it: WGSL complete, uniforms as the u32 words of the `Params` struct. */
+export interface GpuLaunch {
+  key: string;
+  wgsl: () => string;
+  workgroups: [number, number, number];
+  uniforms: ArrayLike<number>;
+}
+
+/**
+ * What backends run. Inputs travel in binding order (`order` turns named inputs into that list and checks
+ * the names); `output`, `cpu` and `gpu` check and take that list.
+ */
+export interface KernelDef<
+  N extends string = string,
+  P = never,
+  I extends InputList<P> = InputList<P>,
+  O extends boolean = boolean,
+> {
+  readonly name: N;
+  readonly spec: { readonly inputs: I };
+  /** Marks kernels without an output (type level: `run` or `runInPlace`). */
+  readonly writesInPlace: O;
+  /** Positions (among the bound inputs) of the read_write inputs of an in-place kernel. */
+  readonly inPlace?: readonly number[];
+  /** The named inputs in binding order; throws on a missing or unknown name. (Call sites are typed by the registry.) */
+  order<T>(params: P, inputs: Readonly<Record<string, T | undefined>>): T[];
+  /** The bound inputs' names for these params, in binding order. */
+  inputNames(params: P): string[];
+  /** Checks the inputs (count, dtypes, sizes, the kernel's own checks); size and dtype of the output. */
+  output(params: P, inputs: readonly TensorInfo[]): TensorInfo;
+  cpu(inputs: readonly HostArray[], params: P, out: HostArray): void;
+  gpu(params: P, inputs: readonly TensorInfo[], target: GpuTarget): GpuLaunch;
+  loopIterations?(params: P, target: GpuTarget | null): number;
+  tolerance(params: P): Tolerance;
   describe(params: P): string;
 }
 
-/** Helper so each kernel file gets its params type checked. */
-export function defineKernel<P>(def: KernelDef<P>): KernelDef<P> {
-  return def;
+/**
+ * Declares a kernel: `defineKernel<Params>()({ name, inputs, output, uniforms, cpu, gpu, … })`. (Curried so
+ * that the params type is given and the names of inputs and uniforms are inferred.)
+ */
+export function defineKernel<P>() {
+  return <
+    const N extends string,
+    const I extends InputList<P>,
+    const U extends Record<string, UniformType>,
+    const O extends string = 'out',
+  >(
+    spec: KernelSpec<N, P, I, U, O>,
+  ): KernelDef<N, P, I, WritesInPlace<I>> => build(spec) as KernelDef<N, P, I, WritesInPlace<I>>;
 }
 
-export function assertInputs(
-  name: string,
-  inputs: readonly TensorInfo[],
-  expected: readonly [DType | '*', number][],
-) {
-  if (inputs.length !== expected.length) {
-    throw new Error(`kernel ${name}: expected ${expected.length} inputs, got ${inputs.length}`);
+/** True when some input is declared read_write: the kernel runs through `runInPlace`. */
+type WritesInPlace<I extends readonly { access?: string }[]> = [
+  Extract<I[number], { access: 'read_write' }>,
+] extends [never]
+  ? false
+  : true;
+
+function build<
+  N extends string,
+  P,
+  I extends InputList<P>,
+  U extends Record<string, UniformType>,
+  O extends string,
+>(spec: KernelSpec<N, P, I, U, O>): KernelDef<N, P, I> {
+  const name = spec.name;
+  const present = (p: P) => spec.inputs.filter((s) => !s.when || s.when(p));
+  const inPlaceSpecs = spec.inputs.filter((s) => s.access === 'read_write');
+  if (spec.output && inPlaceSpecs.length > 0) {
+    throw new Error(`kernel ${name}: declares both an output and read_write inputs; keep one`);
   }
-  expected.forEach(([dtype, size], i) => {
-    const got = inputs[i]!;
-    if (dtype !== '*' && got.dtype !== dtype) {
-      throw new Error(`kernel ${name}: input ${i} must be ${dtype}, got ${got.dtype}`);
+  if (!spec.output && inPlaceSpecs.length === 0) {
+    throw new Error(`kernel ${name}: declares neither an output nor read_write inputs`);
+  }
+  // The written positions of an in-place kernel must not depend on params.
+  if (!spec.output && spec.inputs.some((s) => s.when)) {
+    throw new Error(`kernel ${name}: an in-place kernel cannot have switchable inputs`);
+  }
+  const inPlace = spec.output
+    ? undefined
+    : spec.inputs.flatMap((s, i) => (s.access === 'read_write' ? [i] : []));
+  const named = <T>(p: P, list: readonly T[]) =>
+    Object.fromEntries(present(p).map((s, i) => [s.name, list[i]!])) as NamedInputs<I, T>;
+
+  return {
+    name,
+    spec,
+    writesInPlace: !spec.output,
+    inPlace,
+    order<T>(p: P, byName: Readonly<Record<string, T | undefined>>): T[] {
+      const expected = present(p).map((s) => s.name);
+      const unknown = Object.keys(byName).filter((k) => byName[k] !== undefined && !expected.includes(k));
+      const missing = expected.filter((k) => byName[k] === undefined);
+      if (unknown.length || missing.length) {
+        throw new Error(
+          `kernel ${spec.describe(p)}: expected inputs {${expected.join(', ')}}` +
+            `${missing.length ? `, missing ${missing.join(', ')}` : ''}${unknown.length ? `, unexpected ${unknown.join(', ')}` : ''}`,
+        );
+      }
+      return expected.map((k) => byName[k]!);
+    },
+    inputNames: (p) => present(p).map((s) => s.name),
+    output: (p, inputs) => outputOf(p, inputs),
+    cpu: (inputs, p, out) => spec.cpu(named(p, inputs), p, out),
+    gpu(p, inputs, target) {
+      const plan = spec.gpu(p, named(p, inputs), target);
+      // The header is built only when the pipeline is compiled (once per key), not on every dispatch.
+      const header = () => {
+        const elements = plan.elements as Record<string, string | undefined> | undefined;
+        const bindings = present(p).map((s, i) => ({
+          name: s.name,
+          access: s.access ?? 'read',
+          element: elements?.[s.name] ?? s.element ?? wgslScalar(inputs[i]!.dtype),
+        }));
+        if (spec.output) {
+          const outName = spec.output.name ?? 'out';
+          bindings.push({
+            name: outName,
+            access: 'read_write',
+            element: elements?.[outName] ?? spec.output.element ?? wgslScalar(outputOf(p, inputs).dtype),
+          });
+        }
+        return generateHeader(bindings, spec.uniforms);
+      };
+      return {
+        key: plan.key,
+        workgroups: plan.workgroups,
+        uniforms: encodeUniforms(name, spec.uniforms, plan.uniforms),
+        wgsl: () => `${header()}${plan.wgsl()}`,
+      };
+    },
+    loopIterations: spec.loopIterations && ((p, target) => spec.loopIterations!(p, target)),
+    tolerance: (p) => spec.tolerance(p),
+    describe: (p) => spec.describe(p),
+  };
+
+  function outputOf(p: P, inputs: readonly TensorInfo[]): TensorInfo {
+    const specs = present(p);
+    if (inputs.length !== specs.length) {
+      throw new Error(
+        `kernel ${name}: expected ${specs.length} inputs (${specs.map((s) => s.name).join(', ')}), got ${inputs.length}`,
+      );
     }
-    if (got.size < size)
-      throw new Error(`kernel ${name}: input ${i} holds ${got.size} elements, needs ${size}`);
-  });
+    const infos = named(p, inputs);
+    spec.validate?.(p, infos);
+    specs.forEach((s, i) => {
+      const got = inputs[i]!;
+      if (s.dtype !== 'any' && got.dtype !== s.dtype) {
+        throw new Error(`kernel ${name}: input ${i} (${s.name}) must be ${s.dtype}, got ${got.dtype}`);
+      }
+      const need = s.size(p);
+      if (got.size < need) {
+        throw new Error(`kernel ${name}: input ${i} (${s.name}) holds ${got.size} elements, needs ${need}`);
+      }
+    });
+    if (!spec.output) return { size: 0, dtype: 'f32' };
+    const { dtype } = spec.output;
+    return {
+      size: spec.output.size(p, infos),
+      dtype: typeof dtype === 'function' ? dtype(p, infos) : dtype,
+    };
+  }
+}
+
+function wgslScalar(dtype: DType): string {
+  return dtype === 'f32' ? 'f32' : 'i32';
 }

@@ -3,8 +3,8 @@
  * the affine normalization, the input gradient, and the weight/bias gradients (a column reduction).
  * One invocation per row (or column): right for llvmpipe, where workgroup reductions cost barriers.
  */
-import { assertInputs, defineKernel } from './kernel.ts';
-import { f32bits, grid1d, gridIndexFn, paramsDecl } from './wgsl.ts';
+import { defineKernel } from './kernel.ts';
+import { grid1d, gridIndexFn } from './wgsl.ts';
 
 export interface LayerNormParams {
   rows: number;
@@ -14,35 +14,40 @@ export interface LayerNormParams {
 
 const WG = 64;
 
-function launchRows(name: string, p: LayerNormParams, count: number, maxPerDim: number, wgsl: string) {
+/** The uniforms of all four kernels: `count` rows (or columns) to own, one per invocation. */
+const uniforms = { count: 'u32', rowStride: 'u32', dim: 'u32', rows: 'u32', eps: 'f32' } as const;
+
+function launchRows(name: string, p: LayerNormParams, count: number, maxPerDim: number, body: string) {
   const grid = grid1d(count, maxPerDim, WG);
   return {
     key: name,
     workgroups: grid.workgroups,
-    uniforms: [count, grid.rowStride, p.dim, p.rows, f32bits(p.eps)],
-    wgsl: () => wgsl,
+    uniforms: { count, rowStride: grid.rowStride, dim: p.dim, rows: p.rows, eps: p.eps },
+    wgsl: () => `${gridIndexFn}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gridIndex(gid, params.rowStride);
+  if (i >= params.count) { return; }
+  let dim = params.dim;
+  let rows = params.rows;${body}`,
   };
 }
 
-const header = (bindings: string[], outType = 'f32') => `
-${bindings.map((b, i) => `@group(0) @binding(${i}) var<storage, read> ${b}: array<f32>;`).join('\n')}
-@group(0) @binding(${bindings.length}) var<storage, read_write> out: array<${outType}>;
-${paramsDecl(bindings.length + 1)}${gridIndexFn}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gridIndex(gid, pu(1u));
-  if (i >= pu(0u)) { return; }
-  let dim = pu(2u);
-  let rows = pu(3u);`;
+/** The inputs, by what they hold. */
+const xs = { name: 'xs', dtype: 'f32', size: (p: LayerNormParams) => p.rows * p.dim } as const;
+const stats = { name: 'stats', dtype: 'f32', size: (p: LayerNormParams) => p.rows * 2 } as const;
+const w = { name: 'w', dtype: 'f32', size: (p: LayerNormParams) => p.dim } as const;
+const b = { name: 'b', dtype: 'f32', size: (p: LayerNormParams) => p.dim } as const;
+const dy = { name: 'dy', dtype: 'f32', size: (p: LayerNormParams) => p.rows * p.dim } as const;
+const rowsOut = { size: (p: LayerNormParams) => p.rows * p.dim, dtype: 'f32' } as const;
 
 /** Mean and 1/sqrt(var + eps) (biased variance) of each row, as [rows, 2]. */
-export const layerNormStats = defineKernel<LayerNormParams>({
+export const layerNormStats = defineKernel<LayerNormParams>()({
   name: 'layerNormStats',
-  output: (p, inputs) => {
-    assertInputs('layerNormStats', inputs, [['f32', p.rows * p.dim]]);
-    return { size: p.rows * 2, dtype: 'f32' };
-  },
-  cpu: ([x], p, out) => {
+  inputs: [xs],
+  output: { size: (p) => p.rows * 2, dtype: 'f32' },
+  uniforms,
+  cpu: ({ xs: x }, p, out) => {
     for (let r = 0; r < p.rows; r++) {
       let mean = 0;
       for (let j = 0; j < p.dim; j++) mean += x![r * p.dim + j]!;
@@ -59,7 +64,7 @@ export const layerNormStats = defineKernel<LayerNormParams>({
       p,
       p.rows,
       target.maxWorkgroupsPerDimension,
-      `${header(['xs'])}
+      `
   let base = i * dim;
   var s = 0.0;
   for (var j = 0u; j < dim; j++) { s += xs[base + j]; }
@@ -67,7 +72,7 @@ export const layerNormStats = defineKernel<LayerNormParams>({
   var v = 0.0;
   for (var j = 0u; j < dim; j++) { let d = xs[base + j] - mean; v = fma(d, d, v); }
   out[2u * i] = mean;
-  out[2u * i + 1u] = inverseSqrt(v / f32(dim) + pf(4u));
+  out[2u * i + 1u] = inverseSqrt(v / f32(dim) + params.eps);
 }`,
     ),
   loopIterations: (p) => 2 * p.dim,
@@ -77,18 +82,12 @@ export const layerNormStats = defineKernel<LayerNormParams>({
 });
 
 /** y = (x − mean)·rstd·w + b. Inputs: x [rows, dim], stats [rows, 2], w [dim], b [dim]. */
-export const layerNormApply = defineKernel<LayerNormParams>({
+export const layerNormApply = defineKernel<LayerNormParams>()({
   name: 'layerNormApply',
-  output: (p, inputs) => {
-    assertInputs('layerNormApply', inputs, [
-      ['f32', p.rows * p.dim],
-      ['f32', p.rows * 2],
-      ['f32', p.dim],
-      ['f32', p.dim],
-    ]);
-    return { size: p.rows * p.dim, dtype: 'f32' };
-  },
-  cpu: ([x, stats, w, b], p, out) => {
+  inputs: [xs, stats, w, b],
+  output: rowsOut,
+  uniforms,
+  cpu: ({ xs: x, stats, w, b }, p, out) => {
     for (let i = 0; i < p.rows * p.dim; i++) {
       const r = Math.floor(i / p.dim);
       const j = i % p.dim;
@@ -102,7 +101,7 @@ export const layerNormApply = defineKernel<LayerNormParams>({
       p,
       p.rows,
       target.maxWorkgroupsPerDimension,
-      `${header(['xs', 'stats', 'w', 'b'])}
+      `
   let base = i * dim;
   let mean = stats[2u * i];
   let rstd = stats[2u * i + 1u];
@@ -118,18 +117,12 @@ export const layerNormApply = defineKernel<LayerNormParams>({
  * dx = rstd·(g − mean(g) − x̂·mean(g·x̂)) with g = dy·w, x̂ = (x − mean)·rstd.
  * Inputs: x, stats, w, dy.
  */
-export const layerNormGradInput = defineKernel<LayerNormParams>({
+export const layerNormGradInput = defineKernel<LayerNormParams>()({
   name: 'layerNormGradInput',
-  output: (p, inputs) => {
-    assertInputs('layerNormGradInput', inputs, [
-      ['f32', p.rows * p.dim],
-      ['f32', p.rows * 2],
-      ['f32', p.dim],
-      ['f32', p.rows * p.dim],
-    ]);
-    return { size: p.rows * p.dim, dtype: 'f32' };
-  },
-  cpu: ([x, stats, w, dy], p, out) => {
+  inputs: [xs, stats, w, dy],
+  output: rowsOut,
+  uniforms,
+  cpu: ({ xs: x, stats, w, dy }, p, out) => {
     for (let r = 0; r < p.rows; r++) {
       const mean = stats![2 * r]!;
       const rstd = stats![2 * r + 1]!;
@@ -154,7 +147,7 @@ export const layerNormGradInput = defineKernel<LayerNormParams>({
       p,
       p.rows,
       target.maxWorkgroupsPerDimension,
-      `${header(['xs', 'stats', 'w', 'dy'])}
+      `
   let base = i * dim;
   let mean = stats[2u * i];
   let rstd = stats[2u * i + 1u];
@@ -180,17 +173,12 @@ export const layerNormGradInput = defineKernel<LayerNormParams>({
 });
 
 /** [dW; dB] as [2, dim]: dW = Σ_rows dy·x̂, dB = Σ_rows dy. Inputs: x, stats, dy. */
-export const layerNormGradParams = defineKernel<LayerNormParams>({
+export const layerNormGradParams = defineKernel<LayerNormParams>()({
   name: 'layerNormGradParams',
-  output: (p, inputs) => {
-    assertInputs('layerNormGradParams', inputs, [
-      ['f32', p.rows * p.dim],
-      ['f32', p.rows * 2],
-      ['f32', p.rows * p.dim],
-    ]);
-    return { size: 2 * p.dim, dtype: 'f32' };
-  },
-  cpu: ([x, stats, dy], p, out) => {
+  inputs: [xs, stats, dy],
+  output: { size: (p) => 2 * p.dim, dtype: 'f32' },
+  uniforms,
+  cpu: ({ xs: x, stats, dy }, p, out) => {
     for (let j = 0; j < p.dim; j++) {
       let dw = 0;
       let db = 0;
@@ -209,7 +197,7 @@ export const layerNormGradParams = defineKernel<LayerNormParams>({
       p,
       p.dim,
       target.maxWorkgroupsPerDimension,
-      `${header(['xs', 'stats', 'dy'])}
+      `
   var dw = 0.0;
   var db = 0.0;
   for (var r = 0u; r < rows; r++) {

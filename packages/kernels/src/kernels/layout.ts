@@ -4,17 +4,8 @@
  * else 0. `concat` joins two tensors viewed as [outer, inner] rows.
  */
 import { EXACT_TOL } from './elementwise-ops.ts';
-import { assertInputs, defineKernel } from './kernel.ts';
-import {
-  MAX_RANK,
-  WORKGROUP_1D,
-  grid1d,
-  gridIndexFn,
-  padRank,
-  paramsDecl,
-  product,
-  wgslType,
-} from './wgsl.ts';
+import { defineKernel } from './kernel.ts';
+import { MAX_RANK, WORKGROUP_1D, grid1d, gridIndexFn, padRank, product, wgslType } from './wgsl.ts';
 
 export interface StridedParams {
   /** Output shape (contiguous). */
@@ -28,18 +19,24 @@ export interface StridedParams {
   extent?: number[];
 }
 
-const SHAPE = 4;
-const STRIDES = SHAPE + MAX_RANK;
-const LO = STRIDES + MAX_RANK;
-const EXTENT = LO + MAX_RANK;
+const u32s = { array: 'u32', length: MAX_RANK } as const;
+const i32s = { array: 'i32', length: MAX_RANK } as const;
 
-export const strided = defineKernel<StridedParams>({
+export const strided = defineKernel<StridedParams>()({
   name: 'strided',
-  output: (p, inputs) => {
-    assertInputs('strided', inputs, [['*', 0]]);
-    return { size: product(p.shape), dtype: inputs[0]!.dtype };
+  inputs: [{ name: 'xs', dtype: 'any', size: () => 0 }],
+  output: { size: (p) => product(p.shape), dtype: (_p, { xs }) => xs.dtype },
+  uniforms: {
+    size: 'u32',
+    rowStride: 'u32',
+    rank: 'u32',
+    offset: 'i32',
+    shape: u32s,
+    strides: i32s,
+    lo: i32s,
+    extent: i32s,
   },
-  cpu: ([x], p, out) => {
+  cpu: ({ xs: x }, p, out) => {
     const n = product(p.shape);
     const r = p.shape.length;
     for (let i = 0; i < n; i++) {
@@ -56,41 +53,38 @@ export const strided = defineKernel<StridedParams>({
       out[i] = inside ? x![off]! : 0;
     }
   },
-  gpu: (p, [x], target) => {
+  gpu: (p, { xs }, target) => {
     const n = product(p.shape);
     const grid = grid1d(n, target.maxWorkgroupsPerDimension);
-    const t = wgslType(x!.dtype);
+    const t = wgslType(xs.dtype);
     const padded = p.lo !== undefined || p.extent !== undefined;
     return {
       key: `strided:${t}:${padded ? 'pad' : 'view'}`,
       workgroups: grid.workgroups,
-      uniforms: [
-        n,
-        grid.rowStride,
-        p.shape.length,
-        p.offset,
-        ...padRank(p.shape, 1),
-        ...padRank(p.strides),
-        ...padRank(p.lo ?? []),
-        ...padRank(p.extent ?? p.shape, 1),
-      ],
-      wgsl: () => `
-@group(0) @binding(0) var<storage, read> xs: array<${t}>;
-@group(0) @binding(1) var<storage, read_write> out: array<${t}>;
-${paramsDecl(2)}${gridIndexFn}
+      uniforms: {
+        size: n,
+        rowStride: grid.rowStride,
+        rank: p.shape.length,
+        offset: p.offset,
+        shape: padRank(p.shape, 1),
+        strides: padRank(p.strides),
+        lo: padRank(p.lo ?? []),
+        extent: padRank(p.extent ?? p.shape, 1),
+      },
+      wgsl: () => `${gridIndexFn}
 @compute @workgroup_size(${WORKGROUP_1D})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gridIndex(gid, pu(1u));
-  if (i >= pu(0u)) { return; }
+  let i = gridIndex(gid, params.rowStride);
+  if (i >= params.size) { return; }
   var rem = i;
-  var off = i32(pu(3u));
+  var off = params.offset;
   var inside = true;
-  for (var k = i32(pu(2u)) - 1; k >= 0; k--) {
-    let d = pu(${SHAPE}u + u32(k));
-    let idx = i32(rem % d) - pi(${LO}u + u32(k));
+  for (var k = i32(params.rank) - 1; k >= 0; k--) {
+    let d = shapeAt(u32(k));
+    let idx = i32(rem % d) - loAt(u32(k));
     rem = rem / d;
-    ${padded ? `inside = inside && idx >= 0 && idx < pi(${EXTENT}u + u32(k));` : ''}
-    off += idx * pi(${STRIDES}u + u32(k));
+    ${padded ? 'inside = inside && idx >= 0 && idx < extentAt(u32(k));' : ''}
+    off += idx * stridesAt(u32(k));
   }
   ${padded ? `out[i] = select(${t}(0), xs[u32(max(off, 0))], inside);` : 'out[i] = xs[u32(off)];'}
 }`,
@@ -107,44 +101,41 @@ export interface ConcatParams {
 }
 
 /** out[o, :] = [a[o, 0:aInner], b[o, 0:bInner]]. */
-export const concat = defineKernel<ConcatParams>({
+export const concat = defineKernel<ConcatParams>()({
   name: 'concat',
-  output: (p, inputs) => {
-    assertInputs('concat', inputs, [
-      ['*', p.outer * p.aInner],
-      [inputs[0]!.dtype, p.outer * p.bInner],
-    ]);
-    return { size: p.outer * (p.aInner + p.bInner), dtype: inputs[0]!.dtype };
+  inputs: [
+    { name: 'a', dtype: 'any', size: (p) => p.outer * p.aInner },
+    { name: 'b', dtype: 'any', size: (p) => p.outer * p.bInner },
+  ],
+  output: { size: (p) => p.outer * (p.aInner + p.bInner), dtype: (_p, { a }) => a.dtype },
+  uniforms: { size: 'u32', rowStride: 'u32', aInner: 'u32', bInner: 'u32' },
+  validate: (_p, { a, b }) => {
+    if (a.dtype !== b.dtype) throw new Error(`kernel concat: input 1 (b) must be ${a.dtype}, got ${b.dtype}`);
   },
-  cpu: ([a, b], p, out) => {
+  cpu: ({ a, b }, p, out) => {
     const w = p.aInner + p.bInner;
     for (let o = 0; o < p.outer; o++) {
       for (let j = 0; j < p.aInner; j++) out[o * w + j] = a![o * p.aInner + j]!;
       for (let j = 0; j < p.bInner; j++) out[o * w + p.aInner + j] = b![o * p.bInner + j]!;
     }
   },
-  gpu: (p, [a], target) => {
+  gpu: (p, { a }, target) => {
     const n = p.outer * (p.aInner + p.bInner);
     const grid = grid1d(n, target.maxWorkgroupsPerDimension);
-    const t = wgslType(a!.dtype);
     return {
-      key: `concat:${t}`,
+      key: `concat:${wgslType(a.dtype)}`,
       workgroups: grid.workgroups,
-      uniforms: [n, grid.rowStride, p.aInner, p.bInner],
-      wgsl: () => `
-@group(0) @binding(0) var<storage, read> as_: array<${t}>;
-@group(0) @binding(1) var<storage, read> bs_: array<${t}>;
-@group(0) @binding(2) var<storage, read_write> out: array<${t}>;
-${paramsDecl(3)}${gridIndexFn}
+      uniforms: { size: n, rowStride: grid.rowStride, aInner: p.aInner, bInner: p.bInner },
+      wgsl: () => `${gridIndexFn}
 @compute @workgroup_size(${WORKGROUP_1D})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gridIndex(gid, pu(1u));
-  if (i >= pu(0u)) { return; }
-  let aw = pu(2u);
-  let bw = pu(3u);
+  let i = gridIndex(gid, params.rowStride);
+  if (i >= params.size) { return; }
+  let aw = params.aInner;
+  let bw = params.bInner;
   let o = i / (aw + bw);
   let j = i % (aw + bw);
-  if (j < aw) { out[i] = as_[o * aw + j]; } else { out[i] = bs_[o * bw + j - aw]; }
+  if (j < aw) { out[i] = a[o * aw + j]; } else { out[i] = b[o * bw + j - aw]; }
 }`,
     };
   },

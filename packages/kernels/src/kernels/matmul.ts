@@ -10,9 +10,8 @@
  * Both clamp load indices at the edges (no branches in the inner loop) and guard only the stores, so every
  * size works, including 1×N, N×1 and K = 1.
  */
-import { assertInputs, defineKernel } from './kernel.ts';
+import { defineKernel } from './kernel.ts';
 import type { GpuTarget } from './kernel.ts';
-import { paramsDecl } from './wgsl.ts';
 
 export interface MatmulParams {
   batch: number;
@@ -32,21 +31,10 @@ export interface MatmulParams {
   residual?: boolean;
 }
 
-/** WGSL bindings of the epilogue inputs (after A and B), as vec4 or scalar arrays like C. */
-function epilogueBindings(p: MatmulParams, vec: boolean): string {
-  const t = vec ? 'vec4<f32>' : 'f32';
-  const lines: string[] = [];
-  if (p.bias) lines.push(`@group(0) @binding(${2 + lines.length}) var<storage, read> Bias: array<${t}>;`);
-  if (p.residual) lines.push(`@group(0) @binding(${2 + lines.length}) var<storage, read> Res: array<${t}>;`);
-  return lines.join('\n');
-}
-
 /** `+ Bias[col] + Res[index]` for the enabled epilogue terms (indices in C's element type). */
 function epilogueTerms(p: MatmulParams, col: string, index: string): string {
   return `${p.bias ? ` + Bias[${col}]` : ''}${p.residual ? ` + Res[${index}]` : ''}`;
 }
-
-const outputBinding = (p: MatmulParams) => 2 + +(p.bias ?? false) + +(p.residual ?? false);
 
 export type MatmulVariant = { kind: 'register'; tm: number; tn: number } | { kind: 'tiled' };
 
@@ -74,6 +62,8 @@ export function chooseMatmulVariant(p: MatmulParams, target: GpuTarget): MatmulV
   const shrink = (t: number, ok: (t: number) => boolean) => [32, 16, 8].find((c) => c <= t && ok(c)) ?? 4;
   return { kind: 'register', tm: shrink(tm, (c) => c <= p.M), tn: shrink(tn, (c) => 8 * c <= p.N) };
 }
+
+const vt = (vec4: boolean) => (vec4 ? 'vec4<f32>' : 'f32');
 
 const WG = 8; // register variant: 8×8 invocations per workgroup
 const TILE = 64; // tiled variant
@@ -191,26 +181,20 @@ function registerWgsl(p: MatmulParams, tm: number, tn: number, aVec: boolean, bV
     ).join('\n      ');
     return `if (row0 + ${i}u < M) {\n      let cRow = cBase + (row0 + ${i}u) * N;\n      ${row}\n    }`;
   });
-  const vt = (v: boolean) => (v ? 'vec4<f32>' : 'f32');
   return `
-@group(0) @binding(0) var<storage, read> A: array<${vt(aVec)}>;
-@group(0) @binding(1) var<storage, read> B: array<${vt(bVec)}>;
-${epilogueBindings(p, cVec)}
-@group(0) @binding(${outputBinding(p)}) var<storage, read_write> C: array<${vt(cVec)}>;
-${paramsDecl(outputBinding(p) + 1)}
 fn loadA(idx: u32) -> f32 { return ${loadA}; }
 fn loadB(idx: u32) -> f32 { return ${loadB}; }
 
 @compute @workgroup_size(${WG}, ${WG}, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let M = pu(0u);
-  let N = pu(1u);
-  let K = pu(2u);
+  let M = params.M;
+  let N = params.N;
+  let K = params.K;
   let row0 = gid.y * ${tm}u;
   let col0 = gid.x * ${tn}u;
   if (row0 >= M || col0 >= N) { return; }
-  let aBase = gid.z * pu(3u);
-  let bBase = gid.z * pu(4u);
+  let aBase = gid.z * params.aBatchStride;
+  let bBase = gid.z * params.bBatchStride;
   let cBase = gid.z * M * N;
   ${setup.join('\n  ')}
   ${I.flatMap((i) => C4.map((c) => `var acc${i}_${c} = vec4<f32>(0.0);`)).join(' ')}
@@ -236,23 +220,18 @@ function tiledWgsl(p: MatmulParams) {
     : `let kk = e / ${TILE}u; let n = e % ${TILE}u;`;
   const perThread = (TILE * TILE_K) / 256;
   return `
-@group(0) @binding(0) var<storage, read> A: array<f32>;
-@group(0) @binding(1) var<storage, read> B: array<f32>;
-${epilogueBindings(p, false)}
-@group(0) @binding(${outputBinding(p)}) var<storage, read_write> C: array<f32>;
-${paramsDecl(outputBinding(p) + 1)}
 var<workgroup> As: array<f32, ${TILE * TILE_K}>;
 var<workgroup> Bs: array<f32, ${TILE * TILE_K}>;
 
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let M = pu(0u);
-  let N = pu(1u);
-  let K = pu(2u);
+  let M = params.M;
+  let N = params.N;
+  let K = params.K;
   let row0 = wid.y * ${TILE}u;
   let col0 = wid.x * ${TILE}u;
-  let aBase = wid.z * pu(3u);
-  let bBase = wid.z * pu(4u);
+  let aBase = wid.z * params.aBatchStride;
+  let bBase = wid.z * params.bBatchStride;
   let tid = lid.y * 16u + lid.x;
   var acc: array<array<f32, 4>, 4>;
   for (var k0 = 0u; k0 < K; k0 += ${TILE_K}u) {
@@ -300,23 +279,19 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
 }`;
 }
 
-export const matmul = defineKernel<MatmulParams>({
+const outSize = (p: MatmulParams) => p.batch * p.M * p.N;
+
+export const matmul = defineKernel<MatmulParams>()({
   name: 'matmul',
-  output: (p, inputs) => {
-    const aNeed = p.aBatchStride * (p.batch - 1) + p.M * p.K;
-    const bNeed = p.bBatchStride * (p.batch - 1) + p.K * p.N;
-    const out = p.batch * p.M * p.N;
-    assertInputs('matmul', inputs, [
-      ['f32', aNeed],
-      ['f32', bNeed],
-      ...(p.bias ? [['f32', p.N] as ['f32', number]] : []),
-      ...(p.residual ? [['f32', out] as ['f32', number]] : []),
-    ]);
-    return { size: out, dtype: 'f32' };
-  },
-  cpu: ([a, b, ...epilogue], p, out) => {
-    const bias = p.bias ? epilogue[0] : undefined;
-    const res = p.residual ? epilogue[p.bias ? 1 : 0] : undefined;
+  inputs: [
+    { name: 'A', dtype: 'f32', size: (p) => p.aBatchStride * (p.batch - 1) + p.M * p.K },
+    { name: 'B', dtype: 'f32', size: (p) => p.bBatchStride * (p.batch - 1) + p.K * p.N },
+    { name: 'Bias', dtype: 'f32', size: (p) => p.N, when: (p) => !!p.bias },
+    { name: 'Res', dtype: 'f32', size: outSize, when: (p) => !!p.residual },
+  ],
+  output: { name: 'C', size: outSize, dtype: 'f32' },
+  uniforms: { M: 'u32', N: 'u32', K: 'u32', aBatchStride: 'u32', bBatchStride: 'u32' },
+  cpu: ({ A: a, B: b, Bias: bias, Res: res }, p, out) => {
     const { M, N, K } = p;
     const acc = new Float64Array(N);
     for (let z = 0; z < p.batch; z++) {
@@ -340,7 +315,8 @@ export const matmul = defineKernel<MatmulParams>({
         `matmul: batch ${p.batch} exceeds maxComputeWorkgroupsPerDimension ${target.maxWorkgroupsPerDimension}`,
       );
     }
-    const uniforms = [p.M, p.N, p.K, p.aBatchStride, p.bBatchStride];
+    const { M, N, K, aBatchStride, bBatchStride } = p;
+    const uniforms = { M, N, K, aBatchStride, bBatchStride };
     const t = `${+p.transA}${+p.transB}${p.bias ? 'b' : ''}${p.residual ? 'r' : ''}`;
     const v = chooseMatmulVariant(p, target);
     if (v.kind === 'tiled') {
@@ -359,6 +335,7 @@ export const matmul = defineKernel<MatmulParams>({
       key: `matmul:reg${v.tm}x${v.tn}:${t}:${+aVec}${+bVec}${+cVec}`,
       workgroups: [Math.ceil(p.N / (v.tn * WG)), Math.ceil(p.M / (v.tm * WG)), p.batch],
       uniforms,
+      elements: { A: vt(aVec), B: vt(bVec), C: vt(cVec), Bias: vt(cVec), Res: vt(cVec) },
       wgsl: () => registerWgsl(p, v.tm, v.tn, aVec, bVec, cVec),
     };
   },

@@ -7,14 +7,13 @@
  * (output, chunk), giving partial results [outputs, chunks] for a second pass: that keeps each invocation's loop
  * short (see `loopIterations`) and spreads a large reduction over many invocations.
  */
-import { assertInputs, defineKernel } from './kernel.ts';
+import { defineKernel } from './kernel.ts';
 import {
   MAX_RANK,
   WORKGROUP_1D,
   grid1d,
   gridIndexFn,
   padRank,
-  paramsDecl,
   product,
   stridedOffset,
   stridedOffsetFn,
@@ -54,20 +53,33 @@ export function collapseAxes(shape: readonly number[], strides: readonly number[
   return { shape: s.length ? s : [1], strides: t.length ? t : [0] };
 }
 
-const OUT_SHAPE = 4;
-const OUT_STRIDES = OUT_SHAPE + MAX_RANK;
-const RED_SHAPE = OUT_STRIDES + MAX_RANK;
-const RED_STRIDES = RED_SHAPE + MAX_RANK;
+const rankArray = { array: 'u32', length: MAX_RANK } as const;
 
-export const reduce = defineKernel<ReduceParams>({
+export const reduce = defineKernel<ReduceParams>()({
   name: 'reduce',
-  output: (p, inputs) => {
-    assertInputs(`reduce ${p.op}`, inputs, [['f32', 0]]);
+  inputs: [{ name: 'xs', dtype: 'f32', size: () => 0 }],
+  output: { size: (p) => product(p.outShape) * reduceChunks(p), dtype: 'f32' },
+  uniforms: {
+    /** Invocations: outputs × chunks. */
+    size: 'u32',
+    rowStride: 'u32',
+    outRank: 'u32',
+    redRank: 'u32',
+    outShape: rankArray,
+    outStrides: rankArray,
+    /** The reduced axes after `collapseAxes`. */
+    redShape: rankArray,
+    redStrides: rankArray,
+    /** Reduced elements per output, chunks per output, elements per chunk. */
+    count: 'u32',
+    chunks: 'u32',
+    chunkSize: 'u32',
+  },
+  validate: (p) => {
     if (product(p.redShape) === 0 && p.op === 'max')
       throw new Error('reduce max: cannot reduce over zero elements');
-    return { size: product(p.outShape) * reduceChunks(p), dtype: 'f32' };
   },
-  cpu: ([x], p, out) => {
+  cpu: ({ xs: x }, p, out) => {
     const n = product(p.outShape);
     const r = product(p.redShape);
     const chunks = reduceChunks(p);
@@ -100,39 +112,34 @@ export const reduce = defineKernel<ReduceParams>({
     const count = product(red.shape);
     const init = p.op === 'sum' ? '0.0' : '-3.4028234663852886e38';
     const combine = p.op === 'sum' ? 'acc + v' : 'max(acc, v)';
-    const offset = simple
-      ? `j * pu(${RED_STRIDES}u)`
-      : `stridedOffset(j, pu(3u), ${RED_SHAPE}u, ${RED_STRIDES}u)`;
+    const offset = simple ? 'j * redStridesAt(0u)' : 'redOffset(j, params.redRank)';
     return {
       key: `reduce:${p.op}:${simple ? 'simple' : 'strided'}`,
       workgroups: grid.workgroups,
-      uniforms: [
-        n,
-        grid.rowStride,
-        p.outShape.length,
-        red.shape.length,
-        ...padRank(p.outShape, 1),
-        ...padRank(p.outStrides),
-        ...padRank(red.shape, 1),
-        ...padRank(red.strides),
+      uniforms: {
+        size: n,
+        rowStride: grid.rowStride,
+        outRank: p.outShape.length,
+        redRank: red.shape.length,
+        outShape: padRank(p.outShape, 1),
+        outStrides: padRank(p.outStrides),
+        redShape: padRank(red.shape, 1),
+        redStrides: padRank(red.strides),
         count,
         chunks,
-        p.chunkSize ?? count,
-      ],
-      wgsl: () => `
-@group(0) @binding(0) var<storage, read> xs: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-${paramsDecl(2)}${gridIndexFn}${stridedOffsetFn}
+        chunkSize: p.chunkSize ?? count,
+      },
+      wgsl: () => `${gridIndexFn}${stridedOffsetFn('outOffset', 'outShape', 'outStrides')}${stridedOffsetFn('redOffset', 'redShape', 'redStrides')}
 @compute @workgroup_size(${WORKGROUP_1D})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let t = gridIndex(gid, pu(1u));
-  if (t >= pu(0u)) { return; }
-  let chunks = pu(${RED_STRIDES + MAX_RANK + 1}u);
-  let size = pu(${RED_STRIDES + MAX_RANK + 2}u);
+  let t = gridIndex(gid, params.rowStride);
+  if (t >= params.size) { return; }
+  let chunks = params.chunks;
+  let size = params.chunkSize;
   let o = t / chunks;
   let c = t % chunks;
-  let base = stridedOffset(o, pu(2u), ${OUT_SHAPE}u, ${OUT_STRIDES}u);
-  let end = min(pu(${RED_STRIDES + MAX_RANK}u), (c + 1u) * size);
+  let base = outOffset(o, params.outRank);
+  let end = min(params.count, (c + 1u) * size);
   var acc: f32 = ${init};
   for (var j = c * size; j < end; j++) {
     let v = xs[base + ${offset}];

@@ -5,9 +5,9 @@
  *  - `workgroup`: a workgroup per row with tree reductions in workgroup memory: for long rows (large
  *    vocabularies) and real GPUs, and the way around llvmpipe's per-invocation loop limit on GLES.
  */
-import { assertInputs, defineKernel } from './kernel.ts';
+import { defineKernel } from './kernel.ts';
 import type { GpuTarget } from './kernel.ts';
-import { WORKGROUP_1D, f32bits, grid1d, gridIndexFn, i32bits, paramsDecl } from './wgsl.ts';
+import { grid1d, gridIndexFn } from './wgsl.ts';
 
 export interface SoftmaxParams {
   rows: number;
@@ -38,7 +38,6 @@ function rowLoopIterations(cols: number, passes: number, target: GpuTarget | nul
 }
 
 interface RowProgram {
-  bindings: string;
   /** Also compute `mean`, the row mean (label smoothing). */
   mean?: boolean;
   /** WGSL run once per row and invocation after the statistics, before `perElement` (per-row values). */
@@ -49,17 +48,18 @@ interface RowProgram {
   perRow?: string;
 }
 
-/** WGSL for a row program in either shape. `xs` is the row input; params: 0 rows, 1 grid stride, 2 cols. */
-function rowWgsl(variant: RowVariant, program: RowProgram, paramsBinding: number): string {
+/** The uniforms every row program reads (`rowStride` is the thread variant's grid stride). */
+const rowUniforms = { rows: 'u32', rowStride: 'u32', cols: 'u32' } as const;
+
+/** WGSL for a row program in either shape. `xs` is the row input; uniforms as `rowUniforms`. */
+function rowWgsl(variant: RowVariant, program: RowProgram): string {
   const wg = variant === 'workgroup';
   const loop = (body: string) =>
     wg
       ? `for (var j = lid; j < cols; j += ${ROW_WG}u) { ${body} }`
       : `for (var j = 0u; j < cols; j++) { ${body} }`;
   const reduce = (fn: string, v: string) => (wg ? `${v} = ${fn}(${v}, lid);` : '');
-  return `
-${program.bindings}
-${paramsDecl(paramsBinding)}${gridIndexFn}
+  return `${gridIndexFn}
 ${
   wg
     ? `var<workgroup> red: array<f32, ${ROW_WG}>;
@@ -79,14 +79,14 @@ fn wgSum(v: f32, lid: u32) -> f32 { return wgReduce(v, lid, false); }
 @compute @workgroup_size(${ROW_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
   let r = wid.x + wid.y * nwg.x;
-  if (r >= pu(0u)) { return; }
+  if (r >= params.rows) { return; }
   let lid = lid3.x;`
     : `@compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let r = gridIndex(gid, pu(1u));
-  if (r >= pu(0u)) { return; }`
+  let r = gridIndex(gid, params.rowStride);
+  if (r >= params.rows) { return; }`
 }
-  let cols = pu(2u);
+  let cols = params.cols;
   let base = r * cols;
   var m = -3.4028234663852886e38;
   ${loop('m = max(m, xs[base + j]);')}
@@ -116,13 +116,18 @@ function rowLaunch(rows: number, variant: RowVariant, target: GpuTarget) {
   return { workgroups: [x, Math.ceil(rows / x), 1] as [number, number, number], rowStride: 0 };
 }
 
-export const softmax = defineKernel<SoftmaxParams>({
+const logits = {
+  name: 'xs',
+  dtype: 'f32',
+  size: (p: { rows: number; cols: number }) => p.rows * p.cols,
+} as const;
+
+export const softmax = defineKernel<SoftmaxParams>()({
   name: 'softmax',
-  output: (p, inputs) => {
-    assertInputs('softmax', inputs, [['f32', p.rows * p.cols]]);
-    return { size: p.rows * p.cols, dtype: 'f32' };
-  },
-  cpu: ([x], p, out) => {
+  inputs: [logits],
+  output: { size: (p) => p.rows * p.cols, dtype: 'f32' },
+  uniforms: rowUniforms,
+  cpu: ({ xs: x }, p, out) => {
     for (let r = 0; r < p.rows; r++) {
       const base = r * p.cols;
       const lse = rowLogSumExp(x!, base, p.cols);
@@ -138,17 +143,11 @@ export const softmax = defineKernel<SoftmaxParams>({
     return {
       key: `softmax:${p.log ? 'log' : 'plain'}:${variant}`,
       workgroups: grid.workgroups,
-      uniforms: [p.rows, grid.rowStride, p.cols],
+      uniforms: { rows: p.rows, rowStride: grid.rowStride, cols: p.cols },
       wgsl: () =>
-        rowWgsl(
-          variant,
-          {
-            bindings: `@group(0) @binding(0) var<storage, read> xs: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;`,
-            perElement: `out[base + j] = ${p.log ? 'xs[base + j] - lse' : 'exp(xs[base + j] - lse)'};`,
-          },
-          2,
-        ),
+        rowWgsl(variant, {
+          perElement: `out[base + j] = ${p.log ? 'xs[base + j] - lse' : 'exp(xs[base + j] - lse)'};`,
+        }),
     };
   },
   loopIterations: (p, target) => rowLoopIterations(p.cols, 3, target),
@@ -176,20 +175,26 @@ function ceIndexCheck(t: number, p: CrossEntropyParams, row: number) {
   }
 }
 
+const targets = { name: 'targets', dtype: 'i32', size: (p: CrossEntropyParams) => p.rows } as const;
+const ceUniforms = { ...rowUniforms, ignoreIndex: 'i32', smoothing: 'f32' } as const;
+const ceValues = (p: CrossEntropyParams, rowStride: number) => ({
+  rows: p.rows,
+  rowStride,
+  cols: p.cols,
+  ignoreIndex: p.ignoreIndex,
+  smoothing: p.smoothing ?? 0,
+});
+
 /**
  * Per-row loss: logsumexp(x_r) − (1 − ε)·x_r[t_r] − ε·mean(x_r), 0 for ignored rows.
  * Inputs: logits [rows, cols], targets [rows] i32.
  */
-export const crossEntropy = defineKernel<CrossEntropyParams>({
+export const crossEntropy = defineKernel<CrossEntropyParams>()({
   name: 'crossEntropy',
-  output: (p, inputs) => {
-    assertInputs('crossEntropy', inputs, [
-      ['f32', p.rows * p.cols],
-      ['i32', p.rows],
-    ]);
-    return { size: p.rows, dtype: 'f32' };
-  },
-  cpu: ([x, targets], p, out) => {
+  inputs: [logits, targets],
+  output: { size: (p) => p.rows, dtype: 'f32' },
+  uniforms: ceUniforms,
+  cpu: ({ xs: x, targets }, p, out) => {
     for (let r = 0; r < p.rows; r++) {
       const t = targets![r]!;
       ceIndexCheck(t, p, r);
@@ -211,23 +216,16 @@ export const crossEntropy = defineKernel<CrossEntropyParams>({
     return {
       key: `crossEntropy:${smooth ? 'smoothed' : 'plain'}:${variant}`,
       workgroups: grid.workgroups,
-      uniforms: [p.rows, grid.rowStride, p.cols, i32bits(p.ignoreIndex), f32bits(p.smoothing ?? 0)],
+      uniforms: ceValues(p, grid.rowStride),
       wgsl: () =>
-        rowWgsl(
-          variant,
-          {
-            bindings: `@group(0) @binding(0) var<storage, read> xs: array<f32>;
-@group(0) @binding(1) var<storage, read> targets: array<i32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;`,
-            mean: smooth,
-            perRow: `let t = targets[r];
-    let valid = t != pi(3u) && t >= 0 && u32(t) < cols;
-    let eps = pf(4u);
+        rowWgsl(variant, {
+          mean: smooth,
+          perRow: `let t = targets[r];
+    let valid = t != params.ignoreIndex && t >= 0 && u32(t) < cols;
+    let eps = params.smoothing;
     let loss = lse - (1.0 - eps) * xs[base + min(u32(max(t, 0)), cols - 1u)]${smooth ? ' - eps * mean' : ''};
     out[r] = select(0.0, loss, valid);`,
-          },
-          3,
-        ),
+        }),
     };
   },
   loopIterations: (p, target) => rowLoopIterations(p.cols, (p.smoothing ?? 0) > 0 ? 3 : 2, target),
@@ -241,17 +239,12 @@ export const crossEntropy = defineKernel<CrossEntropyParams>({
  * d loss_r / d x_r = g_r · (softmax(x_r) − (1 − ε)·onehot(t_r) − ε/cols); zero rows where ignored.
  * Inputs: logits, targets, g [rows].
  */
-export const crossEntropyGrad = defineKernel<CrossEntropyParams>({
+export const crossEntropyGrad = defineKernel<CrossEntropyParams>()({
   name: 'crossEntropyGrad',
-  output: (p, inputs) => {
-    assertInputs('crossEntropyGrad', inputs, [
-      ['f32', p.rows * p.cols],
-      ['i32', p.rows],
-      ['f32', p.rows],
-    ]);
-    return { size: p.rows * p.cols, dtype: 'f32' };
-  },
-  cpu: ([x, targets, g], p, out) => {
+  inputs: [logits, targets, { name: 'g', dtype: 'f32', size: (p) => p.rows }],
+  output: { size: (p) => p.rows * p.cols, dtype: 'f32' },
+  uniforms: ceUniforms,
+  cpu: ({ xs: x, targets, g }, p, out) => {
     for (let r = 0; r < p.rows; r++) {
       const t = targets![r]!;
       ceIndexCheck(t, p, r);
@@ -270,25 +263,17 @@ export const crossEntropyGrad = defineKernel<CrossEntropyParams>({
     return {
       key: `crossEntropyGrad:${variant}`,
       workgroups: grid.workgroups,
-      uniforms: [p.rows, grid.rowStride, p.cols, i32bits(p.ignoreIndex), f32bits(p.smoothing ?? 0)],
+      uniforms: ceValues(p, grid.rowStride),
       wgsl: () =>
-        rowWgsl(
-          variant,
-          {
-            bindings: `@group(0) @binding(0) var<storage, read> xs: array<f32>;
-@group(0) @binding(1) var<storage, read> targets: array<i32>;
-@group(0) @binding(2) var<storage, read> g: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;`,
-            // Ignored rows (and their invocations) still run the reductions: barriers need uniform control flow.
-            setup: `let t = targets[r];
-  let valid = t != pi(3u) && t >= 0 && u32(t) < cols;
-  let spread = pf(4u) / f32(cols);
-  let hit = 1.0 - pf(4u) + spread;
+        rowWgsl(variant, {
+          // Ignored rows (and their invocations) still run the reductions: barriers need uniform control flow.
+          setup: `let t = targets[r];
+  let valid = t != params.ignoreIndex && t >= 0 && u32(t) < cols;
+  let spread = params.smoothing / f32(cols);
+  let hit = 1.0 - params.smoothing + spread;
   let gr = select(0.0, g[r], valid);`,
-            perElement: 'out[base + j] = gr * (exp(xs[base + j] - lse) - select(spread, hit, j == u32(t)));',
-          },
-          4,
-        ),
+          perElement: 'out[base + j] = gr * (exp(xs[base + j] - lse) - select(spread, hit, j == u32(t)));',
+        }),
     };
   },
   loopIterations: (p, target) => rowLoopIterations(p.cols, 3, target),

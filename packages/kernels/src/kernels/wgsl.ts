@@ -1,21 +1,11 @@
 /**
- * @file The one place for WGSL plumbing and quirks: the params uniform, 1-D grids beyond 65535 workgroups,
- * strided index math, and float helpers (WGSL has no inf/NaN literals).
+ * @file The one place for WGSL plumbing and quirks: 1-D grids beyond 65535 workgroups,
+ * strided index math, and float helpers (WGSL has no inf/NaN literals). Bindings and the params uniform are
+ * generated from each kernel's spec (wgsl-header.ts).
  */
 import type { DType } from '../types.ts';
 
 export const MAX_RANK = 6;
-
-/** Declares the params uniform at `binding` with accessors `pu(i)` (u32), `pi(i)` (i32), `pf(i)` (f32). */
-export function paramsDecl(binding: number): string {
-  return `
-struct Params { v: array<vec4<u32>, 16> }
-@group(0) @binding(${binding}) var<uniform> params: Params;
-fn pu(i: u32) -> u32 { return params.v[i >> 2u][i & 3u]; }
-fn pi(i: u32) -> i32 { return bitcast<i32>(pu(i)); }
-fn pf(i: u32) -> f32 { return bitcast<f32>(pu(i)); }
-`;
-}
 
 export function wgslType(dtype: DType): string {
   return dtype === 'f32' ? 'f32' : 'i32';
@@ -36,7 +26,7 @@ export const WORKGROUP_1D = 256;
 
 /**
  * A 1-D launch over `n` items that stays under the per-dimension workgroup limit by folding into y.
- * The shader gets the index with `gridIndex(gid, pu(STRIDE_SLOT))` where the slot holds `rowStride`.
+ * The shader gets the index with `gridIndex(gid, params.rowStride)`, the uniform holding `rowStride`.
  */
 export function grid1d(n: number, maxPerDim: number, wg = WORKGROUP_1D) {
   const groups = Math.max(1, Math.ceil(n / wg));
@@ -50,21 +40,23 @@ fn gridIndex(gid: vec3<u32>, rowStride: u32) -> u32 { return gid.x + gid.y * row
 `;
 
 /**
- * WGSL for `offsetOf(i, shapeSlot, strideSlot, rank)`: the element offset of out-linear index `i`
- * given the output shape at params[shapeSlot..] and an input's strides at params[strideSlot..].
+ * WGSL for `name(i, rank)`: the element offset of out-linear index `i` given the output shape in the array
+ * uniform `shape` and an input's strides in the array uniform `strides` (read through their `…At` accessors).
  */
-export const stridedOffsetFn = `
-fn stridedOffset(i: u32, rank: u32, shapeSlot: u32, strideSlot: u32) -> u32 {
+export function stridedOffsetFn(name: string, shape: string, strides: string): string {
+  return `
+fn ${name}(i: u32, rank: u32) -> u32 {
   var rem = i;
   var off = 0u;
   for (var k = i32(rank) - 1; k >= 0; k--) {
-    let d = pu(shapeSlot + u32(k));
-    off += (rem % d) * pu(strideSlot + u32(k));
+    let d = ${shape}At(u32(k));
+    off += (rem % d) * ${strides}At(u32(k));
     rem = rem / d;
   }
   return off;
 }
 `;
+}
 
 /** Pads a list of dims or strides to MAX_RANK entries (unused trailing slots are ignored by `rank`). */
 export function padRank(values: readonly number[], fill = 0): number[] {
