@@ -101,6 +101,15 @@ describe('fine-tuning', () => {
     dev: brownTask('pos-universal', 'dev').filter(short).slice(0, 60),
     test: brownTask('pos-universal', 'test').filter(short).slice(0, 120),
   };
+  /** The first `train` training sentences, and `evaluated` of dev and of test. */
+  const smallData = (train: number, evaluated: number) => ({
+    data: {
+      ...data,
+      train: data.train.slice(0, train),
+      dev: data.dev.slice(0, evaluated),
+      test: data.test.slice(0, evaluated),
+    },
+  });
   const input = async (outDir: string, extra: Partial<FinetuneInput> = {}): Promise<FinetuneInput> => ({
     device,
     outDir,
@@ -140,14 +149,7 @@ describe('fine-tuning', () => {
         .filter((m) => m.phase === 'finetune' && typeof m.loss === 'number')
         .map((m) => m.loss);
     // Resuming needs no learning: 96 sentences (6 steps of 16 an epoch), interrupted in the second epoch.
-    const small = {
-      data: {
-        ...data,
-        train: data.train.slice(0, 96),
-        dev: data.dev.slice(0, 20),
-        test: data.test.slice(0, 20),
-      },
-    };
+    const small = smallData(96, 20);
     const straight = tmp();
     const base0 = await input(straight, small);
     const options = { ...base0.options, epochs: 2 };
@@ -172,14 +174,7 @@ describe('fine-tuning', () => {
   it('stops early once dev has not improved for `patience` epochs, keeping the best epoch; a resume trains no further', async () => {
     // A learning rate too small to change a prediction: dev is flat from epoch 1 on, so with patience 2 training
     // ends after epoch 3 of 6, and epoch 1 stays the best.
-    const small = {
-      data: {
-        ...data,
-        train: data.train.slice(0, 32),
-        dev: data.dev.slice(0, 10),
-        test: data.test.slice(0, 10),
-      },
-    };
+    const small = smallData(32, 10);
     const dir = tmp();
     const base = await input(dir, small);
     const options = { ...base.options, epochs: 6, patience: 2, lr: 1e-12, headDropout: 0 };

@@ -8,6 +8,7 @@ import {
   type KernelParams,
   type OutputKernelName,
   lookup,
+  lookupInPlace,
 } from '../kernels/registry.ts';
 import type { AdapterDescription, DType, HostArray, KernelBackend, MemoryStats, Storage } from '../types.ts';
 
@@ -102,8 +103,7 @@ export class CpuBackend implements KernelBackend {
     inputs: KernelInputs<N>,
     kernelParams: KernelParams<N>,
   ): void {
-    const { def, params, ordered } = lookup<Storage>(name, inputs, kernelParams);
-    if (!def.inPlace) throw new Error(`kernel ${name} is not in-place: use run()`);
+    const { def, params, ordered } = lookupInPlace<Storage>(name, inputs, kernelParams);
     const own = ordered.map((s) => this.#own(s));
     def.output(params, own);
     def.cpu(

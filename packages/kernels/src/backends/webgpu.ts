@@ -9,6 +9,7 @@ import {
   type OutputKernelName,
   kernel,
   lookup,
+  lookupInPlace,
 } from '../kernels/registry.ts';
 import { type DeviceChoice, type GpuContext, type OpenOptions, openGpu } from '../runtime/adapter.ts';
 import { CommandBatcher } from '../runtime/batcher.ts';
@@ -192,8 +193,7 @@ export class WebGpuBackend implements KernelBackend {
     inputs: KernelInputs<N>,
     kernelParams: KernelParams<N>,
   ): void {
-    const { def, params, ordered } = lookup<Storage>(name, inputs, kernelParams);
-    if (!def.inPlace) throw new Error(`kernel ${name} is not in-place: use run()`);
+    const { def, params, ordered } = lookupInPlace<Storage>(name, inputs, kernelParams);
     const own = ordered.map((s) => this.#own(s));
     def.output(params, own);
     this.#dispatch(name, own, params, null);

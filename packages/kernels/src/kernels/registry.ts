@@ -124,3 +124,10 @@ export function lookup<T>(
   const p = params as object;
   return { def, params: p, ordered: def.order(p, inputs as Readonly<Record<string, T | undefined>>) };
 }
+
+/** `lookup` for `runInPlace`: refuses a kernel that has an output instead of in-place inputs. */
+export function lookupInPlace<T>(name: string, inputs: object, params: unknown) {
+  const found = lookup<T>(name, inputs, params);
+  if (!found.def.inPlace) throw new Error(`kernel ${name} is not in-place: use run()`);
+  return found;
+}
