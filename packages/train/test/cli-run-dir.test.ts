@@ -2,13 +2,15 @@
  * A run is never overwritten by accident, and bad options are refused before anything is made: a second run into
  * the same --out is refused (nothing changes) until --resume or --overwrite says what to do, and --overwrite moves
  * the old run aside; --lr 0 and an r whose copies cannot fit a learned position table are refused and create no
- * --out; an --out that cannot be created is reported with the real reason. CPU backend: the point is the CLI.
+ * --out; an --out that cannot be created is reported with the real reason; an experiment into a fresh --out starts
+ * from the log published beside its report. CPU backend: the point is the CLI.
  */
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { reprise, smallText, tinyPretrain } from './cli-helpers.ts';
+import { tinyExperimentData } from './fixtures/tiny-experiment.ts';
 
 let dir: string;
 let out: string;
@@ -131,4 +133,48 @@ describe('options refused before anything is made', () => {
     expect(r.err).toMatch(/cannot create --out .*a-file\/run: not a directory \(ENOTDIR\)/);
     expect(readdirSync(dir)).not.toContain('run');
   });
+});
+
+describe('experiment into a fresh --out', () => {
+  it('starts from the log published beside the report: finished runs are not run again', () => {
+    const config = join(dir, 'grid.json');
+    const model = { dModel: 16, heads: 2, layers: 1, dFF: 32, maxPositions: 64, dropout: 0 };
+    writeFileSync(
+      config,
+      JSON.stringify({
+        name: 'tiny',
+        seeds: [1],
+        pretrain: {
+          options: { model, vocabSize: 300, steps: 2, batchSize: 2, context: 16, warmupSteps: 1 },
+          encoder: false,
+        },
+        data: tinyExperimentData(),
+        finetune: { epochs: 1, batchSize: 4 },
+        groups: [{ name: 'main', title: 'main', tasks: ['synthetic'], variants: [{ method: 'causal' }] }],
+      }),
+    );
+    const report = join(dir, 'report', 'RESULTS.md');
+    const first = reprise(
+      'experiment',
+      config,
+      '--out',
+      join(dir, 'exp-a'),
+      '--report',
+      report,
+      '--device',
+      'cpu',
+    );
+    expect(first.code, first.err).toBe(0);
+    expect(first.err).toMatch(/1 runs done, 0 already in/);
+    const fresh = join(dir, 'exp-b');
+    const second = reprise('experiment', config, '--out', fresh, '--report', report, '--device', 'cpu');
+    expect(second.code, second.err).toBe(0);
+    expect(second.err).toContain(
+      `resuming from the published log ${join(dir, 'report', 'results', 'runs.jsonl')}`,
+    );
+    expect(second.err).toMatch(/0 runs done, 1 already in/);
+    expect(readFileSync(join(fresh, 'runs.jsonl'), 'utf8')).toBe(
+      readFileSync(join(dir, 'exp-a', 'runs.jsonl'), 'utf8'),
+    );
+  }, 120_000);
 });

@@ -331,14 +331,19 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
   if (main) {
     const causal = main.variants.find((v) => v.method === 'causal' && v.labelSubword !== 'last');
     const causalLast = main.variants.find((v) => v.method === 'causal' && v.labelSubword === 'last');
-    // SR runs of the main table, and a plain SR r = 8 from any group (it may run on fewer tasks and seeds).
+    // SR runs of the main table, and plain SR r = 2, 4, 8 from any group (they may run on fewer tasks and seeds).
     const plainSr = (v: Variant) =>
       v.method === 'sr' && v.layer === undefined && !v.separator && v.lastCopyOnly !== false;
     const srs = main.variants.filter((v) => v.method === 'sr');
-    const r8 = config.groups
-      .flatMap((g) => g.variants)
-      .find((v) => plainSr(v) && v.positions === undefined && (v.r ?? 1) === 8);
-    if (r8 && !srs.some((v) => variantKey(v) === variantKey(r8))) srs.push(r8);
+    const plainSrOf = (r: number) =>
+      config.groups
+        .flatMap((g) => g.variants)
+        .find((v) => plainSr(v) && v.positions === undefined && (v.r ?? 1) === r);
+    for (const r of [2, 4, 8]) {
+      const v = plainSrOf(r);
+      if (v && !srs.some((s) => variantKey(s) === variantKey(v))) srs.push(v);
+    }
+    const r8 = plainSrOf(8);
     out.push('## 1. Does SR (r ≥ 1) beat the causal decoder?', '');
     if (causal && srs.length) {
       const rows: string[][] = [];
@@ -359,7 +364,7 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
       out.push(markdownTable(head, rows), '');
     }
     out.push('## 2. Does r = 8 degrade against r = 2?', '');
-    const r2 = srs.find((v) => plainSr(v) && v.positions === undefined && (v.r ?? 1) === 2);
+    const r2 = plainSrOf(2);
     if (r2 && r8) {
       const rows = main.tasks.map((t) => {
         const m = primaryMetric(t);

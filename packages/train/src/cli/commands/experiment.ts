@@ -1,9 +1,11 @@
 /**
  * @file `reprise experiment CONFIG`: runs an experiment grid (resumable: finished runs are skipped), then writes
  * its report from the run log. `--aggregate-only` rewrites the report from a log without training. A config whose
- * settings differ from those of the runs already in `--out` is refused unless `--rerun-changed` is given.
+ * settings differ from those of the runs already in `--out` is refused unless `--rerun-changed` is given. Where
+ * `--out` has no log yet but the report's published one exists (a fresh clone of a grid in progress), the run
+ * starts from a copy of it.
  */
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { loadExperimentConfig } from '../../experiments/config.ts';
@@ -38,9 +40,15 @@ export function registerExperiment(program: Command): void {
       const out = a.out ?? join('runs', 'experiments', config.name);
       const reportPath = a.report ?? join(out, 'RESULTS.md');
       let logPath = a.log ?? join(out, RUNS_LOG);
-      if (!a.log && !existsSync(logPath)) {
-        const published = join(dirname(reportPath), 'results', RUNS_LOG);
-        if (a.aggregateOnly && existsSync(published)) logPath = published;
+      const published = join(dirname(reportPath), 'results', RUNS_LOG);
+      if (!a.log && !existsSync(logPath) && existsSync(published)) {
+        if (a.aggregateOnly) logPath = published;
+        else {
+          // A fresh checkout resumes from the committed log: its finished runs are not run again.
+          mkdirSync(out, { recursive: true });
+          copyFileSync(published, logPath);
+          process.stderr.write(`resuming from the published log ${published} (copied to ${logPath})\n`);
+        }
       }
       if (!a.aggregateOnly) {
         const device = await openDevice(a.device);
