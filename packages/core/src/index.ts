@@ -6,7 +6,8 @@ export { Tensor, type NestedArray } from './tensor.ts';
 export { Rng } from './random.ts';
 export { tidy, keep, dispose } from './scope.ts';
 export { noGrad, isGradEnabled, backward } from './autograd/graph.ts';
-export { GRAD_RULES, type OpName, sumToShape } from './autograd/rules.ts';
+export { GRAD_RULES, type OpName, type PrimitiveAttrs, sumToShape } from './autograd/rules.ts';
+export { defineFusedOp, type FusedContext, type FusedOp, type InputGrads } from './autograd/fused.ts';
 export {
   add,
   sub,
@@ -32,16 +33,9 @@ export { sum, mean, max } from './ops/reduce.ts';
 export { reshape, permute, transpose, slice, pad, expand, concat, tile, repeat } from './ops/layout.ts';
 export { matmul, type MatmulOptions } from './ops/matmul.ts';
 export { attention, type AttentionOptions, chooseAttentionImpl, maskedSoftmax } from './ops/attention.ts';
-export {
-  gather,
-  scatterAdd,
-  softmax,
-  logSoftmax,
-  crossEntropy,
-  type CrossEntropyOptions,
-  layerNorm,
-  dropout,
-} from './ops/nn.ts';
+export { gather, scatterAdd, softmax, logSoftmax, dropout } from './ops/nn.ts';
+export { crossEntropy, type CrossEntropyOptions } from './ops/fused/cross-entropy.ts';
+export { layerNorm } from './ops/fused/layer-norm.ts';
 export { SGD } from './optim/sgd.ts';
 export { AdamW, type AdamWOptions, type AdamWState, globalGradNorm } from './optim/adamw.ts';
 export { type Schedule, constantSchedule, warmupCosine, warmupLinear } from './optim/schedule.ts';

@@ -39,13 +39,13 @@ function collectTensors(value: unknown, into: Set<Tensor>, depth = 0): void {
   }
 }
 
-/** Tensors reachable from `roots` through autograd nodes (inputs of the ops that made them). */
+/** Tensors reachable from `roots` through autograd nodes (what the ops that made them hold: inputs, saved). */
 export function graphOf(roots: Iterable<Tensor>): Set<Tensor> {
   const seen = new Set<Tensor>();
   const stack = [...roots];
   while (stack.length) {
     const t = stack.pop()!;
-    for (const input of t.node?.inputs ?? []) {
+    for (const input of t.node?.held ?? []) {
       if (!seen.has(input)) {
         seen.add(input);
         stack.push(input);

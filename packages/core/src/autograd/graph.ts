@@ -1,16 +1,22 @@
 /**
  * @file Reverse-mode autograd: recording ops, `noGrad`, and `backward` (topological order, gradients
- * accumulated where a tensor is used twice, the graph released afterwards). The rules are in ./rules.ts.
+ * accumulated where a tensor is used twice, the graph released afterwards). A node carries its own backward:
+ * primitives take theirs from GRAD_RULES (./rules.ts), fused ops bring theirs (./fused.ts).
  */
 import { keep } from '../scope.ts';
 import { sizeOf } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
-import { GRAD_RULES, type OpName } from './rules.ts';
+import { type AttrsArg, GRAD_RULES, type GradRule, type OpName } from './rules.ts';
 
 export interface GraphNode {
-  op: OpName;
-  inputs: Tensor[];
-  attrs: Record<string, unknown>;
+  /** A primitive's key in GRAD_RULES or a fused op's name (messages and debugging). */
+  readonly op: string;
+  /** The tensors gradients may flow to, in the order `backward` returns theirs. */
+  readonly inputs: readonly Tensor[];
+  /** What the node keeps alive until the graph is released: its inputs, then the tensors the op saved. */
+  readonly held: readonly Tensor[];
+  /** One gradient per input (null where none flows), from the gradient `g` of `output`. */
+  backward(g: Tensor, output: Tensor): (Tensor | null)[];
 }
 
 let gradEnabled = true;
@@ -30,32 +36,49 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
-/** Attaches the op to `out` when grad mode is on and some input requires grad. Returns `out`. */
-export function record(
+/**
+ * Attaches a node to `out` when grad mode is on and some input requires grad; `saved` tensors are held with
+ * the inputs (kept alive by scopes, released with the graph) but get no gradient. Returns `out`.
+ */
+export function attachNode(
   out: Tensor,
-  op: OpName,
-  inputs: Tensor[],
-  attrs: Record<string, unknown> = {},
+  op: string,
+  inputs: readonly Tensor[],
+  saved: readonly Tensor[],
+  backward: GraphNode['backward'],
 ): Tensor {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
+    const held = [...inputs, ...saved];
     out.requiresGrad = true;
-    out.node = { op, inputs, attrs };
-    for (const t of inputs) t.graphRefs++;
+    out.node = { op, inputs, held, backward };
+    for (const t of held) t.graphRefs++;
   }
   return out;
 }
 
+/** Records primitive `op` (its rule in GRAD_RULES, its attrs typed per op). Returns `out`. */
+export function record<N extends OpName>(
+  out: Tensor,
+  op: N,
+  inputs: Tensor[],
+  ...[attrs]: AttrsArg<N>
+): Tensor {
+  // GRAD_RULES[op] for a generic N is a union of rules; AttrsArg<N> ties the attrs to the same op.
+  const rule = GRAD_RULES[op] as GradRule<unknown>;
+  return attachNode(out, op, inputs, [], (g, output) => rule(g, { inputs, output, attrs: attrs ?? {} }));
+}
+
 /**
- * Forgets the op that made `t`. Inputs that only a graph kept alive (graph-owned) are disposed once no
- * node refers to them, which cascades up the graph.
+ * Forgets the op that made `t`. Tensors that only a graph kept alive (graph-owned) are disposed once no
+ * node holds them, which cascades up the graph.
  */
 export function dropNode(t: Tensor): void {
   const node = t.node;
   if (!node) return;
   t.node = null;
-  for (const input of node.inputs) {
-    input.graphRefs--;
-    if (input.graphOwned && input.graphRefs === 0) input.dispose();
+  for (const held of node.held) {
+    held.graphRefs--;
+    if (held.graphOwned && held.graphRefs === 0) held.dispose();
   }
 }
 
@@ -104,8 +127,8 @@ export function backward(root: Tensor, grad?: Tensor): void {
         accumulateLeaf(t, g === grad ? g.detach() : g);
         continue;
       }
-      const { op, inputs, attrs } = t.node;
-      const inputGrads = GRAD_RULES[op](g, { inputs, output: t, attrs });
+      const { inputs } = t.node;
+      const inputGrads = t.node.backward(g, t);
       inputs.forEach((input, k) => {
         const ig = inputGrads[k];
         if (!ig || !input.requiresGrad) {

@@ -1,10 +1,11 @@
 /**
- * @file Every gradient rule, in one table. A rule gets the output's gradient `g` and the node (inputs,
- * output, attrs) and returns one gradient per input (null where none flows). Rules are written with ops, so
- * they run on any backend; `backward` runs them under noGrad.
+ * @file The gradient rules of the primitives, in one table. A rule gets the output's gradient `g` and the node
+ * (inputs, output, the op's typed attrs) and returns one gradient per input (null where none flows). Rules are
+ * written with ops, so they run on any backend; `backward` runs them under noGrad. Fused ops (attention, layer
+ * norm, cross-entropy), which launch their own backward kernels, keep their backward in their own module
+ * (../ops/fused/, declared with ../autograd/fused.ts).
  */
-import type { KernelParams } from '@reprise/kernels';
-import { launch, launchInto } from '../ops/apply.ts';
+import { launch } from '../ops/apply.ts';
 import { binaryKernel, unaryKernel, where } from '../ops/elementwise.ts';
 import { expand, pad, permute, reshape, slice } from '../ops/layout.ts';
 import { matmul } from '../ops/matmul.ts';
@@ -14,12 +15,40 @@ import { tidy } from '../scope.ts';
 import { type Shape, sameShape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 
-interface RuleContext {
+interface ReduceAttrs {
+  axes: readonly number[];
+  keepdims: boolean;
+}
+
+/** What each primitive records besides its inputs; ops not listed record nothing. */
+export interface PrimitiveAttrs {
+  sum: ReduceAttrs;
+  max_reduce: ReduceAttrs;
+  permute: { perm: readonly number[] };
+  slice: { lo: readonly number[] };
+  pad: { lo: readonly number[] };
+  concat: { axis: number };
+  /** The matmul kernel's params carry these (and more); the epilogue tensors follow a and b in the inputs. */
+  matmul: { transA: boolean; transB: boolean; bias: boolean; residual: boolean };
+  dropout: { p: number; seed: number };
+}
+
+type NoAttrs = Record<never, never>;
+type AttrsOf<N> = N extends keyof PrimitiveAttrs ? PrimitiveAttrs[N] : NoAttrs;
+/** `record`'s attrs argument for op N: required where N has attrs, absent otherwise. */
+export type AttrsArg<N> = N extends keyof PrimitiveAttrs ? [attrs: PrimitiveAttrs[N]] : [];
+
+interface RuleContext<A> {
   inputs: Tensor[];
   output: Tensor;
-  attrs: Record<string, unknown>;
+  attrs: A;
 }
-type GradRule = (g: Tensor, ctx: RuleContext) => (Tensor | null)[];
+export type GradRule<A> = (g: Tensor, ctx: RuleContext<A>) => (Tensor | null)[];
+
+/** Types each rule's attrs by its key (an op not in PrimitiveAttrs gets none); every op there needs a rule. */
+const gradRules = <K extends string>(
+  rules: { [N in K]: GradRule<AttrsOf<N>> } & { [N in keyof PrimitiveAttrs]: GradRule<PrimitiveAttrs[N]> },
+) => rules;
 
 /** Sums a broadcast gradient back down to `shape` (NumPy rules, right-aligned). */
 export function sumToShape(g: Tensor, shape: Shape): Tensor {
@@ -32,7 +61,7 @@ export function sumToShape(g: Tensor, shape: Shape): Tensor {
 }
 
 /** g broadcast back over the axes a keepdims=false reduction removed. */
-function unreduce(g: Tensor, input: Tensor, axes: number[], keepdims: boolean): Tensor {
+function unreduce(g: Tensor, input: Tensor, axes: readonly number[], keepdims: boolean): Tensor {
   return tidy(() => {
     const kept = keepdims
       ? g
@@ -49,7 +78,7 @@ const mul = (a: Tensor, b: Tensor) => binaryKernel('mul', a, b);
 const flattenRows = (t: Tensor) => reshape(t, [-1, t.shape.at(-1)!]);
 const unary = (op: Parameters<typeof unaryKernel>[0], x: Tensor) => unaryKernel(op, x);
 
-export const GRAD_RULES = {
+export const GRAD_RULES = gradRules({
   add: (g, { inputs: [a, b] }) => [sumToShape(g, a!.shape), sumToShape(g, b!.shape)],
   sub: (g, { inputs: [a, b] }) => [
     sumToShape(g, a!.shape),
@@ -99,11 +128,10 @@ export const GRAD_RULES = {
       b!.requiresGrad ? tidy(() => sumToShape(where(cond!, zero(), g), b!.shape)) : null,
     ];
   },
-  sum: (g, { inputs: [x], attrs }) => [unreduce(g, x!, attrs.axes as number[], attrs.keepdims as boolean)],
+  sum: (g, { inputs: [x], attrs }) => [unreduce(g, x!, attrs.axes, attrs.keepdims)],
   max_reduce: (g, { inputs: [x], output, attrs }) => {
     // The gradient goes to the maxima, split evenly between ties.
-    const axes = attrs.axes as number[];
-    const keepdims = attrs.keepdims as boolean;
+    const { axes, keepdims } = attrs;
     return [
       tidy(() => {
         const isMax = binaryKernel('eq', x!, unreduce(output, x!, axes, keepdims));
@@ -113,14 +141,12 @@ export const GRAD_RULES = {
     ];
   },
   reshape: (g, { inputs: [x] }) => [reshape(g, x!.shape)],
-  permute: (g, { attrs }) => {
-    const perm = attrs.perm as number[];
+  permute: (g, { attrs: { perm } }) => {
     const inverse = perm.map((_, k) => perm.indexOf(k));
     return [permute(g, inverse)];
   },
-  slice: (g, { inputs: [x], attrs }) => [pad(g, x!.shape, attrs.lo as number[])],
-  pad: (g, { inputs: [x], attrs }) => {
-    const lo = attrs.lo as number[];
+  slice: (g, { inputs: [x], attrs }) => [pad(g, x!.shape, attrs.lo)],
+  pad: (g, { inputs: [x], attrs: { lo } }) => {
     return [
       slice(
         g,
@@ -130,8 +156,7 @@ export const GRAD_RULES = {
     ];
   },
   expand: (g, { inputs: [x] }) => [sumToShape(g, x!.shape)],
-  concat: (g, { inputs: [a, b], attrs }) => {
-    const axis = attrs.axis as number;
+  concat: (g, { inputs: [a, b], attrs: { axis } }) => {
     const split = a!.shape[axis]!;
     const starts = g.shape.map((_, k) => (k === axis ? split : 0));
     return [
@@ -146,8 +171,7 @@ export const GRAD_RULES = {
     ];
   },
   matmul: (g, { inputs: [a, b, ...epilogue], attrs }) => {
-    const transA = attrs.transA as boolean;
-    const transB = attrs.transB as boolean;
+    const { transA, transB } = attrs;
     const bias = attrs.bias ? epilogue[0] : undefined;
     const residual = attrs.residual ? epilogue[attrs.bias ? 1 : 0] : undefined;
     // With Â = op(A), B̂ = op(B): dÂ = G·B̂ᵀ and dB̂ = Âᵀ·G, written back in each operand's stored layout.
@@ -170,38 +194,6 @@ export const GRAD_RULES = {
     return grads;
   },
   gather: (g, { inputs: [table, indices] }) => [scatterAdd(g, indices!, table!.shape[0]!), null],
-  // attrs are the forward kernel's params, layout included: the gradients come back in the inputs' layout.
-  attention: (g, { inputs: [q, k, v, lengths, queryStart, lse], output, attrs: forward }) =>
-    tidy(() => {
-      // attrs are untyped in the tape; they were built as this kernel's params by `attention`.
-      const attrs = forward as unknown as KernelParams<'attentionForward'>;
-      const D = launch(
-        'attention backward',
-        'attentionRowDot',
-        { dO: g, O: output, lengths: lengths!, queryStart: queryStart! },
-        attrs,
-        lse!.shape,
-      );
-      const common = {
-        Q: q!,
-        K: k!,
-        V: v!,
-        dO: g,
-        LSE: lse!,
-        Drow: D,
-        lengths: lengths!,
-        queryStart: queryStart!,
-      };
-      const dq = launch('attention backward', 'attentionGradQ', common, attrs, q!.shape);
-      const { dK, dV } = launchInto(
-        'attention backward',
-        'attentionGradKV',
-        common,
-        { dK: { shape: k!.shape }, dV: { shape: v!.shape } },
-        attrs,
-      );
-      return [dq, dK, dV, null, null, null];
-    }),
   // Masked entries have y = 0, so the plain softmax rule gives them no gradient.
   maskedSoftmax: (g, { output }) => [softmaxGrad(g, output), null, null],
   softmax: (g, { output }) => [softmaxGrad(g, output)],
@@ -213,91 +205,13 @@ export const GRAD_RULES = {
         return binaryKernel('sub', g, mul(unary('exp', output), total));
       }),
     ],
-  crossEntropy: (g, { inputs: [logits, targets], attrs }) => {
-    // attrs are the forward kernel's params (rows, cols, ignoreIndex, smoothing).
-    const params = attrs as unknown as KernelParams<'crossEntropy'>;
-    return [
-      launch(
-        'crossEntropy backward',
-        'crossEntropyGrad',
-        { xs: logits!, targets: targets!, g },
-        params,
-        logits!.shape,
-      ),
-      null,
-    ];
-  },
   dropout: (g, { attrs }) => [
     // The same hash mask, applied to the gradient.
-    launch(
-      'dropout backward',
-      'dropout',
-      { xs: g },
-      { size: g.size, p: attrs.p as number, seed: attrs.seed as number },
-      g.shape,
-    ),
+    launch('dropout backward', 'dropout', { xs: g }, { size: g.size, p: attrs.p, seed: attrs.seed }, g.shape),
   ],
-  layerNorm: (g, { inputs: [x, weight, bias, stats], attrs }) => {
-    const dim = x!.shape.at(-1)!;
-    const params = { rows: x!.size / dim, dim, eps: attrs.eps as number };
-    return tidy(() => {
-      const dx = x!.requiresGrad
-        ? launch(
-            'layerNorm backward',
-            'layerNormGradInput',
-            { xs: x!, stats: stats!, w: weight!, dy: g },
-            params,
-            x!.shape,
-          )
-        : null;
-      if (!weight!.requiresGrad && !bias!.requiresGrad) return [dx, null, null, null];
-      // One column pass gives both: row 0 is dW, row 1 is dB.
-      const both = layerNormParamGrads(x!, stats!, g, params);
-      return [dx, reshape(slice(both, [0], [1]), [dim]), reshape(slice(both, [1], [2]), [dim]), null];
-    });
-  },
-} satisfies Record<string, GradRule>;
+});
 
 export type OpName = keyof typeof GRAD_RULES;
-
-/** Rows per launch of the column reduction (each invocation loops over rows: llvmpipe's loop limit). */
-const LAYERNORM_ROW_CHUNK = 32768;
-
-/** [dW; dB] as [2, dim], in row chunks added in order when there are many rows. */
-function layerNormParamGrads(
-  x: Tensor,
-  stats: Tensor,
-  g: Tensor,
-  params: { rows: number; dim: number; eps: number },
-) {
-  const { rows, dim } = params;
-  if (rows <= LAYERNORM_ROW_CHUNK) {
-    return launch('layerNorm backward (params)', 'layerNormGradParams', { xs: x, stats, dy: g }, params, [
-      2,
-      dim,
-    ]);
-  }
-  return tidy(() => {
-    const [x2, g2, s2] = [reshape(x, [rows, dim]), reshape(g, [rows, dim]), reshape(stats, [rows, 2])];
-    let total: Tensor | null = null;
-    for (let start = 0; start < rows; start += LAYERNORM_ROW_CHUNK) {
-      const end = Math.min(rows, start + LAYERNORM_ROW_CHUNK);
-      const part = launch(
-        'layerNorm backward (params)',
-        'layerNormGradParams',
-        {
-          xs: slice(x2, [start], [end]),
-          stats: slice(s2, [start], [end]),
-          dy: slice(g2, [start], [end]),
-        },
-        { ...params, rows: end - start },
-        [2, dim],
-      );
-      total = total ? binaryKernel('add', total, part) : part;
-    }
-    return total!;
-  });
-}
 
 /** y·(g − Σ g·y) along the last axis. */
 function softmaxGrad(g: Tensor, y: Tensor): Tensor {

@@ -1,6 +1,6 @@
 /**
- * @file Multi-head attention: fused (FlashAttention-style kernels, no T×T buffer, O(T) memory) or unfused
- * (scores = Q·Kᵀ, masked softmax, ·V, differentiated op by op). Both take the same masks: causal or not,
+ * @file Multi-head attention: fused (FlashAttention-style kernels, no T×T buffer, O(T) memory; the fused op is
+ * ./fused/attention.ts) or unfused (scores = Q·Kᵀ, masked softmax, ·V, differentiated op by op). Both take the same masks: causal or not,
  * plus per-sequence key lengths (padding), and queries may be a contiguous block of Tq ≤ T rows per sequence at
  * an offset (`queryStart`), e.g. the last copy of a repeated sequence.
  */
@@ -8,7 +8,8 @@ import { record } from '../autograd/graph.ts';
 import { tidy } from '../scope.ts';
 import { fmt } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
-import { launch, launchInto, requireDtype } from './apply.ts';
+import { launch, requireDtype } from './apply.ts';
+import { fusedAttention } from './fused/attention.ts';
 import { permute } from './layout.ts';
 import { matmul } from './matmul.ts';
 
@@ -90,14 +91,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
     }
     // `queries` only when it differs: the params (and the kernels' descriptions) of Tq = T stay as before.
     const p = { batch, heads, seq, headDim, causal, scale, layout, ...(queries !== seq && { queries }) };
-    const { O: out, LSE: lse } = launchInto(
-      'attention',
-      'attentionForward',
-      { Q: q, K: k, V: v, lengths, queryStart },
-      { O: { shape: q.shape }, LSE: { shape: [batch, heads, queries] } },
-      p,
-    );
-    return record(out, 'attention', [q, k, v, lengths, queryStart, lse], p);
+    return fusedAttention(q, k, v, lengths, queryStart, p);
   });
 }
 
