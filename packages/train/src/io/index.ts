@@ -2,12 +2,21 @@
  * @file The public API of the I/O layer: safetensors, atomic writes, checkpoints, metrics log, SVG plots.
  */
 export {
+  type SafetensorsReadOptions,
   type HostDType,
   type HostTensor,
+  type ReadableDType,
   type Safetensors,
+  type SafetensorsEntry,
+  type SafetensorsHeader,
+  type StoredDType,
+  STORED_DTYPE_BYTES,
   decodeSafetensors,
+  decodeSafetensorsHeader,
   encodeSafetensors,
   hostTensor,
+  readSafetensorsFile,
+  readSafetensorsHeader,
 } from './safetensors.ts';
 export { writeFileAtomic, writeJsonAtomic } from './atomic.ts';
 export { writeDirAtomic, recoverAtomicDir, resolveAtomicDir, type WriteDirOptions } from './atomic-dir.ts';

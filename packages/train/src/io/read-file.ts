@@ -13,20 +13,25 @@ export interface ReadFileOptions {
 
 const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
 
-export function readFileBytes(path: string, options: ReadFileOptions = {}): Buffer {
-  const what = options.what ? `${options.what} ` : '';
-  let size: number;
+/** The size of the regular file at `path`; a missing file, a directory or anything else is refused as such. */
+export function regularFileSize(path: string, what = ''): number {
+  const prefix = what ? `${what} ` : '';
   try {
     const st = statSync(path);
-    if (st.isDirectory()) throw new Error(`${what}${path} is a directory; expected a file here`);
-    if (!st.isFile()) throw new Error(`${what}${path} is not a regular file`);
-    size = st.size;
+    if (st.isDirectory()) throw new Error(`${prefix}${path} is a directory; expected a file here`);
+    if (!st.isFile()) throw new Error(`${prefix}${path} is not a regular file`);
+    return st.size;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new Error(`${what}${path} does not exist`);
-    if (code !== undefined) throw new Error(`${what}${path}: cannot read (${code})`);
+    if (code === 'ENOENT') throw new Error(`${prefix}${path} does not exist`);
+    if (code !== undefined) throw new Error(`${prefix}${path}: cannot read (${code})`);
     throw e;
   }
+}
+
+export function readFileBytes(path: string, options: ReadFileOptions = {}): Buffer {
+  const what = options.what ? `${options.what} ` : '';
+  const size = regularFileSize(path, options.what);
   if (options.maxBytes !== undefined && size > options.maxBytes)
     throw new Error(`${what}${path} is ${mib(size)}; expected at most ${mib(options.maxBytes)}`);
   try {

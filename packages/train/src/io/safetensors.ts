@@ -1,5 +1,6 @@
 /**
- * @file The safetensors file format, encode and decode, for F32 and I32 host tensors.
+ * @file The safetensors file format: encode F32 and I32 host tensors; decode F32, I32, and (on request) F16 and
+ * BF16 widened exactly to F32; read a file's header alone.
  *
  * Layout: an 8-byte little-endian u64 header length N, N bytes of UTF-8 JSON
  * `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {string: string}}`, then the raw
@@ -8,10 +9,14 @@
  * No safetensors package is available on npm for us, hence this small implementation. Decoding validates
  * everything and names the source and the problem, because a checkpoint that half-loads is worse than none:
  * the header's length and nesting are bounded before it is parsed, each entry is checked against a zod schema
- * (unknown keys refused), and the entries must tile the data section exactly. Which dtype a tensor must have
- * is the caller's to say (see `LoadExpectations.dtype`).
+ * (unknown keys refused), and the entries must tile the data section exactly, whatever their dtypes. Which
+ * dtypes become tensors is the caller's to say (`SafetensorsReadOptions.accept`: our own files hold F32 and I32 only),
+ * and so is the dtype a weight must have (see `LoadExpectations.dtype`).
  */
+import { closeSync, openSync, readSync } from 'node:fs';
 import { z } from 'zod';
+import { widenHalf } from './half-float.ts';
+import { readFileBytes, regularFileSize } from './read-file.ts';
 import { firstInvalidUtf8 } from './text.ts';
 import { count, describeIssues, jsonDepthExceeded, quote, strictObject } from './validate.ts';
 
@@ -25,7 +30,6 @@ export interface Safetensors {
   metadata: Record<string, string>;
 }
 
-const BYTES: Record<HostDType, number> = { F32: 4, I32: 4 };
 const METADATA_KEY = '__metadata__';
 
 // Typed arrays use host byte order; the format is little-endian. Every platform Node ships on is, but refuse
@@ -115,10 +119,44 @@ export const MAX_RANK = 8;
 /** A header nests three levels (`{name: {shape: [...]}}`); anything deeper is not safetensors. */
 const MAX_HEADER_DEPTH = 4;
 
+/** Bytes per element of every dtype in the safetensors spec that has a whole number of them. */
+export const STORED_DTYPE_BYTES = {
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E5M2: 1,
+  F8_E4M3: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  I64: 8,
+  U64: 8,
+  F64: 8,
+} as const;
+/** A dtype a safetensors file may declare (the header is read and its layout checked for all of them). */
+export type StoredDType = keyof typeof STORED_DTYPE_BYTES;
+/** Stored dtypes that can become host tensors: F16 and BF16 are widened to F32, exactly. */
+export type ReadableDType = 'F32' | 'I32' | 'F16' | 'BF16';
+const STORED_DTYPES = Object.keys(STORED_DTYPE_BYTES) as [StoredDType, ...StoredDType[]];
+
+export interface SafetensorsReadOptions {
+  /**
+   * Stored dtypes to read (default F32 and I32, what our own files hold); a tensor of any other dtype is
+   * refused unless skipped. F16 and BF16 (Hugging Face files) come back as F32 tensors.
+   */
+  accept?: readonly ReadableDType[];
+  /** Tensors to leave unread (buffers a model ignores); they still count in the layout check. */
+  skip?: (name: string) => boolean;
+}
+
 /** One tensor's header entry; its relations (offsets vs shape, layout) are checked after. */
 const entrySchema = strictObject({
-  dtype: z.enum(['F32', 'I32'], {
-    error: (iss) => `unknown dtype ${quote(iss.input)} (supported: F32, I32)`,
+  dtype: z.enum(STORED_DTYPES, {
+    error: (iss) => `unknown dtype ${quote(iss.input)} (safetensors dtypes: ${STORED_DTYPES.join(', ')})`,
   }),
   shape: z
     .array(count(), { error: 'shape must be an array of non-negative integers' })
@@ -127,24 +165,32 @@ const entrySchema = strictObject({
     .tuple([count(), count()], { error: 'data_offsets must be [begin, end] of non-negative integers' })
     .refine(([begin, end]) => begin <= end, 'data_offsets must be [begin, end] with 0 <= begin <= end'),
 });
-/** The header entries' TypeScript type, from the schema. */
-export type SafetensorsEntry = z.infer<typeof entrySchema>;
 
-interface Entry {
+/** A tensor as the header declares it; `begin` and `end` are byte offsets into the data section. */
+export interface SafetensorsEntry {
   name: string;
-  dtype: HostDType;
+  dtype: StoredDType;
   shape: number[];
   begin: number;
   end: number;
 }
 
-function parseEntry(fail: (msg: string) => never, name: string, raw: unknown): Entry {
+/** A validated header: its entries tile the data section, which starts at byte `dataStart` of the file. */
+export interface SafetensorsHeader {
+  entries: SafetensorsEntry[];
+  metadata: Record<string, string>;
+  dataStart: number;
+}
+
+type Fail = (msg: string) => never;
+
+function parseEntry(fail: Fail, name: string, raw: unknown): SafetensorsEntry {
   const r = entrySchema.safeParse(raw, { reportInput: true });
   if (!r.success) fail(`tensor ${nameOf(name)}: ${describeIssues(r.error)}`);
   const { dtype, shape, data_offsets: offsets } = r.data!;
   const [begin, end] = offsets;
   // Safe-integer dimensions can multiply past 2^53; the byte count must equal a safe span to be believed.
-  const bytes = elementCount(shape) * BYTES[dtype];
+  const bytes = elementCount(shape) * STORED_DTYPE_BYTES[dtype];
   if (end - begin !== bytes) {
     fail(
       `tensor ${nameOf(name)}: shape ${fmtShape(shape)} of ${dtype} needs ${bytes} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,
@@ -154,10 +200,10 @@ function parseEntry(fail: (msg: string) => never, name: string, raw: unknown): E
 }
 
 /** Every byte of the data section must belong to exactly one tensor, as the reference reader demands. */
-function checkLayout(fail: (msg: string) => never, entries: Entry[], dataBytes: number): void {
+function checkLayout(fail: Fail, entries: SafetensorsEntry[], dataBytes: number): void {
   const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let pos = 0;
-  let prev: Entry | undefined;
+  let prev: SafetensorsEntry | undefined;
   for (const e of sorted) {
     if (e.end > dataBytes) {
       fail(
@@ -175,32 +221,36 @@ function checkLayout(fail: (msg: string) => never, entries: Entry[], dataBytes: 
     fail(`${dataBytes - pos} trailing bytes after the last tensor (data ends at byte ${pos})`);
 }
 
-/**
- * Parse safetensors bytes. `source` (a file path, usually) is named in every error. Tensor data is copied
- * into fresh, aligned typed arrays, so the result does not keep `buf` alive.
- */
-export function decodeSafetensors(buf: Buffer | Uint8Array, source = '<buffer>'): Safetensors {
-  const fail = (msg: string): never => {
+const failIn =
+  (source: string): Fail =>
+  (msg) => {
     throw new Error(`safetensors ${source}: ${msg}`);
   };
+
+/** The header length from a file's first 8 bytes, checked against the file's size and the limit. */
+function headerLength(fail: Fail, first8: Uint8Array, fileBytes: number): number {
   if (!HOST_IS_LITTLE_ENDIAN) fail('big-endian hosts are not supported');
-  if (buf.length < 8) fail(`file is ${buf.length} bytes, too short for the 8-byte header length`);
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const headerLen = view.getBigUint64(0, true);
-  if (headerLen > BigInt(buf.length - 8)) {
+  if (fileBytes < 8) fail(`file is ${fileBytes} bytes, too short for the 8-byte header length`);
+  const headerLen = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  if (headerLen > BigInt(fileBytes - 8)) {
     fail(
-      `header length ${headerLen} is beyond the end of the file (${buf.length - 8} bytes after the length)`,
+      `header length ${headerLen} is beyond the end of the file (${fileBytes - 8} bytes after the length)`,
     );
   }
   if (headerLen > BigInt(MAX_HEADER_BYTES))
     fail(`header length ${headerLen} is over the ${MAX_HEADER_BYTES}-byte limit`);
-  const n = Number(headerLen);
+  return Number(headerLen);
+}
+
+/** Parses and validates the header bytes (those after the length) of a file of `fileBytes` bytes. */
+function parseHeader(fail: Fail, headerBytes: Uint8Array, fileBytes: number): SafetensorsHeader {
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + n));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
   } catch {
-    const at = firstInvalidUtf8(buf.subarray(8, 8 + n));
-    return fail(`header is not valid UTF-8 (at byte offset ${8 + at} of the file)`);
+    return fail(
+      `header is not valid UTF-8 (at byte offset ${8 + firstInvalidUtf8(headerBytes)} of the file)`,
+    );
   }
   if (jsonDepthExceeded(text, MAX_HEADER_DEPTH) >= 0)
     fail(
@@ -215,9 +265,10 @@ export function decodeSafetensors(buf: Buffer | Uint8Array, source = '<buffer>')
   if (!isPlainObject(header)) return fail('header is not a JSON object');
 
   const metadata: Record<string, string> = {};
-  const entries: Entry[] = [];
+  const entries: SafetensorsEntry[] = [];
   for (const [key, raw] of Object.entries(header)) {
     if (key === METADATA_KEY) {
+      // Hugging Face writes {"format": "pt"} here; any string values are accepted and returned.
       if (!isPlainObject(raw)) fail(`${METADATA_KEY} is not an object`);
       for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
         if (typeof v !== 'string') fail(`${METADATA_KEY} value ${nameOf(k)} is not a string`);
@@ -230,16 +281,77 @@ export function decodeSafetensors(buf: Buffer | Uint8Array, source = '<buffer>')
       entries.push(parseEntry(fail, key, raw));
     }
   }
-  const dataStart = 8 + n;
-  checkLayout(fail, entries, buf.length - dataStart);
+  const dataStart = 8 + headerBytes.length;
+  checkLayout(fail, entries, fileBytes - dataStart);
+  return { entries, metadata, dataStart };
+}
 
-  const tensors: Record<string, HostTensor> = {};
-  for (const e of entries) {
-    // A fresh ArrayBuffer at offset 0: aligned for the typed array, and independent of `buf`.
-    const bytes = new Uint8Array(e.end - e.begin);
-    bytes.set(buf.subarray(dataStart + e.begin, dataStart + e.end));
-    const data = e.dtype === 'F32' ? new Float32Array(bytes.buffer) : new Int32Array(bytes.buffer);
-    tensors[e.name] = { dtype: e.dtype, shape: e.shape, data };
+/** The validated header of safetensors bytes, without reading any tensor. */
+export function decodeSafetensorsHeader(buf: Buffer | Uint8Array, source = '<buffer>'): SafetensorsHeader {
+  const fail = failIn(source);
+  const n = headerLength(fail, buf.subarray(0, 8), buf.length);
+  return parseHeader(fail, buf.subarray(8, 8 + n), buf.length);
+}
+
+/**
+ * The validated header of the safetensors file at `path`, reading only its first 8 + header bytes: a sharded
+ * checkpoint's names, dtypes and shapes can be checked before gigabytes of weights are read.
+ */
+export function readSafetensorsHeader(path: string): SafetensorsHeader {
+  const fail = failIn(path);
+  const size = regularFileSize(path, 'safetensors file');
+  const fd = openSync(path, 'r');
+  try {
+    const read = (length: number, position: number) => {
+      const out = Buffer.alloc(length);
+      for (let at = 0; at < length; ) {
+        const got = readSync(fd, out, at, length - at, position + at);
+        if (got === 0) fail(`file ended at byte ${position + at} while reading the header`);
+        at += got;
+      }
+      return out;
+    };
+    const first8 = size >= 8 ? read(8, 0) : Buffer.alloc(0);
+    const n = headerLength(fail, first8, size);
+    return parseHeader(fail, read(n, 8), size);
+  } finally {
+    closeSync(fd);
   }
+}
+
+/** One entry's bytes as a fresh, aligned host tensor (independent of `buf`), widening F16/BF16 to F32. */
+function materialize(e: SafetensorsEntry, bytes: Uint8Array): HostTensor {
+  if (e.dtype === 'F16' || e.dtype === 'BF16') return hostTensor(e.shape, widenHalf(e.dtype, bytes));
+  const copy = new Uint8Array(bytes.length);
+  copy.set(bytes);
+  const data = e.dtype === 'F32' ? new Float32Array(copy.buffer) : new Int32Array(copy.buffer);
+  return { dtype: e.dtype as HostDType, shape: e.shape, data };
+}
+
+/**
+ * Parse safetensors bytes. `source` (a file path, usually) is named in every error. Tensor data is copied
+ * into fresh, aligned typed arrays, so the result does not keep `buf` alive.
+ */
+export function decodeSafetensors(
+  buf: Buffer | Uint8Array,
+  source = '<buffer>',
+  options: SafetensorsReadOptions = {},
+): Safetensors {
+  const fail = failIn(source);
+  const { entries, metadata, dataStart } = decodeSafetensorsHeader(buf, source);
+  const accept: readonly StoredDType[] = options.accept ?? ['F32', 'I32'];
+  const wanted = entries.filter((e) => !options.skip?.(e.name));
+  for (const e of wanted) {
+    if (!accept.includes(e.dtype))
+      fail(`tensor ${nameOf(e.name)}: dtype ${e.dtype} is not read here (accepted: ${accept.join(', ')})`);
+  }
+  const tensors: Record<string, HostTensor> = {};
+  for (const e of wanted)
+    tensors[e.name] = materialize(e, buf.subarray(dataStart + e.begin, dataStart + e.end));
   return { tensors, metadata };
+}
+
+/** Reads and decodes the safetensors file at `path` (errors name it). */
+export function readSafetensorsFile(path: string, options: SafetensorsReadOptions = {}): Safetensors {
+  return decodeSafetensors(readFileBytes(path, { what: 'safetensors file' }), path, options);
 }
