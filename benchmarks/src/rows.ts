@@ -1,7 +1,7 @@
 /**
- * @file `bench rows`: the memory-bound kernels (LayerNorm forward and backward, softmax cross-entropy forward
- * and backward, AdamW) in GB/s of their minimal traffic, against a plain copy kernel measured in the same run.
- * Each kernel's result is compared with its CPU twin before it is timed.
+ * @file `bench rows`: the memory-bound kernels (LayerNorm and RMSNorm forward and backward, softmax cross-entropy
+ * forward and backward, AdamW) in GB/s of their minimal traffic, against a plain copy kernel measured in the same
+ * run. Each kernel's result is compared with its CPU twin before it is timed.
  */
 import {
   CpuBackend,
@@ -105,6 +105,34 @@ function cases(mode: SuiteOptions['mode']): Case[] {
       params: p,
       inputs: [{ size: n }, { size: 2 * rows!, value: 0.5 }, { size: dim! }, { size: n }],
       bytes: 12 * n,
+    });
+    // RMSNorm's forward writes y and 1/rms in place (y is what is checked); its gradients as LayerNorm's.
+    out.push({
+      bench: 'rmsnorm fwd',
+      label,
+      shape: [rows!, dim!],
+      kernel: 'rmsNorm',
+      params: p,
+      inputs: [{ size: n }, { size: dim! }, { size: n }, { size: rows! }],
+      bytes: 8 * n,
+    });
+    out.push({
+      bench: 'rmsnorm grad input',
+      label,
+      shape: [rows!, dim!],
+      kernel: 'rmsNormGradInput',
+      params: p,
+      inputs: [{ size: n }, { size: rows!, value: 0.5 }, { size: dim! }, { size: n }],
+      bytes: 12 * n,
+    });
+    out.push({
+      bench: 'rmsnorm grad weight',
+      label,
+      shape: [rows!, dim!],
+      kernel: 'rmsNormGradWeight',
+      params: p,
+      inputs: [{ size: n }, { size: rows!, value: 0.5 }, { size: n }],
+      bytes: 8 * n,
     });
   }
   for (const [rows, vocab] of ce) {

@@ -125,6 +125,22 @@ const elementwise: FormulaCase[] = [
     [0.5, 1.0829640838372345, -0.08296408383901, 1.0115841666324954],
     TRANSCENDENTAL,
   ),
+  // x·σ(x), values from Python's math module; −30 is where a naive exp(−x) form is still fine but a wrong
+  // sigmoid sign (x·σ(−x) = −30 there) is not.
+  unary(
+    'silu',
+    [0, 1, -1, 3, -30],
+    [0, 0.7310585786300049, -0.2689414213699951, 2.8577223804673, -2.8072868906517896e-12],
+    TRANSCENDENTAL,
+  ),
+  // d/dx of x·σ(x) by central differences (h = 1e-5) in float64 Python, as for gelu_grad; −1.5 lies past the
+  // minimum of silu (x ≈ −1.278), where the derivative is negative.
+  unary(
+    'silu_grad',
+    [0, 1, -1, 3, -1.5],
+    [0.5, 0.9276705118632654, 0.07232948813218343, 1.0881041059951357, -0.04129415429321437],
+    TRANSCENDENTAL,
+  ),
   binary('add', [6, -3, 0.5, 2], [4, 2, 0.5, 2], [10, -1, 1, 4]),
   binary('sub', [6, -3, 0.5, 2], [4, 2, 0.5, 2], [2, -5, 0, 0]),
   binary('mul', [6, -3, 0.5, 2], [4, 2, 0.5, 2], [24, -6, 0.25, 4]),
@@ -461,6 +477,45 @@ const layerNorm: FormulaCase[] = [
   },
 ];
 
+// Rows: [1, 2, 3, 4] (mean square 7.5), a zero row (1/rms = 1/√eps: finite thanks to eps, y = 0), [2, −2, 2, −2]
+// (mean square 4, no mean to remove: LayerNorm would give the same x̂ only for this row), and [δ, −δ, δ, −δ] with
+// δ = 2⁻¹⁰ (mean square δ² ≈ 9.5e-7 below eps = 1e-5: 1/rms = 302.15 with eps inside the root, 1013.6 with it
+// outside, 1024 without), all exact in f32.
+const rmsRows = [1, 2, 3, 4, 0, 0, 0, 0, 2, -2, 2, -2, DELTA, -DELTA, DELTA, -DELTA];
+const rmsInv = [7.5, 0, 4, DELTA ** 2].map((ms) => 1 / Math.sqrt(ms + EPS));
+const rmsW = [1, 2, 3, -4];
+const rmsNorm: FormulaCase[] = [
+  {
+    kernel: 'rmsNorm',
+    what: 'y = x/√(mean(x²) + eps)·w and 1/rms of a plain, a zero, a zero-mean and a tiny row',
+    inputs: [f32(rmsRows), f32(rmsW), nan(16), nan(4)],
+    params: { rows: 4, dim: 4, eps: EPS },
+    expected: [rmsRows.map((x, i) => x * rmsInv[Math.floor(i / 4)]! * rmsW[i % 4]!), rmsInv],
+    tol: TRANSCENDENTAL,
+  },
+  {
+    // x = [2, −2, 2, −2] with 1/rms = 0.5 (eps 0): x̂ = [1, −1, 1, −1]; g = dy·w = [1, 4, 3, 8]; mean(g·x̂) = −2;
+    // dx = rstd·(g − x̂·mean(g·x̂)) = [1.5, 1, 2.5, 3]. Confirmed by central differences of the definition in
+    // float64 Python.
+    kernel: 'rmsNormGradInput',
+    what: 'hand-computed gradient of a 4-wide row',
+    inputs: [f32([2, -2, 2, -2]), f32([0.5]), f32([1, 2, 1, 2]), f32([1, 2, 3, 4])],
+    params: { rows: 1, dim: 4, eps: 0 },
+    expected: [[1.5, 1, 2.5, 3]],
+    tol: ROUNDED,
+  },
+  {
+    // Rows [2, −2] (1/rms 0.5) and [1, 3] (1/rms taken as 1), dy = [[1, 2], [3, 4]]: dw = Σ_rows dy·x·rstd =
+    // [1·2·0.5 + 3·1·1, 2·(−2)·0.5 + 4·3·1] = [4, 10].
+    kernel: 'rmsNormGradWeight',
+    what: 'weight gradient over 2 rows',
+    inputs: [f32([2, -2, 1, 3]), f32([0.5, 1]), f32([1, 2, 3, 4])],
+    params: { rows: 2, dim: 2, eps: 0 },
+    expected: [[4, 10]],
+    tol: EXACT,
+  },
+];
+
 const optimizer: FormulaCase[] = [
   {
     kernel: 'dropout',
@@ -633,6 +688,52 @@ const attention: FormulaCase[] = [
     ],
     tol: TRANSCENDENTAL,
   },
+  // Grouped-query heads. One token, 4 query heads on 2 key/value heads, q = 0: each query head's output is the
+  // value row of its key/value head, heads 0 and 1 reading head 0 and heads 2 and 3 head 1 (⌊h / 2⌋, as Hugging
+  // Face's repeat_kv; h mod 2 would interleave them), with logsumexp 0.
+  {
+    kernel: 'attentionForward',
+    what: 'heads 4, kvHeads 2, one token: query head h reads key/value head ⌊h/2⌋',
+    inputs: [
+      f32(new Array(16).fill(0)),
+      f32([1, 0, 0, 0, 0, 1, 0, 0]),
+      f32([1, 2, 3, 4, 5, 6, 7, 8]),
+      i32([1]),
+      i32([0]),
+      nan(16),
+      nan(4),
+    ],
+    params: { batch: 1, heads: 4, kvHeads: 2, seq: 1, headDim: 4, causal: true, scale: 1 },
+    expected: [
+      [1, 2, 3, 4, 1, 2, 3, 4, 5, 6, 7, 8, 5, 6, 7, 8],
+      [0, 0, 0, 0],
+    ],
+    tol: TRANSCENDENTAL,
+  },
+  // Two query heads sharing the one key/value head of the causal case, both with its q and dO: dK and dV are
+  // the sums over the group, twice the single-head values.
+  {
+    kernel: 'attentionGradKV',
+    what: 'heads 2, kvHeads 1: dK and dV sum over the group',
+    inputs: [
+      f32([...Q, ...Q]),
+      f32(K),
+      f32(V),
+      f32([...DO, ...DO]),
+      f32([2, Math.log(4), 2, Math.log(4)]),
+      f32([5, 11, 5, 11]),
+      i32([2]),
+      i32([0]),
+      nan(8),
+      nan(8),
+    ],
+    params: { ...att(true), heads: 2, kvHeads: 1 },
+    expected: [
+      [0, -3 * LN3, 0, 0, 0, 3 * LN3, 0, 0],
+      [2, 0.5, 0.5, 2, 0, 1.5, 1.5, 0],
+    ],
+    tol: TRANSCENDENTAL,
+  },
   {
     kernel: 'maskedSoftmax',
     what: 'causal: the masked score 100 gets no weight',
@@ -659,6 +760,7 @@ export const FORMULAS: FormulaCase[] = [
   ...embedding,
   ...rows,
   ...layerNorm,
+  ...rmsNorm,
   ...optimizer,
   ...attention,
 ];

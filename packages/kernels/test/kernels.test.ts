@@ -55,6 +55,11 @@ describe('elementwise kernels', () => {
     );
   });
 
+  // exp(−x) overflows f32 below x = −88: the WGSL forms go through exp(−|x|) and must stay finite and match there.
+  it.each(['silu', 'silu_grad', 'gelu', 'gelu_grad'])('unary %s far into both tails', async (op) => {
+    await expectCases('unary', [{ inputs: [f32(randomValues(257, -120, 120))], params: { op, size: 257 } }]);
+  });
+
   it.each(Object.keys(BINARY_OPS))('binary %s with broadcasting', async (op) => {
     const shapes: [number[], number[], number[]][] = [
       [[7], [7], [7]],
@@ -375,6 +380,36 @@ describe('layerNorm kernels', () => {
   });
 });
 
+describe('RMSNorm kernels', () => {
+  it.each([
+    [1, 1, 1e-5],
+    [7, 33, 1e-6],
+    [37, 53, 1e-5],
+    [129, 7, 1e-6],
+    [3, 1031, 1e-5],
+  ])('[%i, %i], eps %f: forward with its 1/rms, input and weight gradients', async (rows, dim, eps) => {
+    const p = { rows, dim, eps };
+    const n = rows * dim;
+    // Offsets of 0..4 by position move rows off zero mean, where RMSNorm and LayerNorm differ most.
+    const x = f32(randomValues(n, -3, 3).map((v, i) => v + (i % 5)));
+    const w = f32(randomValues(dim));
+    const dy = f32(randomValues(n));
+    await expectCases('rmsNorm', [
+      {
+        inputs: [x, w, f32(new Array(n).fill(Number.NaN)), f32(new Array(rows).fill(Number.NaN))],
+        params: p,
+      },
+    ]);
+    // The backward kernels take 1/rms from the twin's forward (the values the GPU forward matched).
+    const cpu = new CpuBackend();
+    const [y, rstd] = [cpu.alloc(n, 'f32'), cpu.alloc(rows, 'f32')];
+    cpu.runInPlace('rmsNorm', { xs: cpu.upload(x.data, 'f32'), w: cpu.upload(w.data, 'f32'), Y: y, rstd }, p);
+    const r = f32(Array.from(await cpu.read(rstd)));
+    await expectCases('rmsNormGradInput', [{ inputs: [x, r, w, dy], params: p }]);
+    await expectCases('rmsNormGradWeight', [{ inputs: [x, r, dy], params: p }]);
+  });
+});
+
 describe('dropout and AdamW', () => {
   it.each(SIZES)('dropout on %i elements: same mask as the twin, about p dropped', async (size) => {
     await expectCases('dropout', [
@@ -423,18 +458,23 @@ describe('attention kernels', () => {
   ];
   const poisoned = (n: number) => f32(new Array(n).fill(Number.NaN));
 
-  /** The five kernels against their twins; queries [B·H·Tq·d] at key positions queryStart[b] + i. */
+  /**
+   * The five kernels against their twins; queries [B·H·Tq·d] at key positions queryStart[b] + i, keys and values
+   * [B·KV·T·d] (KV key/value heads; undefined: the parameter is left out, as every caller before GQA did).
+   */
   async function checkAll(
     [B, H, T, d]: number[],
     lengths: number[],
     layout: 'bhtd' | 'bthd',
     Tq: number,
     starts: number[],
+    KV?: number,
   ) {
     for (const causal of [true, false]) {
-      const p = { batch: B!, heads: H!, seq: T!, headDim: d!, causal, scale: 1 / Math.sqrt(d!), layout };
+      const base = { batch: B!, heads: H!, seq: T!, headDim: d!, causal, scale: 1 / Math.sqrt(d!), layout };
+      const p = KV === undefined ? base : { ...base, kvHeads: KV };
       const pq = Tq === T ? p : { ...p, queries: Tq };
-      const [nq, nk] = [B! * H! * Tq * d!, B! * H! * T! * d!];
+      const [nq, nk] = [B! * H! * Tq * d!, B! * (KV ?? H!) * T! * d!];
       const rows = B! * H! * Tq;
       const [q, dO] = [0, 1].map(() => f32(randomValues(nq, -2, 2)));
       const [k, v] = [0, 1].map(() => f32(randomValues(nk, -2, 2)));
@@ -465,7 +505,8 @@ describe('attention kernels', () => {
       await expectCases('attentionGradKV', [
         { inputs: [q!, k!, v!, dO!, L, D, len, qs, poisoned(nk), poisoned(nk)], params: pq },
       ]);
-      const { layout: _, headDim: __, scale: ___, ...sp } = pq;
+      // The masked softmax of the unfused path sees scores [B, H, Tq, T]: no layout, head dim or key/value heads.
+      const sp = { batch: B!, heads: H!, seq: T!, causal, ...(Tq === T ? {} : { queries: Tq }) };
       await expectCases('maskedSoftmax', [
         { inputs: [f32(randomValues(B! * H! * Tq * T!, -4, 4)), len, qs], params: sp },
       ]);
@@ -494,6 +535,39 @@ describe('attention kernels', () => {
     { timeout: 600_000 },
     (B, H, T, Tq, lengths, starts, layout) => checkAll([B, H, T, 16], lengths, layout, Tq, starts),
   );
+
+  // Grouped-query attention: [batch, heads, kvHeads, seq, queries, d, lengths, queryStart, layout]. Odd T and Tq,
+  // padding, offsets; KV = H (a group of 1, given explicitly) must match the cases above. d = 16 and 32 reuse
+  // the pipelines above (kvHeads is a uniform).
+  const grouped: [number, number, number, number, number, number, number[], number[], 'bhtd' | 'bthd'][] = [
+    [2, 6, 2, 37, 37, 16, [37, 20], [0, 0], 'bhtd'],
+    [2, 6, 2, 33, 33, 32, [33, 1], [0, 0], 'bthd'],
+    [1, 3, 1, 13, 13, 16, [13], [0], 'bhtd'],
+    [3, 3, 1, 11, 11, 16, [11, 7, 2], [0, 0, 0], 'bthd'],
+    [2, 6, 3, 13, 5, 16, [13, 9], [8, 4], 'bthd'],
+    [2, 2, 2, 9, 9, 16, [9, 4], [0, 0], 'bthd'],
+  ];
+  it.each(grouped)(
+    'B %i, H %i, KV %i, T %i, Tq %i, d %i, lengths %j, queryStart %j, layout %s: grouped-query heads',
+    { timeout: 600_000 },
+    (B, H, KV, T, Tq, d, lengths, starts, layout) => checkAll([B, H, T, d], lengths, layout, Tq, starts, KV),
+  );
+
+  it('rejects a kvHeads that does not divide heads', () => {
+    const p = { batch: 1, heads: 6, kvHeads: 4, seq: 4, headDim: 4, causal: true, scale: 1 };
+    expect(() =>
+      gpu.run(
+        'attentionRowDot',
+        {
+          dO: gpu.alloc(96, 'f32'),
+          O: gpu.alloc(96, 'f32'),
+          lengths: gpu.alloc(1, 'i32'),
+          queryStart: gpu.alloc(1, 'i32'),
+        },
+        p,
+      ),
+    ).toThrow(/kvHeads 4 must be a positive divisor of heads 6/);
+  });
 
   it('rejects head dims that are not a multiple of 4', () => {
     const p = { batch: 1, heads: 1, seq: 4, headDim: 6, causal: true, scale: 1 };

@@ -14,6 +14,9 @@
  * positions ≥ lengths[b] give zeros and no gradient). Each invocation owns R consecutive rows (R per
  * adapter: reuse of each loaded key across rows is what makes llvmpipe fast, see docs/runtime.md); head dims
  * are specialized and must be a multiple of 4 (vec4 loads).
+ * Grouped-query attention (Llama 2 70B, Mistral, Qwen2): k, v, dK and dV have `kvHeads` heads (a divisor of
+ * `heads`, default `heads`) and query head h reads key/value head ⌊h / (heads / kvHeads)⌋; dK and dV sum over
+ * the query heads of each group (the dK/dV kernel owns key rows of one key/value head and loops over its group).
  */
 import { defineKernel } from './kernel.ts';
 import type { GpuTarget } from './kernel.ts';
@@ -27,6 +30,8 @@ export interface AttentionParams {
   /** Query rows Tq (default `seq`); query row i of sequence b sits at key position queryStart[b] + i. */
   queries?: number;
   headDim: number;
+  /** Key/value heads (default `heads`): a divisor of `heads`; k, v, dK, dV are [B, KV, T, d] or [B, T, KV, d]. */
+  kvHeads?: number;
   causal: boolean;
   /** Usually 1/√headDim. */
   scale: number;
@@ -37,14 +42,27 @@ export interface AttentionParams {
 export type AttentionLayout = 'bhtd' | 'bthd';
 
 const queriesOf = (p: { seq: number; queries?: number }) => p.queries ?? p.seq;
+const kvHeadsOf = (p: AttentionParams) => p.kvHeads ?? p.heads;
 
-/** CPU: index of the d-vector of row i of head bh (= b·H + h) in a tensor of `rows` rows, as WGSL's `qrow`/`krow`. */
-function vrow(p: AttentionParams, bh: number, i: number, rows: number): number {
-  if (p.layout !== 'bthd') return bh * rows + i;
-  return (Math.floor(bh / p.heads) * rows + i) * p.heads + (bh % p.heads);
+/** CPU: index of the d-vector of row i of head h of sequence b, in a tensor of `rows` rows and `heads` heads. */
+function vrow(
+  layout: AttentionLayout | undefined,
+  b: number,
+  h: number,
+  heads: number,
+  i: number,
+  rows: number,
+) {
+  return layout === 'bthd' ? (b * rows + i) * heads + h : (b * heads + h) * rows + i;
 }
-const qrow = (p: AttentionParams, bh: number, i: number) => vrow(p, bh, i, queriesOf(p));
-const krow = (p: AttentionParams, bh: number, j: number) => vrow(p, bh, j, p.seq);
+/** CPU, as WGSL's `qrow`/`krow`: row i of query head bh (= b·H + h), and row j of the key/value head it reads. */
+const qrow = (p: AttentionParams, bh: number, i: number) =>
+  vrow(p.layout, Math.floor(bh / p.heads), bh % p.heads, p.heads, i, queriesOf(p));
+function krow(p: AttentionParams, bh: number, j: number): number {
+  const kv = kvHeadsOf(p);
+  const kh = Math.floor((bh % p.heads) / (p.heads / kv));
+  return vrow(p.layout, Math.floor(bh / p.heads), kh, kv, j, p.seq);
+}
 
 const WG = 64;
 
@@ -69,6 +87,10 @@ function checkParams(name: string, p: AttentionParams): void {
       `${name}: head dim ${p.headDim} must be a multiple of 4 in 4..256 (use the unfused path)`,
     );
   }
+  const kv = kvHeadsOf(p);
+  if (!Number.isInteger(kv) || kv < 1 || p.heads % kv !== 0) {
+    throw new Error(`${name}: kvHeads ${kv} must be a positive divisor of heads ${p.heads}`);
+  }
   checkQueries(name, p);
 }
 
@@ -80,7 +102,7 @@ function checkQueries(name: string, p: { seq: number; queries?: number }): void 
 
 /** Elements of q (o, dO, dQ) and of k (v, dK, dV); rows of the statistics. */
 const qSize = (p: AttentionParams) => p.batch * p.heads * queriesOf(p) * p.headDim;
-const kSize = (p: AttentionParams) => p.batch * p.heads * p.seq * p.headDim;
+const kSize = (p: AttentionParams) => p.batch * kvHeadsOf(p) * p.seq * p.headDim;
 const rowCount = (p: AttentionParams) => p.batch * p.heads * queriesOf(p);
 
 /** The inputs, by what they hold: d-vectors of q-sized (Tq rows) or k-sized (T rows) tensors as vec4s. */
@@ -104,21 +126,31 @@ const uniforms = {
   seq: 'u32',
   scale: 'f32',
   queries: 'u32',
+  kvHeads: 'u32',
 } as const;
 
 /**
- * Common WGSL prologue: block → (b·h, first owned row: a query row, or a key row for dK/dV), this sequence's
+ * Common WGSL prologue: block → (head, first owned row: a query row, or a key row for dK/dV), this sequence's
  * valid length `len`, its first query position `qs` and valid query rows `qlen` (query i is valid iff i < qlen,
- * at key position qs + i), and `qrow(i)`/`krow(j)`: the index of the d-vector of head b·h in q, o, dO, dQ (Tq
- * rows) or in k, v, dK, dV (T rows); `base + i` indexes the row statistics.
+ * at key position qs + i), and `qrow(i)`/`krow(j)`: the index of the d-vector of the current query head in q, o,
+ * dO, dQ (Tq rows) or of key/value head `kh` in k, v, dK, dV (T rows). Blocks of query rows belong to query
+ * head `bh` (= b·H + h), whose statistics start at `base`; blocks of key rows to key/value head `bk` (= b·KV +
+ * kh), whose dK/dV kernel points `qbase` at each query head of its group with `useQueryHead`.
  */
 function prologue(p: AttentionParams, r: number, owns: 'queries' | 'keys') {
   const bthd = p.layout === 'bthd';
+  const queries = owns === 'queries';
   return `${gridIndexFn}
 var<private> qbase: u32;
 var<private> kbase: u32;
 fn qrow(i: u32) -> u32 { return ${bthd ? 'qbase + i * params.heads' : 'qbase + i'}; }
-fn krow(j: u32) -> u32 { return ${bthd ? 'kbase + j * params.heads' : 'kbase + j'}; }
+fn krow(j: u32) -> u32 { return ${bthd ? 'kbase + j * params.kvHeads' : 'kbase + j'}; }
+/** Points qrow at query head h of sequence b; returns where its row statistics start. */
+fn useQueryHead(b: u32, h: u32) -> u32 {
+  let base = (b * params.heads + h) * params.queries;
+  qbase = ${bthd ? 'b * params.queries * params.heads + h' : 'base'};
+  return base;
+}
 const D4 = ${p.headDim / 4}u;
 const R = ${r}u;
 @compute @workgroup_size(${WG})
@@ -126,19 +158,22 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let t = gridIndex(gid, params.rowStride);
   if (t >= params.count) { return; }
   let heads = params.heads;
+  let kvHeads = params.kvHeads;
+  let groupSize = heads / kvHeads;
   let T = params.seq;
   let scale = params.scale;
   let Tq = params.queries;
-  let blocks = (${owns === 'queries' ? 'Tq' : 'T'} + R - 1u) / R;
-  let bh = t / blocks;
+  let blocks = (${queries ? 'Tq' : 'T'} + R - 1u) / R;
+  let ${queries ? 'bh' : 'bk'} = t / blocks;
   let row0 = (t % blocks) * R;
-  let b = bh / heads;
+  let b = ${queries ? 'bh / heads' : 'bk / kvHeads'};
   let len = min(u32(max(lengths[b], 0)), T);
   let qs = min(u32(max(queryStart[b], 0)), len);
   let qlen = min(len - qs, Tq);
-  let base = bh * Tq;
-  qbase = ${bthd ? 'b * Tq * heads + bh % heads' : 'base'};
-  kbase = ${bthd ? 'b * T * heads + bh % heads' : 'bh * T'};`;
+  let kh = ${queries ? '(bh % heads) / groupSize' : 'bk % kvHeads'};
+  kbase = ${bthd ? 'b * T * kvHeads + kh' : '(b * kvHeads + kh) * T'};${
+    queries ? '\n  let base = useQueryHead(b, bh % heads);' : ''
+  }`;
 }
 
 function launch(
@@ -149,7 +184,8 @@ function launch(
   wgsl: (r: number) => string,
 ) {
   const r = rowsPerInvocation(target);
-  const n = p.batch * p.heads * Math.ceil((owns === 'queries' ? queriesOf(p) : p.seq) / r);
+  const heads = owns === 'queries' ? p.heads : kvHeadsOf(p);
+  const n = p.batch * heads * Math.ceil((owns === 'queries' ? queriesOf(p) : p.seq) / r);
   const grid = grid1d(n, target.maxWorkgroupsPerDimension, WG);
   return {
     key: `${name}:d${p.headDim}:r${r}:${p.causal ? 'causal' : 'full'}:${p.layout ?? 'bhtd'}`,
@@ -161,6 +197,7 @@ function launch(
       seq: p.seq,
       scale: p.scale,
       queries: queriesOf(p),
+      kvHeads: kvHeadsOf(p),
     },
     wgsl: () => wgsl(r),
   };
@@ -168,18 +205,20 @@ function launch(
 
 /**
  * What the three kernels that stream over keys (or queries, for dK/dV) share: one loop iteration per streamed
- * row, and the tolerance of an online softmax in f32 over up to T rows followed by a weighted sum of d-vectors.
+ * row (for dK/dV, per query row of each query head of the group, plus the loop over the group), and the
+ * tolerance of an online softmax in f32 over up to T rows followed by a weighted sum of d-vectors.
  */
 function streaming(name: string, over: 'keys' | 'queries') {
   return {
-    loopIterations: (p: AttentionParams) => (over === 'keys' ? p.seq : queriesOf(p)),
+    loopIterations: (p: AttentionParams) =>
+      over === 'keys' ? p.seq : (p.heads / kvHeadsOf(p)) * (queriesOf(p) + 1),
     tolerance: () => ({ rtol: 1e-4, atol: 1e-5 }),
     describe: (p: AttentionParams) => describe(name, p),
   };
 }
 
 const describe = (name: string, p: AttentionParams) =>
-  `${name}(B ${p.batch}, H ${p.heads}, T ${p.seq}${p.queries === undefined ? '' : `, Tq ${p.queries}`}, d ${p.headDim}, ${p.causal ? 'causal' : 'bidirectional'}, ${p.layout ?? 'bhtd'})`;
+  `${name}(B ${p.batch}, H ${p.heads}${kvHeadsOf(p) === p.heads ? '' : `, KV ${kvHeadsOf(p)}`}, T ${p.seq}${p.queries === undefined ? '' : `, Tq ${p.queries}`}, d ${p.headDim}, ${p.causal ? 'causal' : 'bidirectional'}, ${p.layout ?? 'bhtd'})`;
 
 const dot4 = (a: string, b: string) => `dot4(${a}, ${b})`;
 const dotFn = `
@@ -473,7 +512,10 @@ ${dotFn}`;
 
 // ---------------------------------------------------------------------------------------------------
 
-/** dK and dV. Inputs: q, k, v, dO, lse, D, lengths, queryStart, then dK and dV written in place. */
+/**
+ * dK and dV ([B, KV, T, d] or [B, T, KV, d]). Inputs: q, k, v, dO, lse, D, lengths, queryStart, then dK and dV
+ * written in place.
+ */
 export const attentionGradKV = defineKernel<AttentionParams>()({
   name: 'attentionGradKV',
   inputs: [...backwardInputs, vecK('dK', 'read_write'), vecK('dV', 'read_write')],
@@ -509,25 +551,29 @@ export const attentionGradKV = defineKernel<AttentionParams>()({
   let iStart = ${p.causal ? 'select(0u, row0 - qs, row0 > qs)' : '0u'};
   var qi: array<vec4<f32>, D4>;
   var gi: array<vec4<f32>, D4>;
-  for (var i = iStart; i < qlen; i++) {
-    for (var c = 0u; c < D4; c++) {
-      qi[c] = Q[qrow(i) * D4 + c];
-      gi[c] = dO[qrow(i) * D4 + c];
-    }
-    let lse = LSE[base + i];
-    let dd = Drow[base + i];
-    ${rows
-      .map(
-        (j) => `if (row0 + ${j}u < len${p.causal ? ` && qs + i >= row0 + ${j}u` : ''}) {
-      let pij = exp(${dot4('qi', `k[${j}]`)} * scale - lse);
-      let ds = pij * (${dot4('gi', `v[${j}]`)} - dd);
+  // Every query head of this key/value head's group adds to the same dK and dV rows.
+  for (var g = 0u; g < groupSize; g++) {
+    let base = useQueryHead(b, kh * groupSize + g);
+    for (var i = iStart; i < qlen; i++) {
       for (var c = 0u; c < D4; c++) {
-        accV[${j}][c] = fma(vec4<f32>(pij), gi[c], accV[${j}][c]);
-        accK[${j}][c] = fma(vec4<f32>(ds), qi[c], accK[${j}][c]);
+        qi[c] = Q[qrow(i) * D4 + c];
+        gi[c] = dO[qrow(i) * D4 + c];
       }
-    }`,
-      )
-      .join('\n    ')}
+      let lse = LSE[base + i];
+      let dd = Drow[base + i];
+      ${rows
+        .map(
+          (j) => `if (row0 + ${j}u < len${p.causal ? ` && qs + i >= row0 + ${j}u` : ''}) {
+        let pij = exp(${dot4('qi', `k[${j}]`)} * scale - lse);
+        let ds = pij * (${dot4('gi', `v[${j}]`)} - dd);
+        for (var c = 0u; c < D4; c++) {
+          accV[${j}][c] = fma(vec4<f32>(pij), gi[c], accV[${j}][c]);
+          accK[${j}][c] = fma(vec4<f32>(ds), qi[c], accK[${j}][c]);
+        }
+      }`,
+        )
+        .join('\n      ')}
+    }
   }
   for (var r = 0u; r < R; r++) {
     let row = row0 + r;

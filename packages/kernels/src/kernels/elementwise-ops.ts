@@ -17,6 +17,9 @@ export interface UnaryOp {
 function geluCpu(x: number): number {
   return 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + GELU_C * x * x * x)));
 }
+function sigmoidCpu(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}
 function geluGradCpu(x: number): number {
   const t = Math.tanh(SQRT_2_OVER_PI * (x + GELU_C * x * x * x));
   return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * GELU_C * x * x);
@@ -35,6 +38,10 @@ export const UNARY_OPS = {
   relu: { wgsl: 'max(x, 0.0)', cpu: (x) => Math.max(x, 0), exact: true },
   /** 1 where x > 0, else 0: the derivative of relu. */
   step: { wgsl: 'select(0.0, 1.0, x > 0.0)', cpu: (x) => (x > 0 ? 1 : 0), exact: true },
+  /**
+   * The tanh approximation, which is what GPT-2 (Hugging Face's `gelu_new`) and Gemma (`gelu_pytorch_tanh`)
+   * use; formulas.test.ts pins this form against the erf one.
+   */
   gelu: {
     wgsl: `0.5 * x * (1.0 + tanh(clamp(${SQRT_2_OVER_PI} * (x + ${GELU_C} * x * x * x), -20.0, 20.0)))`,
     cpu: geluCpu,
@@ -46,6 +53,17 @@ export const UNARY_OPS = {
     cpu: geluGradCpu,
     exact: false,
   },
+  /** x·σ(x) (Llama's `silu`, the gate of SwiGLU). */
+  silu: { wgsl: 'silu(x)', cpu: (x) => x * sigmoidCpu(x), exact: false },
+  /** d silu / dx = σ(x)·(1 + x·(1 − σ(x))). */
+  silu_grad: {
+    wgsl: 'silu_grad(x)',
+    cpu: (x) => {
+      const s = sigmoidCpu(x);
+      return s * (1 + x * (1 - s));
+    },
+    exact: false,
+  },
 } satisfies Record<string, UnaryOp>;
 
 export type UnaryOpName = keyof typeof UNARY_OPS;
@@ -54,6 +72,8 @@ export type UnaryOpName = keyof typeof UNARY_OPS;
  * d gelu/dx with tanh(u) written through e = exp(−2|u|): 1 − tanh² = 4e/(1 + e)² and (1 + tanh)/2 = 1/(1 + e) or
  * e/(1 + e). Forming 1 − t·t from an f32 tanh instead loses it entirely once t rounds to ±1 (|x| ≳ 3.4), an
  * absolute error up to 2e-6 against the float64 twin, beyond the transcendental tolerance.
+ * SiLU the same way: σ(x) and σ(x)·(1 − σ(x)) = e/(1 + e)² through e = exp(−|x|), which cannot overflow
+ * (exp(−x) does below x = −88, and WGSL leaves an overflowing exp undefined); d silu/dx = σ + x·σ(1 − σ).
  */
 export const unaryHelpers = `
 fn gelu_grad(x: f32) -> f32 {
@@ -62,6 +82,15 @@ fn gelu_grad(x: f32) -> f32 {
   let sech2 = 4.0 * e / ((1.0 + e) * (1.0 + e));
   let half_one_plus_t = select(e / (1.0 + e), 1.0 / (1.0 + e), u >= 0.0);
   return half_one_plus_t + 0.5 * x * sech2 * ${SQRT_2_OVER_PI} * (1.0 + ${3 * GELU_C} * x * x);
+}
+fn sigmoid_parts(x: f32) -> vec2<f32> {
+  let e = exp(-abs(x));
+  return vec2<f32>(select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0), e / ((1.0 + e) * (1.0 + e)));
+}
+fn silu(x: f32) -> f32 { return x * sigmoid_parts(x).x; }
+fn silu_grad(x: f32) -> f32 {
+  let s = sigmoid_parts(x);
+  return s.x + x * s.y;
 }
 `;
 

@@ -20,6 +20,7 @@ import { layerNormApply, layerNormGradInput, layerNormGradParams, layerNormStats
 import { concat, strided } from './layout.ts';
 import { matmul } from './matmul.ts';
 import { reduce } from './reduce.ts';
+import { rmsNorm, rmsNormGradInput, rmsNormGradWeight } from './rmsnorm.ts';
 import { crossEntropy, crossEntropyGrad, softmax } from './rows.ts';
 
 export const KERNELS = {
@@ -42,6 +43,9 @@ export const KERNELS = {
   layerNormApply,
   layerNormGradInput,
   layerNormGradParams,
+  rmsNorm,
+  rmsNormGradInput,
+  rmsNormGradWeight,
   dropout,
   adamw,
   attentionForward,
