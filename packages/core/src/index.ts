@@ -24,6 +24,7 @@ export {
   tanh,
   relu,
   gelu,
+  silu,
   abs,
   where,
   maskedFill,
@@ -36,6 +37,7 @@ export { attention, type AttentionOptions, chooseAttentionImpl, maskedSoftmax } 
 export { gather, scatterAdd, softmax, logSoftmax, dropout } from './ops/nn.ts';
 export { crossEntropy, type CrossEntropyOptions } from './ops/fused/cross-entropy.ts';
 export { layerNorm } from './ops/fused/layer-norm.ts';
+export { rmsNorm } from './ops/fused/rms-norm.ts';
 export { SGD } from './optim/sgd.ts';
 export { AdamW, type AdamWOptions, type AdamWState, globalGradNorm } from './optim/adamw.ts';
 export { type Schedule, constantSchedule, warmupCosine, warmupLinear } from './optim/schedule.ts';

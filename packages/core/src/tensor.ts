@@ -231,6 +231,9 @@ export class Tensor {
   gelu() {
     return el.gelu(this);
   }
+  silu() {
+    return el.silu(this);
+  }
   abs() {
     return el.abs(this);
   }

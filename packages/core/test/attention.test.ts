@@ -2,7 +2,8 @@
  * Attention: gradients by central differences (both paths, both layouts), the fused path, the unfused path and
  * an attention composed from primitive ops agreeing in values and gradients, in every mask mode, with padding,
  * with fewer queries than keys at per-sequence offsets (queryStart), and the [B, T, H, d] layout giving the
- * [B, H, T, d] layout's values, permuted.
+ * [B, H, T, d] layout's values, permuted; grouped-query attention (k, v with fewer heads) against k and v
+ * repeated per group.
  */
 import type { HostArray } from '@reprise/kernels';
 import { describe, expect, it } from 'vitest';
@@ -243,6 +244,82 @@ describe('fused = unfused = composed from primitive ops', () => {
       /q, k, v must share one \[batch, seq, heads, headDim\] shape \(layout 'bthd'\)/,
     );
     expect(() => attention(q, q, q, { lengths: [5] })).toThrow(/lengths \[5\] must lie in 0..4/);
+  });
+});
+
+describe('grouped-query attention: k and v with fewer heads (KV, a divisor of H)', () => {
+  // B 2, H 6 query heads over KV 2 key/value heads (groups of 3), T 5, d 4; shapes in [B, H, T, d] order.
+  const [B, H, KV, T, d] = [2, 6, 2, 5, 4];
+  const shapesFor = (layout: 'bhtd' | 'bthd', kv: number) =>
+    layout === 'bhtd' ? { q: [B, H, T, d], kv: [B, kv, T, d] } : { q: [B, T, H, d], kv: [B, T, kv, d] };
+
+  it.each([
+    ['fused', 'bhtd'],
+    ['unfused', 'bhtd'],
+    ['fused', 'bthd'],
+    ['unfused', 'bthd'],
+  ] as const)('gradients by central differences (float64), %s path, layout %s', async (impl, layout) => {
+    for (const [causal, lengths, kv] of [
+      [true, [5, 3], KV],
+      [false, undefined, 1],
+    ] as const) {
+      const s = shapesFor(layout, kv);
+      await gradCheck(
+        devices,
+        ([q, k, v]) => attention(q!, k!, v!, { causal, lengths: lengths && [...lengths], impl, layout }),
+        [{ shape: s.q }, { shape: s.kv }, { shape: s.kv }],
+      );
+    }
+  });
+
+  // Hugging Face's repeat_kv: key/value head j serves query heads j·G..j·G+G−1. Exact in float64 on the CPU
+  // twin up to summation order; within the kernels' tolerance on WebGPU.
+  it.each([
+    ['cpu', 'fused', 'bhtd', 1e-12],
+    ['cpu', 'unfused', 'bthd', 1e-12],
+    ['gpu', 'fused', 'bthd', 1e-4],
+    ['gpu', 'unfused', 'bhtd', 1e-4],
+  ] as const)(
+    '%s, %s path, layout %s: equals attention over k and v repeated per group, values and gradients',
+    async (which, impl, layout, tol) => {
+      const dev: Device = devices[which];
+      const s = shapesFor(layout, KV);
+      const headAxis = layout === 'bhtd' ? 1 : 2;
+      const data = [s.q, s.kv, s.kv, s.q].map((shape) => makeValues({ shape, lo: -2, hi: 2 }));
+      for (const causal of [true, false]) {
+        const run = (repeated: boolean) =>
+          tidy(() => {
+            const [q, k, v] = [s.q, s.kv, s.kv].map((shape, i) =>
+              dev.tensor(data[i]!, shape).setRequiresGrad(),
+            );
+            const widen = (t: Tensor) => (repeated ? t.repeat(headAxis, H / KV) : t);
+            const out = attention(q!, widen(k!), widen(v!), { causal, lengths: [T, 3], impl, layout });
+            out.mul(dev.tensor(data[3]!, s.q)).sum().backward();
+            return [out, q!.grad!, k!.grad!, v!.grad!];
+          });
+        const [grouped, repeated] = await Promise.all(
+          [run(false), run(true)].map((r) => Promise.all(r.map((t) => t.hostData()))),
+        );
+        ['output', 'dq', 'dk', 'dv'].forEach((name, i) =>
+          expectClose(
+            grouped![i]!,
+            repeated![i]!,
+            { rtol: tol * 10, atol: tol },
+            `${name}, causal ${causal}`,
+          ),
+        );
+      }
+    },
+  );
+
+  it("refuses k and v whose heads do not divide q's", () => {
+    const dev = devices.cpu;
+    const q = dev.zeros([1, 6, 4, 8]);
+    const k = dev.zeros([1, 4, 4, 8]);
+    expect(() => attention(q, k, k)).toThrow(
+      /k and v fewer heads \(a divisor of q's\), got \[1, 6, 4, 8\], \[1, 4, 4, 8\]/,
+    );
+    expect(() => attention(q, dev.zeros([1, 2, 4, 8]), k)).toThrow(/must share one/);
   });
 });
 

@@ -13,6 +13,7 @@ import {
   layerNorm,
   maximum,
   minimum,
+  rmsNorm,
   where,
 } from '../src/index.ts';
 import { gradCheck, useDevices } from './helpers.ts';
@@ -54,6 +55,7 @@ describe('unary gradients', () => {
   it('tanh', () => check(([a]) => a!.tanh(), s));
   it('relu', () => check(([a]) => a!.relu(), [{ shape: [3, 7], gap: 0.05 }]));
   it('gelu', () => check(([a]) => a!.gelu(), [{ shape: [3, 7], lo: -4, hi: 4 }]));
+  it('silu', () => check(([a]) => a!.silu(), [{ shape: [3, 7], lo: -6, hi: 6 }]));
   it('abs', () => check(([a]) => a!.abs(), [{ shape: [3, 7], gap: 0.05 }]));
   it('where (broadcast condition and values)', () =>
     check(
@@ -155,6 +157,25 @@ describe('neural-network op gradients', () => {
       ([x, w, b]) => layerNorm(x!, w!, b!),
       [{ shape: [2, 3, 7], lo: -2, hi: 2 }, { shape: [7] }, { shape: [7] }],
     ));
+  it('rmsNorm (input and weight gradients; eps of Llama and a large one that matters)', async () => {
+    for (const eps of [1e-6, 0.5]) {
+      await check(
+        ([x, w]) => rmsNorm(x!, w!, eps),
+        [
+          { shape: [2, 3, 7], lo: -2, hi: 2 },
+          { shape: [7], lo: 0.5, hi: 1.5 },
+        ],
+      );
+    }
+    // A frozen weight: only the input's gradient flows (the weight's kernel is not run).
+    await check(
+      ([x, w]) => rmsNorm(x!, w!),
+      [
+        { shape: [5, 9], lo: -2, hi: 2 },
+        { shape: [9], grad: false },
+      ],
+    );
+  });
   it('cross-entropy with ignore_index, mean / sum / none', async () => {
     const specs = [
       { shape: [2, 3, 5], lo: -3, hi: 3 },

@@ -10,6 +10,7 @@ import {
   gather,
   layerNorm,
   matmul,
+  rmsNorm,
   scatterAdd,
   tidy,
 } from '../src/index.ts';
@@ -171,6 +172,23 @@ describe('long reductions run in chunks (llvmpipe stops loops after 65535 iterat
       { rtol: 1e-4, atol: 1e-2 },
       'LayerNorm bias gradient over 40000 rows',
     );
+  });
+
+  it('RMSNorm weight gradient over 70001 rows (past the limit itself, so one launch would be refused)', async () => {
+    const [rows, dim] = [70001, 3];
+    const x = Array.from({ length: rows * dim }, (_, i) => Math.fround(Math.sin(i * 0.37) + 0.1));
+    const dy = Array.from({ length: rows * dim }, (_, i) => Math.fround(Math.cos(i * 0.11)));
+    const [c, g] = await Promise.all(
+      [devices.cpu, devices.gpu].map(async (dev) => {
+        const w = dev.tensor([0.5, 1, 1.5]).setRequiresGrad();
+        rmsNorm(dev.tensor(x, [rows, dim]), w, 1e-5)
+          .mul(dev.tensor(dy, [rows, dim]))
+          .sum()
+          .backward();
+        return w.grad!.hostData();
+      }),
+    );
+    expectClose(g!, c!, { rtol: 1e-4, atol: 1e-2 }, 'RMSNorm weight gradient over 70001 rows');
   });
 });
 

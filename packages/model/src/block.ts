@@ -1,21 +1,26 @@
 /**
- * @file One pre-LN transformer block: x + Attn(LN(x)), then x + MLP(LN(x)) with a GELU MLP. It can compute
- * its outputs for a subset of rows only (the last copy under sequence repetition): keys and values still come
- * from every row, while queries, the attention output, the residuals and the MLP run on the chosen rows.
+ * @file One pre-norm transformer block: x + Attn(Norm(x)), then x + MLP(Norm(x)). The config's variant picks
+ * the norm (LayerNorm or RMSNorm), the MLP (GELU, or SwiGLU: down(silu(gate(x))·up(x))), the key/value heads
+ * (grouped-query attention) and which projections have biases; params.ts declares the parameters each has.
+ * It can compute its outputs for a subset of rows only (the last copy under sequence repetition): keys and
+ * values still come from every row, while queries, the attention output, the residuals and the MLP run on the
+ * chosen rows.
  */
-import { type Tensor, attention, dropout, gather, layerNorm, matmul } from '@reprise/core';
+import { type Tensor, attention, dropout, gather, layerNorm, matmul, rmsNorm } from '@reprise/core';
+import { type Architecture, type TransformerConfig, architecture } from './config.ts';
 import type { ParamMap } from './params.ts';
-import { blockParamNames } from './params.ts';
+import { type BlockRole, blockParams } from './params.ts';
 import { type RotaryTables, applyRotary, rotaryAt } from './rotary.ts';
 
 export interface BlockContext {
-  heads: number;
+  config: TransformerConfig;
   causal: boolean;
   /** i32 [B]: valid length of each sequence (keys past it are masked). */
   lengths: Tensor;
   /** i32 [B, T] positions, for rotary embeddings (null with learned positions). */
   positions: Tensor | null;
-  rotary: RotaryTables | null;
+  /** Rotary tables for the queries' heads and for the keys' (the same tables unless grouped). */
+  rotary: { q: RotaryTables; k: RotaryTables } | null;
   /** Dropout probability on the residual branches and a fresh seed per call, or null outside training. */
   dropout: { p: number; nextSeed: () => number } | null;
   /** Called with the block's attention inputs and output, for analysis (see AttentionTap). */
@@ -32,9 +37,9 @@ export interface AttentionTap {
   layer: number;
   /** [B, Tq, D] queries after rotary (Tq = T unless the block computes chosen rows only). */
   q: Tensor;
-  /** [B, T, D] keys after rotary. */
+  /** [B, T, KV·d] keys after rotary (KV = kvHeads, d = head size; KV·d = D without grouped-query attention). */
   k: Tensor;
-  /** [B, T, D] values. */
+  /** [B, T, KV·d] values. */
   v: Tensor;
   /** [B, Tq, D] the heads' attention outputs, before the output projection. */
   attended: Tensor;
@@ -61,23 +66,31 @@ export interface OutputRows {
 }
 
 export function runBlock(params: ParamMap, layer: number, x: Tensor, ctx: BlockContext, out?: OutputRows) {
-  const p = pick(params, layer);
+  const a = architecture(ctx.config);
+  const p = pick(params, ctx.config, layer);
   const [batch, seq, dim] = x.shape as [number, number, number];
-  const h = layerNorm(x, p.ln1W, p.ln1B);
+  const h = norm(a, x, p.ln1W!, p.ln1B);
   // Queries (and the residual) at the output rows only; keys and values at every row.
   const rowsOf = (t: Tensor) => (out ? gather(t.reshape([batch * seq, dim]), out.rows) : t);
-  let q = matmul(rowsOf(h), p.qW, { bias: p.qB });
-  let k = matmul(h, p.kW, { bias: p.kB });
-  const v = matmul(h, p.vW, { bias: p.vB });
+  let q = matmul(rowsOf(h), p.qW!, { bias: p.qB });
+  let k = matmul(h, p.kW!, { bias: p.kB });
+  const v = matmul(h, p.vW!, { bias: p.vB });
   if (ctx.rotary) {
-    const atKeys = rotaryAt(ctx.rotary, ctx.positions!);
-    k = applyRotary(k, ctx.rotary, atKeys);
-    q = applyRotary(q, ctx.rotary, out ? rotaryAt(ctx.rotary, out.positions!) : atKeys);
+    const { q: forQ, k: forK } = ctx.rotary;
+    const atKeys = rotaryAt(forK, ctx.positions!);
+    k = applyRotary(k, forK, atKeys);
+    const atQueries = out
+      ? rotaryAt(forQ, out.positions!)
+      : forQ === forK
+        ? atKeys
+        : rotaryAt(forQ, ctx.positions!);
+    q = applyRotary(q, forQ, atQueries);
   }
   let attended: Tensor;
   if (!out || out.queryStart) {
-    // [B, T, D] viewed as [B, T, H, d] (a reshape, no copy): the attention kernels read heads in place.
-    const heads = (t: Tensor) => t.reshape([batch, t.shape[1]!, ctx.heads, dim / ctx.heads]);
+    // [B, T, H·d] viewed as [B, T, H, d] (a reshape, no copy): the attention kernels read heads in place;
+    // k and v have kvHeads heads.
+    const heads = (t: Tensor) => t.reshape([batch, t.shape[1]!, t.shape[2]! / a.headDim, a.headDim]);
     const options = {
       causal: ctx.causal,
       lengths: ctx.lengths,
@@ -88,29 +101,51 @@ export function runBlock(params: ParamMap, layer: number, x: Tensor, ctx: BlockC
   } else {
     if (!out.bias)
       throw new Error('runBlock: output rows need queryStart (contiguous rows) or an attention bias');
-    // Rows anywhere: explicit scores under the additive mask.
-    const [qh, kh, vh] = [q, k, v].map((t) => splitHeads(t, ctx.heads)) as [Tensor, Tensor, Tensor];
+    // Rows anywhere: explicit scores under the additive mask; each key/value head repeated for its query
+    // heads (Hugging Face's repeat_kv).
+    const group = ctx.config.heads / a.kvHeads;
+    const repeatKv = (t: Tensor) => (group === 1 ? t : t.repeat(1, group));
+    const qh = splitHeads(q, a.headDim);
+    const [kh, vh] = [k, v].map((t) => repeatKv(splitHeads(t, a.headDim))) as [Tensor, Tensor];
     const scores = matmul(qh, kh, { transB: true })
-      .mul(1 / Math.sqrt(dim / ctx.heads))
+      .mul(1 / Math.sqrt(a.headDim))
       .add(out.bias);
     attended = mergeHeads(matmul(scores.softmax(-1), vh));
   }
   ctx.onAttention?.({ layer, q, k, v, attended, causal: ctx.causal });
-  x = addBranch(rowsOf(x), attended, p.attnOutW, p.attnOutB, ctx);
-  const hidden = matmul(layerNorm(x, p.ln2W, p.ln2B), p.mlpUpW, { bias: p.mlpUpB }).gelu();
-  return addBranch(x, hidden, p.mlpDownW, p.mlpDownB, ctx);
+  x = addBranch(rowsOf(x), attended, p.attnOutW!, p.attnOutB, ctx);
+  const h2 = norm(a, x, p.ln2W!, p.ln2B);
+  const hidden =
+    a.mlp === 'swiglu'
+      ? matmul(h2, p.mlpGateW!, { bias: p.mlpGateB })
+          .silu()
+          .mul(matmul(h2, p.mlpUpW!, { bias: p.mlpUpB }))
+      : matmul(h2, p.mlpUpW!, { bias: p.mlpUpB }).gelu();
+  return addBranch(x, hidden, p.mlpDownW!, p.mlpDownB, ctx);
+}
+
+/** The config's norm: LayerNorm (gain and bias) or RMSNorm (gain only), with its ε. */
+export function norm(a: Architecture, x: Tensor, weight: Tensor, bias: Tensor | undefined): Tensor {
+  if (a.norm === 'rms') return rmsNorm(x, weight, a.normEps);
+  return layerNorm(x, weight, bias!, a.normEps);
 }
 
 /** residual + dropout(input·W + b); fused into the matmul's epilogue when there is no dropout. */
-function addBranch(residual: Tensor, input: Tensor, w: Tensor, b: Tensor, ctx: BlockContext): Tensor {
+function addBranch(
+  residual: Tensor,
+  input: Tensor,
+  w: Tensor,
+  b: Tensor | undefined,
+  ctx: BlockContext,
+): Tensor {
   if (!ctx.dropout || ctx.dropout.p === 0) return matmul(input, w, { bias: b, residual });
   return residual.add(dropout(matmul(input, w, { bias: b }), ctx.dropout.p, ctx.dropout.nextSeed()));
 }
 
-/** [B, T, D] → [B, H, T, D/H] */
-function splitHeads(x: Tensor, heads: number): Tensor {
-  const [b, t, d] = x.shape as [number, number, number];
-  return x.reshape([b, t, heads, d / heads]).permute([0, 2, 1, 3]);
+/** [B, T, n·d] → [B, n, T, d] */
+function splitHeads(x: Tensor, headDim: number): Tensor {
+  const [b, t, width] = x.shape as [number, number, number];
+  return x.reshape([b, t, width / headDim, headDim]).permute([0, 2, 1, 3]);
 }
 
 /** [B, H, T, d] → [B, T, H·d] */
@@ -119,10 +154,9 @@ function mergeHeads(x: Tensor): Tensor {
   return x.permute([0, 2, 1, 3]).reshape([b, t, h * d]);
 }
 
-function pick(params: ParamMap, layer: number) {
-  const names = blockParamNames(layer);
-  return Object.fromEntries(Object.entries(names).map(([k, name]) => [k, params[name]!])) as Record<
-    keyof typeof names,
-    Tensor
-  >;
+/** Block `layer`'s parameters by role; the roles its variant lacks are undefined. */
+function pick(params: ParamMap, cfg: TransformerConfig, layer: number): Partial<Record<BlockRole, Tensor>> {
+  return Object.fromEntries(
+    Object.entries(blockParams(cfg, layer)).map(([role, { name }]) => [role, params[name]!]),
+  );
 }

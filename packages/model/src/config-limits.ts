@@ -13,6 +13,7 @@ export const CONFIG_FIELD_LIMITS = {
   vocabSize: 1 << 20,
   dModel: 1 << 14,
   heads: 1 << 10,
+  kvHeads: 1 << 10,
   layers: 1 << 10,
   dFF: 1 << 16,
   maxPositions: 1 << 20,
@@ -21,11 +22,17 @@ export const CONFIG_FIELD_LIMITS = {
 /** The most bytes a model's parameters and position tables may take: 2 GiB (512 M f32 values). */
 export const MODEL_BYTES_LIMIT = 2 ** 31;
 
-/** f32 bytes the config implies when the model is built: parameters plus rotary cos/sin and rotate-half tables. */
+/**
+ * f32 bytes the config implies when the model is built: parameters plus rotary cos/sin and rotate-half tables
+ * (a second set at the keys' width under grouped-query attention).
+ */
 export function configBytes(cfg: TransformerConfig): number {
-  const { dModel: d, maxPositions } = cfg;
-  const rotaryTables = cfg.positions === 'rotary' ? 2 * maxPositions * d + d * d : 0;
-  return 4 * (parameterCount(cfg) + rotaryTables);
+  const { maxPositions } = cfg;
+  const tables = (width: number) => 2 * maxPositions * width + width * width;
+  const kvHeads = cfg.kvHeads ?? cfg.heads;
+  const keyTables = kvHeads === cfg.heads ? 0 : tables((kvHeads * cfg.dModel) / cfg.heads);
+  const rotary = cfg.positions === 'rotary' ? tables(cfg.dModel) + keyTables : 0;
+  return 4 * (parameterCount(cfg) + rotary);
 }
 
 const gib = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
@@ -36,7 +43,8 @@ export function configSizeProblem(cfg: TransformerConfig): string | null {
     keyof typeof CONFIG_FIELD_LIMITS,
     number,
   ][]) {
-    if (cfg[key] > max) return `config.${key} must be at most ${max}, got ${cfg[key]}`;
+    const v = cfg[key];
+    if (v !== undefined && v > max) return `config.${key} must be at most ${max}, got ${v}`;
   }
   const bytes = configBytes(cfg);
   if (bytes > MODEL_BYTES_LIMIT)

@@ -3,17 +3,23 @@
  * the sequence-labeling head with early exit.
  */
 export {
+  type Architecture,
+  type ArchitectureField,
   type TransformerConfig,
+  ARCHITECTURE_DEFAULTS,
   DEFAULT_CONFIG,
+  architecture,
   makeConfig,
   validateConfig,
 } from './config.ts';
 export { CONFIG_FIELD_LIMITS, MODEL_BYTES_LIMIT, configBytes, configSizeProblem } from './config-limits.ts';
 export { type MaskPolicy, causalLayers, middleBand, parseMaskPolicy } from './masks.ts';
 export {
+  type BlockRole,
   type ParamInit,
   type ParamMap,
   type ParamSpec,
+  blockParams,
   initParams,
   noDecayNames,
   paramShapes,
@@ -32,4 +38,4 @@ export {
 export { type HiddenOptions, Transformer } from './transformer.ts';
 export type { AttentionTap } from './block.ts';
 export { type LabelerOptions, IGNORE_LABEL, SequenceLabeler } from './labeler.ts';
-export { type RotaryTables, rotaryTables, rotaryAt, applyRotary } from './rotary.ts';
+export { type RotaryConvention, type RotaryTables, rotaryTables, rotaryAt, applyRotary } from './rotary.ts';

@@ -2,11 +2,12 @@
  * @file The backbone's parameters, declared once: one spec per parameter (checkpoint name, shape, how it is
  * initialized, whether weight decay applies), from which initialization, the optimizer's no-decay set, the
  * parameter count and the checkpoint's expected shapes all follow. GPT-2 initialization: weights N(0, 0.02),
- * the residual branches' output projections N(0, 0.02/√(2L)), biases 0, LayerNorm gains 1; embeddings, biases
- * and LayerNorm parameters are exempt from weight decay.
+ * the residual branches' output projections N(0, 0.02/√(2L)), biases 0, norm gains 1; embeddings, biases
+ * and norm parameters are exempt from weight decay. The variant (config.ts: norm, MLP, grouped-query heads,
+ * biases) decides which parameters a block has; today's GPT-2 block keeps its names, order and initialization.
  */
 import { type Device, Rng, type Tensor } from '@reprise/core';
-import type { TransformerConfig } from './config.ts';
+import { type TransformerConfig, architecture } from './config.ts';
 
 export type ParamMap = Record<string, Tensor>;
 
@@ -33,57 +34,94 @@ const embedding = (shape: number[]): ParamSpec => ({
   decay: false,
 });
 
-/** A block's parameters by role (the keys the block code reads) → checkpoint names. */
-export const blockParamNames = (l: number) => ({
-  ln1W: `blocks.${l}.ln1.weight`,
-  ln1B: `blocks.${l}.ln1.bias`,
-  qW: `blocks.${l}.attn.q.weight`,
-  qB: `blocks.${l}.attn.q.bias`,
-  kW: `blocks.${l}.attn.k.weight`,
-  kB: `blocks.${l}.attn.k.bias`,
-  vW: `blocks.${l}.attn.v.weight`,
-  vB: `blocks.${l}.attn.v.bias`,
-  attnOutW: `blocks.${l}.attn.proj.weight`,
-  attnOutB: `blocks.${l}.attn.proj.bias`,
-  ln2W: `blocks.${l}.ln2.weight`,
-  ln2B: `blocks.${l}.ln2.bias`,
-  mlpUpW: `blocks.${l}.mlp.fc.weight`,
-  mlpUpB: `blocks.${l}.mlp.fc.bias`,
-  mlpDownW: `blocks.${l}.mlp.proj.weight`,
-  mlpDownB: `blocks.${l}.mlp.proj.bias`,
-});
+/** A block's parameters by the role the block code reads them under. */
+export type BlockRole =
+  | 'ln1W'
+  | 'ln1B'
+  | 'qW'
+  | 'qB'
+  | 'kW'
+  | 'kB'
+  | 'vW'
+  | 'vB'
+  | 'attnOutW'
+  | 'attnOutB'
+  | 'ln2W'
+  | 'ln2B'
+  | 'mlpGateW'
+  | 'mlpGateB'
+  | 'mlpUpW'
+  | 'mlpUpB'
+  | 'mlpDownW'
+  | 'mlpDownB';
 
-/** Every backbone parameter, in the fixed order of checkpoints, optimizers and initialization. */
-export function paramSpecs(cfg: TransformerConfig): Record<string, ParamSpec> {
-  const { vocabSize: v, dModel: d, dFF: f } = cfg;
+/**
+ * Block l's parameters in checkpoint order: role → checkpoint name and spec. Roles the variant lacks (biases it
+ * has none of, the norms' biases under RMSNorm, the gate of a GELU MLP) are absent. The GELU MLP keeps GPT-2's
+ * names (`mlp.fc`, `mlp.proj`); SwiGLU's three projections are `mlp.gate`, `mlp.up` and `mlp.down`.
+ */
+export function blockParams(cfg: TransformerConfig, l: number): Partial<Record<BlockRole, NamedSpec>> {
+  const { dModel: d, dFF: f } = cfg;
+  const a = architecture(cfg);
+  const kv = a.kvDim;
   // Each residual branch adds its output projection to the stream: scaled down so the sum over 2L branches
   // keeps the stream's variance (GPT-2).
   const residualStd = GPT2_STD / Math.sqrt(2 * cfg.layers);
+  const layerNorm = a.norm === 'layer';
+  const b = `blocks.${l}`;
+  const mlp: Slot[] =
+    a.mlp === 'swiglu'
+      ? [
+          ['mlpGateW', `${b}.mlp.gate.weight`, matrix([d, f])],
+          ['mlpGateB', `${b}.mlp.gate.bias`, a.mlpBias && bias(f)],
+          ['mlpUpW', `${b}.mlp.up.weight`, matrix([d, f])],
+          ['mlpUpB', `${b}.mlp.up.bias`, a.mlpBias && bias(f)],
+          ['mlpDownW', `${b}.mlp.down.weight`, matrix([f, d], residualStd)],
+          ['mlpDownB', `${b}.mlp.down.bias`, a.mlpBias && bias(d)],
+        ]
+      : [
+          ['mlpUpW', `${b}.mlp.fc.weight`, matrix([d, f])],
+          ['mlpUpB', `${b}.mlp.fc.bias`, a.mlpBias && bias(f)],
+          ['mlpDownW', `${b}.mlp.proj.weight`, matrix([f, d], residualStd)],
+          ['mlpDownB', `${b}.mlp.proj.bias`, a.mlpBias && bias(d)],
+        ];
+  const slots: Slot[] = [
+    ['ln1W', `${b}.ln1.weight`, gain(d)],
+    ['ln1B', `${b}.ln1.bias`, layerNorm && bias(d)],
+    ['qW', `${b}.attn.q.weight`, matrix([d, d])],
+    ['qB', `${b}.attn.q.bias`, a.qkvBias && bias(d)],
+    ['kW', `${b}.attn.k.weight`, matrix([d, kv])],
+    ['kB', `${b}.attn.k.bias`, a.qkvBias && bias(kv)],
+    ['vW', `${b}.attn.v.weight`, matrix([d, kv])],
+    ['vB', `${b}.attn.v.bias`, a.qkvBias && bias(kv)],
+    ['attnOutW', `${b}.attn.proj.weight`, matrix([d, d], residualStd)],
+    ['attnOutB', `${b}.attn.proj.bias`, a.attnOutBias && bias(d)],
+    ['ln2W', `${b}.ln2.weight`, gain(d)],
+    ['ln2B', `${b}.ln2.bias`, layerNorm && bias(d)],
+    ...mlp,
+  ];
+  return Object.fromEntries(
+    slots.flatMap(([role, name, spec]) => (spec ? [[role, { name, spec }]] : [])),
+  ) as Partial<Record<BlockRole, NamedSpec>>;
+}
+
+interface NamedSpec {
+  name: string;
+  spec: ParamSpec;
+}
+/** role, checkpoint name, spec (false where the variant has no such parameter). */
+type Slot = [BlockRole, string, ParamSpec | false];
+
+/** Every backbone parameter, in the fixed order of checkpoints, optimizers and initialization. */
+export function paramSpecs(cfg: TransformerConfig): Record<string, ParamSpec> {
+  const { vocabSize: v, dModel: d } = cfg;
   const specs: Record<string, ParamSpec> = { 'embed.tokens': embedding([v, d]) };
   if (cfg.positions === 'learned') specs['embed.positions'] = embedding([cfg.maxPositions, d]);
   for (let l = 0; l < cfg.layers; l++) {
-    const n = blockParamNames(l);
-    Object.assign(specs, {
-      [n.ln1W]: gain(d),
-      [n.ln1B]: bias(d),
-      [n.qW]: matrix([d, d]),
-      [n.qB]: bias(d),
-      [n.kW]: matrix([d, d]),
-      [n.kB]: bias(d),
-      [n.vW]: matrix([d, d]),
-      [n.vB]: bias(d),
-      [n.attnOutW]: matrix([d, d], residualStd),
-      [n.attnOutB]: bias(d),
-      [n.ln2W]: gain(d),
-      [n.ln2B]: bias(d),
-      [n.mlpUpW]: matrix([d, f]),
-      [n.mlpUpB]: bias(f),
-      [n.mlpDownW]: matrix([f, d], residualStd),
-      [n.mlpDownB]: bias(d),
-    });
+    for (const { name, spec } of Object.values(blockParams(cfg, l))) specs[name] = spec;
   }
   specs['norm.weight'] = gain(d);
-  specs['norm.bias'] = bias(d);
+  if (architecture(cfg).norm === 'layer') specs['norm.bias'] = bias(d);
   if (!cfg.tieEmbeddings) specs['lmHead.weight'] = matrix([v, d]);
   return specs;
 }

@@ -1,20 +1,12 @@
 /**
- * @file The backbone: token (and learned position) embeddings, N pre-LN blocks with a per-layer mask, a final
- * LayerNorm and an LM head (tied to the embedding by default). A decoder or an encoder by its config; the
- * hidden states can stop after any layer (early exit: later blocks are not computed).
+ * @file The backbone: token (and learned position) embeddings, N pre-norm blocks with a per-layer mask, a final
+ * norm (LayerNorm, or RMSNorm in the Llama variant) and an LM head (tied to the embedding by default). A decoder
+ * or an encoder by its config; the hidden states can stop after any layer (early exit: later blocks are not
+ * computed).
  */
-import {
-  type Device,
-  type Tensor,
-  crossEntropy,
-  dropout,
-  gather,
-  keep,
-  layerNorm,
-  matmul,
-} from '@reprise/core';
-import { type AttentionTap, type BlockContext, type OutputRows, runBlock } from './block.ts';
-import { type TransformerConfig, validateConfig } from './config.ts';
+import { type Device, type Tensor, crossEntropy, dropout, gather, keep, matmul } from '@reprise/core';
+import { type AttentionTap, type BlockContext, type OutputRows, norm, runBlock } from './block.ts';
+import { type TransformerConfig, architecture, validateConfig } from './config.ts';
 import { type MaskPolicy, causalLayers } from './masks.ts';
 import { type ParamMap, initParams, noDecayNames, paramShapes, parameterCount } from './params.ts';
 import { type RotaryTables, rotaryTables } from './rotary.ts';
@@ -28,7 +20,7 @@ export interface HiddenOptions {
   mask?: MaskPolicy;
   /** Run only the first `layers` blocks (1..L; default L). */
   layers?: number;
-  /** Apply the final LayerNorm after the last block run (default true). */
+  /** Apply the final norm after the last block run (default true). */
   finalNorm?: boolean;
   /** Dropout on (training). */
   train?: boolean;
@@ -42,8 +34,11 @@ export class Transformer {
   readonly device: Device;
   readonly config: TransformerConfig;
   readonly params: ParamMap;
-  /** Rotary cos/sin tables; computed, so they grow on demand past maxPositions (see positionLimit). */
-  #rotary: RotaryTables | null;
+  /**
+   * Rotary cos/sin tables for the queries' heads and the keys' (one object unless grouped-query attention gives
+   * the keys fewer heads); computed, so they grow on demand past maxPositions (see positionLimit).
+   */
+  #rotary: { q: RotaryTables; k: RotaryTables } | null;
   #rotaryRows: number;
   /** Counts dropout masks drawn, so that each gets a fresh seed; saved with a checkpoint for exact resume. */
   dropoutCounter = 0;
@@ -68,10 +63,24 @@ export class Transformer {
     this.params = Object.fromEntries(Object.keys(shapes).map((name) => [name, params[name]!]));
     this.dropoutSeed = seed;
     this.#rotaryRows = config.maxPositions;
-    this.#rotary =
-      config.positions === 'rotary'
-        ? rotaryTables(device, config.maxPositions, config.dModel, config.heads)
-        : null;
+    this.#rotary = config.positions === 'rotary' ? this.#buildRotary(config.maxPositions) : null;
+  }
+
+  /** Rotary tables for positions 0..rows−1, per the config's base frequency and pair convention. */
+  #buildRotary(rows: number): { q: RotaryTables; k: RotaryTables } {
+    const cfg = this.config;
+    const a = architecture(cfg);
+    const q = rotaryTables(this.device, rows, cfg.dModel, cfg.heads, a.ropeTheta, a.rotary);
+    const k =
+      a.kvHeads === cfg.heads
+        ? q
+        : rotaryTables(this.device, rows, a.kvDim, a.kvHeads, a.ropeTheta, a.rotary);
+    return { q, k };
+  }
+
+  #disposeRotary(): void {
+    const { q, k } = this.#rotary ?? {};
+    for (const tables of new Set([q, k])) for (const t of Object.values(tables ?? {})) t.dispose();
   }
 
   /**
@@ -84,14 +93,13 @@ export class Transformer {
   }
 
   /** Rotary tables covering positions 0..rows−1, regrown (at least doubled) when a longer sequence comes. */
-  #rotaryFor(rows: number): RotaryTables | null {
+  #rotaryFor(rows: number): { q: RotaryTables; k: RotaryTables } | null {
     if (!this.#rotary || rows <= this.#rotaryRows) return this.#rotary;
     const grown = Math.max(rows, 2 * this.#rotaryRows);
-    for (const t of Object.values(this.#rotary)) t.dispose();
-    const cfg = this.config;
-    const tables = rotaryTables(this.device, grown, cfg.dModel, cfg.heads);
+    this.#disposeRotary();
+    const tables = this.#buildRotary(grown);
     // Built inside a caller's tidy scope, but they outlive it.
-    for (const t of Object.values(tables)) keep(t);
+    for (const t of [...Object.values(tables.q), ...Object.values(tables.k)]) keep(t);
     this.#rotary = tables;
     this.#rotaryRows = grown;
     return tables;
@@ -117,7 +125,7 @@ export class Transformer {
     );
   }
 
-  /** The parameters exempt from weight decay (embeddings, biases, LayerNorm; see params.ts). */
+  /** The parameters exempt from weight decay (embeddings, biases, norm gains; see params.ts). */
   noDecay(): Tensor[] {
     const names = noDecayNames(this.config);
     return Object.entries(this.params)
@@ -156,7 +164,7 @@ export class Transformer {
     if (drop) x = dropout(x, drop.p, drop.nextSeed());
     for (let l = 0; l < layers; l++) {
       const ctx: BlockContext = {
-        heads: cfg.heads,
+        config: cfg,
         causal: causal[l]!,
         lengths: options.lengths,
         positions: rotary ? options.positions : null,
@@ -166,7 +174,8 @@ export class Transformer {
       };
       x = runBlock(this.params, l, x, ctx, l === layers - 1 ? options.outputRows : undefined);
     }
-    if (options.finalNorm ?? true) x = layerNorm(x, this.params['norm.weight']!, this.params['norm.bias']!);
+    if (options.finalNorm ?? true)
+      x = norm(architecture(cfg), x, this.params['norm.weight']!, this.params['norm.bias']);
     return x;
   }
 
@@ -188,7 +197,7 @@ export class Transformer {
   /** Frees the parameters and position tables. */
   dispose(): void {
     for (const t of Object.values(this.params)) t.dispose();
-    for (const t of Object.values(this.#rotary ?? {})) t.dispose();
+    this.#disposeRotary();
   }
 
   /** A distinct, reproducible seed for the next dropout mask. */

@@ -1,6 +1,7 @@
 /**
- * Shared by the model tests: a small config, and right-context influence measured by gradients (how much the
- * head's output at word i depends on each word's input embedding; a word the output cannot see gets exactly zero).
+ * Shared by the model tests: a small config, the Llama and Qwen2 block variants, and right-context influence
+ * measured by gradients (how much the head's output at word i depends on each word's input embedding; a word the
+ * output cannot see gets exactly zero).
  */
 import { tidy } from '@reprise/core';
 import { type SequenceLabeler, type TransformerConfig, makeConfig } from '../src/index.ts';
@@ -17,6 +18,28 @@ export const smallConfig = (over: Partial<TransformerConfig> = {}) =>
     dropout: 0,
     ...over,
   });
+
+/** The Llama family's block (RMSNorm, SwiGLU, 2 key/value heads for 4 query heads, no biases, untied head). */
+export const LLAMA_FIELDS = {
+  heads: 4,
+  kvHeads: 2,
+  norm: 'rms',
+  normEps: 1e-6,
+  mlp: 'swiglu',
+  ropeTheta: 500000,
+  qkvBias: false,
+  attnOutBias: false,
+  mlpBias: false,
+  tieEmbeddings: false,
+} as const satisfies Partial<TransformerConfig>;
+
+/** Qwen2's: Llama's with biases on q, k and v only, and a tied head. */
+export const QWEN2_FIELDS = {
+  ...LLAMA_FIELDS,
+  ropeTheta: 1000000,
+  qkvBias: true,
+  tieEmbeddings: true,
+} as const satisfies Partial<TransformerConfig>;
 
 /**
  * ∂(Σ_c w_c · logit_c at word i)/∂(input embedding of word j), its squared norm for every word j of `sentence`.

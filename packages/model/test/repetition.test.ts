@@ -20,6 +20,7 @@ import {
   makeConfig,
   repeatBatch,
 } from '../src/index.ts';
+import { LLAMA_FIELDS } from './helpers.ts';
 
 // Two sentences of lengths 3 and 2 (padded to 3), tokens chosen distinct from the separator S and padding 0.
 const [a, b, c, d, e] = [11, 12, 13, 14, 15];
@@ -327,6 +328,7 @@ describe('the last-copy-only layer: fused attention at queryStart = explicit sco
     ['r = 2, separator, positions reset', {}, { r: 2, separator: S, positions: 'reset' as const }],
     ['r = 1, unmask-full (bidirectional exit layer)', {}, { r: 1, mask: 'unmask-full' as const }],
     ['r = 1, learned positions', { positions: 'learned' as const }, { r: 1 }],
+    ['r = 1, Llama-shaped (RMSNorm, SwiGLU, 2 key/value heads of 4, no biases)', LLAMA_FIELDS, { r: 1 }],
   ] as const)('%s: hidden states and gradients', async (_, cfg, options) => {
     const l = labeler(config(cfg), options);
     const layout = l.layout([s, t3, [5, 5, 12, 20]]);

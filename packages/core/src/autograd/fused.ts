@@ -1,5 +1,5 @@
 /**
- * @file Fused ops: ops that run their own kernels forward and backward (attention, layer norm, softmax
+ * @file Fused ops: ops that run their own kernels forward and backward (attention, layer norm, RMS norm, softmax
  * cross-entropy). Each is one module under ../ops/fused/ that declares, with `defineFusedOp`, its inputs by name,
  * the tensors its forward saves for the backward, its attrs, and its backward; the node it records carries that
  * backward. Primitives, whose gradients are written with other ops, stay in GRAD_RULES (./rules.ts).

@@ -2,7 +2,7 @@
  * @file The gradient rules of the primitives, in one table. A rule gets the output's gradient `g` and the node
  * (inputs, output, the op's typed attrs) and returns one gradient per input (null where none flows). Rules are
  * written with ops, so they run on any backend; `backward` runs them under noGrad. Fused ops (attention, layer
- * norm, cross-entropy), which launch their own backward kernels, keep their backward in their own module
+ * norm, RMS norm, cross-entropy), which launch their own backward kernels, keep their backward in their own module
  * (../ops/fused/, declared with ../autograd/fused.ts).
  */
 import { launch } from '../ops/apply.ts';
@@ -117,6 +117,7 @@ export const GRAD_RULES = gradRules({
     [tidy(() => mul(g, binaryKernel('sub', output.device.scalar(1), mul(output, output))))],
   relu: (g, { inputs: [a] }) => [tidy(() => mul(g, unary('step', a!)))],
   gelu: (g, { inputs: [a] }) => [tidy(() => mul(g, unary('gelu_grad', a!)))],
+  silu: (g, { inputs: [a] }) => [tidy(() => mul(g, unary('silu_grad', a!)))],
   abs: (g, { inputs: [a] }) => [
     tidy(() => mul(g, binaryKernel('sub', unary('step', a!), unary('step', unary('neg', a!))))),
   ],

@@ -3,6 +3,10 @@
  * ./fused/attention.ts) or unfused (scores = Q·Kᵀ, masked softmax, ·V, differentiated op by op). Both take the same masks: causal or not,
  * plus per-sequence key lengths (padding), and queries may be a contiguous block of Tq ≤ T rows per sequence at
  * an offset (`queryStart`), e.g. the last copy of a repeated sequence.
+ * Grouped-query attention (Llama 2 70B, Mistral, Qwen2) needs no option: k and v may hold fewer heads (KV, a
+ * divisor of q's H), read from their shape; query head h uses key/value head ⌊h/(H/KV)⌋, as Hugging Face's
+ * `repeat_kv` has it. The fused kernels index the shared heads; the unfused path views each group's queries as
+ * one taller matrix against its key/value head, so neither copies k or v.
  */
 import { record } from '../autograd/graph.ts';
 import { tidy } from '../scope.ts';
@@ -10,7 +14,7 @@ import { fmt } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { launch, requireDtype } from './apply.ts';
 import { fusedAttention } from './fused/attention.ts';
-import { permute } from './layout.ts';
+import { permute, reshape } from './layout.ts';
 import { matmul } from './matmul.ts';
 
 export interface AttentionOptions {
@@ -54,26 +58,27 @@ export function chooseAttentionImpl(
 }
 
 /**
- * q: [B, H, Tq, d], k, v: [B, H, T, d] → [B, H, Tq, d], or [B, Tq, H, d] and [B, T, H, d] → [B, Tq, H, d] with
- * `layout: 'bthd'`. Tq = T unless `queryStart` places the queries.
+ * q: [B, H, Tq, d], k, v: [B, KV, T, d] → [B, H, Tq, d], or [B, Tq, H, d] and [B, T, KV, d] → [B, Tq, H, d] with
+ * `layout: 'bthd'`. Tq = T unless `queryStart` places the queries; KV = H unless grouped (a divisor of H).
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
   for (const t of [q, k, v]) requireDtype('attention', t, 'f32');
   const layout = options.layout ?? 'bhtd';
   if (layout !== 'bhtd' && layout !== 'bthd')
     throw new Error(`attention: layout ${String(layout)} must be 'bhtd' or 'bthd'`);
-  const seqAxis = layout === 'bthd' ? 1 : 2;
-  const sameButSeq = q.shape.every((n, i) => i === seqAxis || n === k.shape[i]);
-  if (q.rank !== 4 || k.rank !== 4 || !sameButSeq || k.shape.join() !== v.shape.join()) {
+  const [seqAxis, headAxis] = layout === 'bthd' ? [1, 2] : [2, 1];
+  const sameButSeqAndHeads = q.shape.every((n, i) => i === seqAxis || i === headAxis || n === k.shape[i]);
+  const grouped = q.shape[headAxis]! % k.shape[headAxis]! === 0;
+  if (q.rank !== 4 || k.rank !== 4 || !sameButSeqAndHeads || !grouped || k.shape.join() !== v.shape.join()) {
     const dims = layout === 'bthd' ? 'batch, seq, heads, headDim' : 'batch, heads, seq, headDim';
     throw new Error(
-      `attention: q, k, v must share one [${dims}] shape (layout '${layout}'), q may have fewer seq rows, got ${fmt(q.shape)}, ${fmt(k.shape)}, ${fmt(v.shape)}`,
+      `attention: q, k, v must share one [${dims}] shape (layout '${layout}'), q may have fewer seq rows, k and v fewer heads (a divisor of q's), got ${fmt(q.shape)}, ${fmt(k.shape)}, ${fmt(v.shape)}`,
     );
   }
-  const [batch, heads, seq, headDim] = (
+  const [batch, kvHeads, seq, headDim] = (
     layout === 'bthd' ? [k.shape[0], k.shape[2], k.shape[1], k.shape[3]] : k.shape
   ) as [number, number, number, number];
-  const queries = q.shape[seqAxis]!;
+  const [heads, queries] = [q.shape[headAxis]!, q.shape[seqAxis]!];
   const causal = options.causal ?? true;
   const scale = options.scale ?? 1 / Math.sqrt(headDim);
   const impl =
@@ -86,11 +91,28 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
     if (impl === 'unfused') {
       // The matmuls need heads outside the rows: [B, T, H, d] ↔ [B, H, T, d] (the same permutation both ways).
       const toHeads = (t: Tensor) => (layout === 'bthd' ? permute(t, [0, 2, 1, 3]) : t);
-      const scores = matmul(toHeads(q), toHeads(k), { transB: true }).mul(scale);
-      return toHeads(matmul(maskedSoftmax(scores, lengths, causal, queryStart), toHeads(v)));
+      // Grouped: the G = H/KV query heads of key/value head j are heads j·G..j·G+G−1, contiguous in
+      // [B, H, ·, ·], so [B, H, rows, cols] is [B, KV, G·rows, cols] without a copy, and each group's queries
+      // meet their key/value head in one matmul (repeat_kv's result, k and v not repeated).
+      const group = heads / kvHeads;
+      const byKv = (t: Tensor) => (group === 1 ? t : reshape(t, [batch, kvHeads, -1, t.shape[3]!]));
+      const byHead = (t: Tensor) => (group === 1 ? t : reshape(t, [batch, heads, queries, t.shape[3]!]));
+      const scores = byHead(matmul(byKv(toHeads(q)), toHeads(k), { transB: true }).mul(scale));
+      const probs = maskedSoftmax(scores, lengths, causal, queryStart);
+      return toHeads(byHead(matmul(byKv(probs), toHeads(v))));
     }
-    // `queries` only when it differs: the params (and the kernels' descriptions) of Tq = T stay as before.
-    const p = { batch, heads, seq, headDim, causal, scale, layout, ...(queries !== seq && { queries }) };
+    // `queries` and `kvHeads` only when they differ: the params (and the kernels' descriptions) stay as before.
+    const p = {
+      batch,
+      heads,
+      seq,
+      headDim,
+      causal,
+      scale,
+      layout,
+      ...(queries !== seq && { queries }),
+      ...(kvHeads !== heads && { kvHeads }),
+    };
     return fusedAttention(q, k, v, lengths, queryStart, p);
   });
 }

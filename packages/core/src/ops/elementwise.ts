@@ -60,6 +60,8 @@ export const sqrt = differentiableUnary('sqrt');
 export const tanh = differentiableUnary('tanh');
 export const relu = differentiableUnary('relu');
 export const gelu = differentiableUnary('gelu');
+/** x·σ(x): the gate of SwiGLU (Llama, Mistral, Qwen2). */
+export const silu = differentiableUnary('silu');
 export const abs = differentiableUnary('abs');
 
 /** cond ? a : b with broadcasting; `cond` is any dtype, nonzero meaning true. Gradients flow to a and b. */

@@ -5,7 +5,7 @@
  * compile until it is declared (or dropped) here. Relations that need no file are refinements here; those that
  * need the backbone's model (layer numbers) are checked by `validateExperimentConfig` in `config.ts`.
  */
-import { CONFIG_FIELD_LIMITS, type TransformerConfig } from '@reprise/model';
+import { type ArchitectureField, CONFIG_FIELD_LIMITS, type TransformerConfig } from '@reprise/model';
 import { z } from 'zod';
 import { SYNTHETIC_WORDS } from '../data/index.ts';
 import { quote, strictObject } from '../io/validate.ts';
@@ -64,7 +64,8 @@ const MODEL = {
   dropout: num(0, 1, { maxExclusive: true }),
   positions: oneOf(['rotary', 'learned']),
   tieEmbeddings: bool,
-} satisfies Fields<Omit<TransformerConfig, 'vocabSize' | 'kind'>>;
+  // The block's variant (RMSNorm, SwiGLU, grouped-query heads, biases) is for imported models: not set here.
+} satisfies Fields<Omit<TransformerConfig, 'vocabSize' | 'kind' | ArchitectureField>>;
 
 const PRETRAIN = {
   /** The backbone's shape; `kind` is set per backbone and `vocabSize` by the tokenizer. */

@@ -26,6 +26,16 @@ export const transformerConfigSchema = strictObject({
   positions: z.enum(['rotary', 'learned']),
   tieEmbeddings: z.boolean(),
   kind: z.enum(['decoder', 'encoder']),
+  // The block's variant (@reprise/model's config.ts): absent from GPT-2-style backbones, set for Llama-shaped ones.
+  norm: z.enum(['layer', 'rms']).optional(),
+  normEps: z.number().positive().optional(),
+  mlp: z.enum(['gelu', 'swiglu']).optional(),
+  kvHeads: size('kvHeads').optional(),
+  ropeTheta: z.number().positive().optional(),
+  rotary: z.enum(['half', 'interleaved']).optional(),
+  qkvBias: z.boolean().optional(),
+  attnOutBias: z.boolean().optional(),
+  mlpBias: z.boolean().optional(),
 }).superRefine((cfg, ctx) => {
   // Relations (heads divide dModel, even rotary heads) and the byte budget: the model's own check.
   try {
