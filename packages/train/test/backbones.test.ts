@@ -21,7 +21,7 @@ beforeAll(async () => {
 afterAll(() => device?.destroy());
 
 /** The backbones committed in backbones/ (each gets its test the day it ships). */
-const SHIPPED = ['decoder'] as const;
+const SHIPPED = ['decoder', 'encoder'] as const;
 
 describe('the shipped backbones', () => {
   for (const kind of SHIPPED) {

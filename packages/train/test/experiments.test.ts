@@ -16,6 +16,7 @@ import { aggregate } from '../src/experiments/aggregate.ts';
 import {
   type ExperimentConfig,
   expandRuns,
+  loadExperimentConfig,
   validateExperimentConfig,
   variantKey,
 } from '../src/experiments/config.ts';
@@ -274,6 +275,28 @@ describe('experiment config', () => {
     expect(bad((c) => (c.finetune.lr = deep))).toThrow(
       /^grid\.json: finetune\.lr: expected a number in \(0, ∞\), found \[{200}…$/,
     );
+  });
+});
+
+describe('the shipped study grid (experiments/default.json)', () => {
+  it('loads with the shipped backbones and plans every cell once, seed by seed', () => {
+    const config = loadExperimentConfig(join(import.meta.dirname, '../../../experiments/default.json'));
+    const planned = planRuns(config);
+    // main: 6 methods × 3 tasks × 3 seeds; then one seed of r = 2, 4, 8, reset and separator, early exit on
+    // layers 1–3 for r = 0 and r = 1, two Brown-tag runs, and 1k / 4k / all sentences for r = 0 and r = 1.
+    expect(planned.length).toBe(54 + 3 + 2 + 6 + 2 + 6);
+    expect(new Set(planned.map((r) => r.id)).size).toBe(planned.length);
+    expect(planned[0]!.id).toBe('pos-universal/causal/seed1');
+    // Seed 1 of every cell before seed 2 of any.
+    const firstSeed2 = planned.findIndex((r) => r.seed === 2);
+    expect(planned.slice(firstSeed2).every((r) => r.seed > 1)).toBe(true);
+    // SR runs with positions continuing across copies unless the variant says reset (the paper's setting).
+    const sr = planned.filter((r) => r.variant.method === 'sr');
+    expect(sr.filter((r) => r.settings.finetune.positions === 'reset').map((r) => r.id)).toEqual([
+      expect.stringContaining('reset'),
+    ]);
+    // The same subword cap for every r: r = 8 keeps what r = 0 keeps.
+    expect(new Set(planned.map((r) => r.settings.finetune.maxTokens))).toEqual(new Set([256]));
   });
 });
 
