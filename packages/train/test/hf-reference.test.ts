@@ -41,11 +41,11 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const dirs = new Map<string, string>();
 /** The tiny model of `arch` (seed 1, f32, one file), made once. */
-function model(arch: Arch): string {
+async function model(arch: Arch): Promise<string> {
   let dir = dirs.get(arch);
   if (!dir) {
     dir = join(root, arch);
-    makeModel({ arch, out: dir, seed: 1 });
+    await makeModel({ arch, out: dir, seed: 1 });
     dirs.set(arch, dir);
   }
   return dir;
@@ -79,37 +79,45 @@ const IDS = [
 ];
 
 describe('the PyTorch reference: model directories', () => {
-  it.skipIf(skip)('writes directories the project reads: config → spec, tensor names and shapes', () => {
-    const expected: Record<Arch, Record<string, unknown>> = {
-      gpt2: { architecture: 'GPT2LMHeadModel', dFF: 40, tiedHead: true, norm: { kind: 'layer', eps: 1e-5 } },
-      llama: { architecture: 'LlamaForCausalLM', kvHeads: 2, tiedHead: false, qkvBias: false },
-      mistral: {
-        architecture: 'MistralForCausalLM',
-        slidingWindow: 4096,
-        positions: { kind: 'rotary', theta: 1e6, convention: 'half-split' },
-      },
-      qwen2: { architecture: 'Qwen2ForCausalLM', qkvBias: true, oBias: false, tiedHead: true },
-    };
-    for (const arch of ARCHS) {
-      const dir = model(arch);
-      const spec = loadHfConfig(join(dir, 'config.json'));
-      expect(spec, arch).toMatchObject({
-        vocabSize: 101,
-        dModel: 24,
-        layers: 2,
-        heads: 4,
-        ...expected[arch],
-      });
-      const check = matchHfTensors(spec, readHfWeightHeaders(dir).listing, dir);
-      expect(check.ignored, arch).toEqual([]);
-    }
-    const tagger = join(root, 'llama-tagger');
-    makeModel({ arch: 'llama', out: tagger, numLabels: 3 });
-    const spec = loadHfConfig(join(tagger, 'config.json'));
-    expect(spec.head).toEqual({ kind: 'token-classification', labels: ['LABEL_0', 'LABEL_1', 'LABEL_2'] });
-    matchHfTensors(spec, readHfWeightHeaders(tagger).listing, tagger);
-    expect(referenceLogits(tagger, IDS).shape).toEqual([2, 8, 3]);
-  });
+  it.skipIf(skip)(
+    'writes directories the project reads: config → spec, tensor names and shapes',
+    async () => {
+      const expected: Record<Arch, Record<string, unknown>> = {
+        gpt2: {
+          architecture: 'GPT2LMHeadModel',
+          dFF: 40,
+          tiedHead: true,
+          norm: { kind: 'layer', eps: 1e-5 },
+        },
+        llama: { architecture: 'LlamaForCausalLM', kvHeads: 2, tiedHead: false, qkvBias: false },
+        mistral: {
+          architecture: 'MistralForCausalLM',
+          slidingWindow: 4096,
+          positions: { kind: 'rotary', theta: 1e6, convention: 'half-split' },
+        },
+        qwen2: { architecture: 'Qwen2ForCausalLM', qkvBias: true, oBias: false, tiedHead: true },
+      };
+      for (const arch of ARCHS) {
+        const dir = await model(arch);
+        const spec = loadHfConfig(join(dir, 'config.json'));
+        expect(spec, arch).toMatchObject({
+          vocabSize: 101,
+          dModel: 24,
+          layers: 2,
+          heads: 4,
+          ...expected[arch],
+        });
+        const check = matchHfTensors(spec, readHfWeightHeaders(dir).listing, dir);
+        expect(check.ignored, arch).toEqual([]);
+      }
+      const tagger = join(root, 'llama-tagger');
+      await makeModel({ arch: 'llama', out: tagger, numLabels: 3 });
+      const spec = loadHfConfig(join(tagger, 'config.json'));
+      expect(spec.head).toEqual({ kind: 'token-classification', labels: ['LABEL_0', 'LABEL_1', 'LABEL_2'] });
+      matchHfTensors(spec, readHfWeightHeaders(tagger).listing, tagger);
+      expect((await referenceLogits(tagger, IDS)).shape).toEqual([2, 8, 3]);
+    },
+  );
 
   // Rounding a weight errs by at most the unit roundoff u (bf16: 2^-9, f16: 2^-12), relative; through two blocks
   // the logits move by a few u of their own size (measured: 1.8 to 2.3 u of max |logit|).
@@ -117,13 +125,13 @@ describe('the PyTorch reference: model directories', () => {
   for (const arch of ['gpt2', 'qwen2'] as const) {
     it.skipIf(skip)(
       `${arch}: BF16 and F16 copies round each weight and stay within tolerance; shards change nothing`,
-      () => {
-        const f32 = model(arch);
-        const base = referenceLogits(f32, IDS);
+      async () => {
+        const f32 = await model(arch);
+        const base = await referenceLogits(f32, IDS);
         const weights = readAll(f32);
         for (const dtype of ['bf16', 'f16'] as const) {
           const dir = join(root, `${arch}-${dtype}`);
-          resaveModel(f32, dir, dtype);
+          await resaveModel(f32, dir, dtype);
           const headers = readHfWeightHeaders(dir);
           expect(new Set(headers.files.flatMap((f) => f.entries.map((e) => e.dtype)))).toEqual(
             new Set([dtype.toUpperCase()]),
@@ -133,17 +141,17 @@ describe('the PyTorch reference: model directories', () => {
             for (const [name, t] of Object.entries(weights))
               expect(narrowed[name].data, name).toEqual(roundBf16(t.data as Float32Array));
           }
-          const diff = maxAbsDiff(referenceLogits(dir, IDS).data, base.data);
+          const diff = maxAbsDiff((await referenceLogits(dir, IDS)).data, base.data);
           const tolerance = 8 * UNIT_ROUNDOFF[dtype] * maxAbs(base.data);
           expect(diff, `${dtype} vs f32, logits up to ${maxAbs(base.data)}`).toBeLessThan(tolerance);
           expect(diff, `${dtype} copy identical to f32: the weights were not narrowed`).toBeGreaterThan(0);
         }
         const sharded = join(root, `${arch}-sharded`);
-        resaveModel(f32, sharded, 'f32', 3);
+        await resaveModel(f32, sharded, 'f32', 3);
         const headers = readHfWeightHeaders(sharded);
         expect(headers.files).toHaveLength(3);
         expect(headers.index).toBeDefined();
-        expect(referenceLogits(sharded, IDS).data).toEqual(base.data);
+        expect((await referenceLogits(sharded, IDS)).data).toEqual(base.data);
       },
     );
   }
@@ -152,15 +160,15 @@ describe('the PyTorch reference: model directories', () => {
 describe('the PyTorch reference: attention', () => {
   it.skipIf(skip)(
     'grouped-query attention equals the model with each kv head repeated for its query group',
-    () => {
-      const gqa = model('llama');
+    async () => {
+      const gqa = await model('llama');
       const config = JSON.parse(readFileSync(join(gqa, 'config.json'), 'utf8'));
       const { num_attention_heads: heads, num_key_value_heads: kv, hidden_size: d } = config;
       const headDim = d / heads;
       expect(kv).toBeLessThan(heads);
       const weights = readAll(gqa);
       /** The model with `heads` kv heads, query head h reading old kv head `source(h)`. */
-      const expanded = (name: string, source: (h: number) => number) => {
+      const expanded = async (name: string, source: (h: number) => number) => {
         const dir = join(root, name);
         mkdirSync(dir);
         const tensors: Record<string, HostTensor> = {};
@@ -177,46 +185,41 @@ describe('the PyTorch reference: attention', () => {
         }
         writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, num_key_value_heads: heads }));
         writeFileSync(join(dir, HF_WEIGHTS_FILE), encodeHfSafetensors(tensors));
-        return referenceLogits(dir, IDS).data;
+        return (await referenceLogits(dir, IDS)).data;
       };
-      const base = referenceLogits(gqa, IDS).data;
+      const base = (await referenceLogits(gqa, IDS)).data;
       const groups = heads / kv;
       // repeat_kv: kv head j serves query heads j·groups … (j+1)·groups − 1.
       expect(
-        maxAbsDiff(
-          expanded('llama-kv-repeated', (h) => Math.floor(h / groups)),
-          base,
-        ),
+        maxAbsDiff(await expanded('llama-kv-repeated', (h) => Math.floor(h / groups)), base),
       ).toBeLessThan(1e-5);
       // The other assignment (kv head h mod kv) is a different model: the comparison can tell them apart.
-      expect(
-        maxAbsDiff(
-          expanded('llama-kv-tiled', (h) => h % kv),
-          base,
-        ),
-      ).toBeGreaterThan(1e-2);
+      expect(maxAbsDiff(await expanded('llama-kv-tiled', (h) => h % kv), base)).toBeGreaterThan(1e-2);
     },
   );
 
-  it.skipIf(skip)('gpt2: logits equal an independent float64 recomputation in TypeScript to 1e-4', () => {
-    const dir = model('gpt2');
-    const { shape, data } = referenceLogits(dir, IDS);
-    const [, T, V] = shape;
-    const weights = readAll(dir);
-    for (const [b, ids] of IDS.entries()) {
-      const expected = gpt2LogitsF64(weights, { d: 24, heads: 4, layers: 2, eps: 1e-5 }, ids);
-      for (let t = 0; t < T; t++) {
-        const got = data.subarray((b * T + t) * V, (b * T + t + 1) * V);
-        expect(maxAbsDiff(got, expected[t]), `sequence ${b}, position ${t}`).toBeLessThan(1e-4);
+  it.skipIf(skip)(
+    'gpt2: logits equal an independent float64 recomputation in TypeScript to 1e-4',
+    async () => {
+      const dir = await model('gpt2');
+      const { shape, data } = await referenceLogits(dir, IDS);
+      const [, T, V] = shape;
+      const weights = readAll(dir);
+      for (const [b, ids] of IDS.entries()) {
+        const expected = gpt2LogitsF64(weights, { d: 24, heads: 4, layers: 2, eps: 1e-5 }, ids);
+        for (let t = 0; t < T; t++) {
+          const got = data.subarray((b * T + t) * V, (b * T + t + 1) * V);
+          expect(maxAbsDiff(got, expected[t]), `sequence ${b}, position ${t}`).toBeLessThan(1e-4);
+        }
       }
-    }
-  });
+    },
+  );
 
   for (const arch of ARCHS) {
-    it.skipIf(skip)(`${arch}: the logits at position t do not depend on the tokens after t`, () => {
+    it.skipIf(skip)(`${arch}: the logits at position t do not depend on the tokens after t`, async () => {
       const cut = 4;
       const changed = [...IDS[0].slice(0, cut), 1, 2, 8, 50];
-      const { shape, data } = referenceLogits(model(arch), [IDS[0], changed]);
+      const { shape, data } = await referenceLogits(await model(arch), [IDS[0], changed]);
       const [, T, V] = shape;
       const at = (b: number, t: number) => data.subarray((b * T + t) * V, (b * T + t + 1) * V);
       for (let t = 0; t < T; t++) {
@@ -240,32 +243,35 @@ describe('the PyTorch reference: LoRA gradients', () => {
   const argmaxAbs = (v: number[]) =>
     v.reduce((best, x, i) => (Math.abs(x) > Math.abs(v[best]) ? i : best), 0);
 
-  it.skipIf(skip)('with B = 0: no gradient for A, some for B and the head; PEFT names and shapes', () => {
-    const r = referenceLoraGrads({
-      dir: model('llama'),
-      ids,
-      labels,
-      rank: 4,
-      alpha: 8,
-      targets: ['q', 'k', 'v', 'o'],
-    });
-    expect(Number.isFinite(r.loss)).toBe(true);
-    expect(r.scaling).toBe(2);
-    const names = Object.keys(r.grads);
-    expect(names).toHaveLength(2 * 4 * 2 + 2);
-    expect(r.params['model.layers.1.self_attn.k_proj.lora_A.weight'].shape).toEqual([4, 24]);
-    expect(r.params['model.layers.1.self_attn.k_proj.lora_B.weight'].shape).toEqual([12, 4]);
-    expect(r.params['model.layers.0.self_attn.o_proj.lora_B.weight'].shape).toEqual([24, 4]);
-    expect(r.params['score.weight'].shape).toEqual([3, 24]);
-    for (const name of names) {
-      const g = r.grads[name].data;
-      if (name.includes('lora_A')) expect(maxAbs(g), name).toBe(0);
-      else expect(maxAbs(g), name).toBeGreaterThan(1e-6);
-    }
-  });
+  it.skipIf(skip)(
+    'with B = 0: no gradient for A, some for B and the head; PEFT names and shapes',
+    async () => {
+      const r = await referenceLoraGrads({
+        dir: await model('llama'),
+        ids,
+        labels,
+        rank: 4,
+        alpha: 8,
+        targets: ['q', 'k', 'v', 'o'],
+      });
+      expect(Number.isFinite(r.loss)).toBe(true);
+      expect(r.scaling).toBe(2);
+      const names = Object.keys(r.grads);
+      expect(names).toHaveLength(2 * 4 * 2 + 2);
+      expect(r.params['model.layers.1.self_attn.k_proj.lora_A.weight'].shape).toEqual([4, 24]);
+      expect(r.params['model.layers.1.self_attn.k_proj.lora_B.weight'].shape).toEqual([12, 4]);
+      expect(r.params['model.layers.0.self_attn.o_proj.lora_B.weight'].shape).toEqual([24, 4]);
+      expect(r.params['score.weight'].shape).toEqual([3, 24]);
+      for (const name of names) {
+        const g = r.grads[name].data;
+        if (name.includes('lora_A')) expect(maxAbs(g), name).toBe(0);
+        else expect(maxAbs(g), name).toBeGreaterThan(1e-6);
+      }
+    },
+  );
 
   /** Checks d loss / d one element against a float64 central difference, at the element of largest gradient. */
-  function finiteDifference(dir: string, targets: string[], name: string): void {
+  async function finiteDifference(dir: string, targets: string[], name: string): Promise<void> {
     const opts = {
       dir,
       ids,
@@ -276,29 +282,34 @@ describe('the PyTorch reference: LoRA gradients', () => {
       bInit: 'normal' as const,
       precision: 'f64' as const,
     };
-    const r: LoraGrads = referenceLoraGrads(opts);
+    const r: LoraGrads = await referenceLoraGrads(opts);
     expect(Object.keys(r.grads)).toContain(name);
     const i = argmaxAbs(r.grads[name].data);
     const g = r.grads[name].data[i];
     expect(Math.abs(g), `${name}: gradient too small to check`).toBeGreaterThan(1e-4);
     const h = 1e-5;
-    const loss = (delta: number) => referenceLoraGrads({ ...opts, perturb: [[name, i, delta]] }).loss;
-    const fd = (loss(h) - loss(-h)) / (2 * h);
+    const loss = async (delta: number) =>
+      (await referenceLoraGrads({ ...opts, perturb: [[name, i, delta]] })).loss;
+    const fd = ((await loss(h)) - (await loss(-h))) / (2 * h);
     expect(Math.abs(fd - g), `${name}[${i}]: autograd ${g}, central difference ${fd}`).toBeLessThan(
       1e-7 + 1e-6 * Math.abs(g),
     );
   }
 
-  it.skipIf(skip)('llama: A and B gradients match float64 central differences (B nonzero)', () => {
-    const dir = model('llama');
-    finiteDifference(dir, ['q', 'k', 'v', 'o'], 'model.layers.0.self_attn.q_proj.lora_A.weight');
-    finiteDifference(dir, ['q', 'k', 'v', 'o'], 'model.layers.1.self_attn.v_proj.lora_B.weight');
+  it.skipIf(skip)('llama: A and B gradients match float64 central differences (B nonzero)', async () => {
+    const dir = await model('llama');
+    await finiteDifference(dir, ['q', 'k', 'v', 'o'], 'model.layers.0.self_attn.q_proj.lora_A.weight');
+    await finiteDifference(dir, ['q', 'k', 'v', 'o'], 'model.layers.1.self_attn.v_proj.lora_B.weight');
   });
 
   it.skipIf(skip)(
     'gpt2: an adapter on the k third of the fused c_attn matches float64 central differences',
-    () => {
-      finiteDifference(model('gpt2'), ['q', 'k', 'v', 'o'], 'transformer.h.0.attn.c_attn.k.lora_B.weight');
+    async () => {
+      await finiteDifference(
+        await model('gpt2'),
+        ['q', 'k', 'v', 'o'],
+        'transformer.h.0.attn.c_attn.k.lora_B.weight',
+      );
     },
   );
 });

@@ -5,7 +5,7 @@
  */
 import { type Transformer, longestRepeatable } from '@reprise/model';
 import { type BrownTask, brownTask } from '../data/index.ts';
-import type { BpeTokenizer } from '../tokenizer/index.ts';
+import type { WordTokenizer } from '../tokenizer/index.ts';
 import { type TwinAttention, attentionToTwin } from './attention-to-twin.ts';
 import { type InductionScore, inductionScore } from './induction.ts';
 
@@ -51,7 +51,7 @@ export interface BackboneProbe {
 
 export async function probeBackbone(
   model: Transformer,
-  tokenizer: BpeTokenizer,
+  tokenizer: WordTokenizer,
   o: ProbeOptions = PROBE_DEFAULTS,
 ): Promise<BackboneProbe> {
   const cfg = model.config;
@@ -61,7 +61,7 @@ export async function probeBackbone(
           length: o.length,
           count: o.count,
           seed: o.seed,
-          exclude: Object.values(tokenizer.special),
+          exclude: Object.values(tokenizer.special).filter((id) => id !== undefined),
         })
       : {
           skipped: `the repeated-sequence score is defined for decoders (next-token prediction); this backbone is an ${cfg.kind} trained with masked LM`,

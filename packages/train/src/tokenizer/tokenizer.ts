@@ -29,7 +29,10 @@ export interface BpeTokenizerConfig {
 /** Subword ids of a word sequence with the alignment between words and subwords. */
 export interface WordEncoding {
   ids: number[];
-  /** For each subword, the index of the word it belongs to. */
+  /**
+   * For each subword, the index of the word it belongs to; −1 for a token the tokenizer adds around the words
+   * (a foreign tokenizer's BOS, see `HfTokenizer`; the project's own tokenizer adds none).
+   */
   wordOfToken: number[];
   /** For each word, the index of its first subword (strictly increasing; every word has ≥ 1 subword). */
   firstTokenOfWord: number[];

@@ -5,7 +5,7 @@
  */
 import { IGNORE_LABEL } from '@reprise/model';
 import type { LabeledSentence } from '../data/index.ts';
-import type { BpeTokenizer } from '../tokenizer/index.ts';
+import type { WordTokenizer } from '../tokenizer/index.ts';
 import { mixSeed, shuffled } from './shuffle.ts';
 import { type PredictionWindow, planWindows } from './windows.ts';
 
@@ -53,7 +53,7 @@ export interface EncodeOptions {
  */
 export function encodeLabeled(
   sentences: readonly LabeledSentence[],
-  tokenizer: BpeTokenizer,
+  tokenizer: WordTokenizer,
   vocab: LabelVocab,
   options: EncodeOptions,
 ): EncodedSentence[] {
