@@ -22,7 +22,12 @@ import {
 } from '../src/experiments/config.ts';
 import { planRuns } from '../src/experiments/records.ts';
 import { writeExperimentReport } from '../src/experiments/report.ts';
-import { type RunRecord, readExperimentLog, runExperiment } from '../src/experiments/runner.ts';
+import {
+  type ExperimentRecord,
+  type RunRecord,
+  readExperimentLog,
+  runExperiment,
+} from '../src/experiments/runner.ts';
 import {
   type PretrainedHereSettings,
   canonicalJson,
@@ -164,6 +169,28 @@ describe('experiment config', () => {
     expect(four!.settingsHash).not.toBe(main!.settingsHash);
   });
 
+  it("gives a group with its own epoch cap its own runs, trained that long; others keep the config's", () => {
+    const c = baseConfig();
+    c.groups.push({
+      name: 'epoch-cap',
+      title: 'cap',
+      tasks: ['synthetic'],
+      variants: [{ method: 'sr', r: 1 }],
+      seeds: [1],
+      epochs: 3,
+    });
+    const planned = planRuns(validateExperimentConfig(c, 'grid.json'));
+    const capped = planned.find((r) => r.groups.includes('epoch-cap'))!;
+    expect(capped.id).toBe('synthetic/epochs-3/sr-r1/seed1');
+    expect(capped.groups).toEqual(['epoch-cap']);
+    expect(capped.settings.finetune.epochs).toBe(3);
+    const shared = planned.find((r) => r.id === 'synthetic/sr-r1/seed1')!;
+    expect(shared.settings.finetune.epochs).toBe(1);
+    expect(capped.settingsHash).not.toBe(shared.settingsHash);
+    c.groups[2]!.epochs = 0;
+    expect(() => validateExperimentConfig(c, 'grid.json')).toThrow(/groups\[2\]\.epochs|groups\.2\.epochs/);
+  });
+
   it('takes either backbones to pretrain or given backbone directories, never both or neither', () => {
     expect(bad((c) => (c.backbones = { decoder: 'backbones/decoder' }))).toThrow(
       'grid.json: pretrain and backbones: exactly one must be given',
@@ -283,8 +310,9 @@ describe('the shipped study grid (experiments/default.json)', () => {
     const config = loadExperimentConfig(join(import.meta.dirname, '../../../experiments/default.json'));
     const planned = planRuns(config);
     // main: 6 methods × 3 tasks × 3 seeds; then one seed of r = 2, 4, 8, reset and separator, early exit on
-    // layers 1–3 for r = 0 and r = 1, two Brown-tag runs, and 1k / 4k / all sentences for r = 0 and r = 1.
-    expect(planned.length).toBe(54 + 3 + 2 + 6 + 2 + 6);
+    // layers 1–3 for r = 0 and r = 1, two Brown-tag runs, two runs of up to 4 epochs, and 1k / 4k / all
+    // sentences for r = 0 and r = 1.
+    expect(planned.length).toBe(54 + 3 + 2 + 6 + 2 + 2 + 6);
     expect(new Set(planned.map((r) => r.id)).size).toBe(planned.length);
     expect(planned[0]!.id).toBe('pos-universal/causal/seed1');
     // Seed 1 of every cell before seed 2 of any.
@@ -654,5 +682,28 @@ describe('a tiny grid on the Dawn adapter', () => {
       '## 6. Does the induction score explain when continuing positions work?',
     );
     expect(twoReport.markdown.match(/^\| final \| 0 \| /gm)).toHaveLength(2);
+    // Both decoders ran the same variants with the same seed: each table shows its own decoder's score only
+    // (the other decoder's scores are set apart here, since the tiny runs may tie).
+    const apart = both.map((r, i) =>
+      i >= 4 && r.kind === 'run' ? { ...r, test: { ...r.test, accuracy: 0.1234 } } : r,
+    );
+    const apartReport = await aggregate({
+      config: twoDecoders,
+      records: apart,
+      logPath: 'runs.jsonl',
+      configPath: 'given.json',
+      reportPath: 'R.md',
+    });
+    const srRow = (section: string) => {
+      const from = apartReport.markdown.indexOf(section);
+      expect(from).toBeGreaterThan(-1);
+      return apartReport.markdown
+        .slice(from)
+        .match(/^\| SR r=1 \| ([^|]+) \|/m)?.[1]
+        ?.trim();
+    };
+    const mainSr = both.find((r) => r.kind === 'run' && r.variant.method === 'sr') as RunRecord;
+    expect(srRow('### Scores of every method')).toBe(`${(100 * mainSr.test.accuracy).toFixed(2)} (n=1)`);
+    expect(srRow('### another decoder')).toBe('12.34 (n=1)');
   }, 600_000);
 });

@@ -10,8 +10,9 @@ import {
   groupedBarChartSvg,
   markdownTable,
 } from '../io/index.ts';
+import { FINETUNE_DEFAULTS } from '../training/finetune.ts';
 import type { ExperimentConfig, ExperimentTask, RunGroup, TrainSentences, Variant } from './config.ts';
-import { groupBudgets, variantKey } from './config.ts';
+import { groupBudgets, variantKey, variantLabel } from './config.ts';
 import { selectRecords } from './records.ts';
 import type { ExperimentRecord, ProbeRecord, RunRecord } from './runner.ts';
 import { decoderModel, settingsHash } from './settings.ts';
@@ -57,6 +58,9 @@ function scores(records: RunRecord[], task: string, v: Variant, metric: Metric):
 }
 
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN);
+/** A measured number for a table: '—' where there is none yet. */
+const fixed = (x: number, digits: number, suffix = '') =>
+  Number.isFinite(x) ? `${x.toFixed(digits)}${suffix}` : '—';
 
 function cost(records: RunRecord[], task: string, v: Variant) {
   const runs = records.filter((r) => r.task === task && variantKey(r.variant) === variantKey(v));
@@ -81,25 +85,26 @@ const verdict = (s: Summary & { excludesZero: boolean }, better: string, worse: 
         : worse
       : 'within the CI';
 
-/** A group's table: one row per variant, per task the primary score (and NAME F1 for Brown POS). */
+/**
+ * A group's table: one row per variant, per task the primary score (and NAME F1 for Brown POS), and the cost
+ * on the group's first task (tasks differ in size, so a mean over them would compare nothing).
+ */
 function groupTable(group: RunGroup, records: RunRecord[], label: (v: Variant) => string): string {
   const head = ['variant'];
   for (const t of group.tasks) {
     head.push(`${t} ${primaryMetric(t) === 'f1' ? 'F1' : 'acc.'}`);
     if (t === 'pos-brown') head.push('pos-brown NAME F1');
   }
-  head.push('s / epoch (mean over tasks)', 'ms / sentence (mean over tasks)');
+  const costTask = group.tasks[0];
+  head.push(`s / epoch (${costTask})`, `ms / sentence (${costTask})`);
   const rows = group.variants.map((v) => {
     const row = [label(v)];
     for (const t of group.tasks) {
       row.push(formatPoints(summarize([...scores(records, t, v, primaryMetric(t)).values()])));
       if (t === 'pos-brown') row.push(formatPoints(summarize([...scores(records, t, v, 'f1').values()])));
     }
-    const c = group.tasks.map((t) => cost(records, t, v));
-    row.push(
-      mean(c.map((x) => x.secondsPerEpoch)).toFixed(1),
-      mean(c.map((x) => x.msPerSentence)).toFixed(2),
-    );
+    const c = cost(records, costTask, v);
+    row.push(fixed(c.secondsPerEpoch, 1), fixed(c.msPerSentence, 2));
     return row;
   });
   return markdownTable(head, rows);
@@ -233,6 +238,16 @@ function learningCurve(
   return out;
 }
 
+/** How many runs were still improving when the epoch cap stopped them (nothing when none ran to the cap). */
+function atTheCap(runs: RunRecord[], cap: number): string[] {
+  const capped = runs.filter((r) => r.epochs === cap);
+  if (capped.length === 0) return [];
+  const last = capped.filter((r) => r.bestEpoch === cap).length;
+  return [
+    `- best dev epoch: the last one allowed (${cap}) in ${last} of the ${capped.length} runs that trained ${cap} epochs (dev was still improving when the cap stopped them)`,
+  ];
+}
+
 /** What the report says about records it left out or matched the old way (nothing when there are none). */
 function logNotes(s: ReturnType<typeof selectRecords>): string[] {
   const notes: string[] = [];
@@ -283,16 +298,26 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
   const defaultBudget = config.data.trainSentences;
   // Every table but the learning curve reads the runs at the config's own training budget.
   const allRuns = selection.runs;
-  const runs = allRuns.filter((r) => budgetOf(r, defaultBudget) === defaultBudget);
+  const atDefaultBudget = allRuns.filter((r) => budgetOf(r, defaultBudget) === defaultBudget);
+  // Runs of a group with its own decoder share their variants with the main runs: kept apart, so that no
+  // table mixes two backbones (they appear in their group's table and beside their decoder's induction score).
+  const ownDecoderIds = new Set(selection.planned.filter((p) => p.decoder).map((p) => p.id));
+  const runs = atDefaultBudget.filter((r) => !ownDecoderIds.has(r.id));
+  const idsOf = (g: RunGroup) =>
+    new Set(selection.planned.filter((p) => p.groups.includes(g.name)).map((p) => p.id));
+  const runsOf = (g: RunGroup) => {
+    const ids = idsOf(g);
+    return atDefaultBudget.filter((r) => ids.has(r.id));
+  };
   const layers = decoderModel(config).layers;
   const labelOf = (v: Variant) =>
-    runs.find((r) => variantKey(r.variant) === variantKey(v))?.label ?? variantKey(v);
+    runs.find((r) => variantKey(r.variant) === variantKey(v))?.label ?? variantLabel(v, layers);
   const charts = new Map<string, string>();
   const main = config.groups.find((g) => g.name === 'main');
   const out: string[] = [];
   const command = `pnpm reprise experiment ${input.configPath} --report ${input.reportPath}`;
   const planned = selection.planned.length;
-  const done = runs.length;
+  const done = allRuns.length;
   const wall =
     allRuns.reduce((a, r) => a + r.wallSeconds, 0) + pretrains.reduce((a, r) => a + r.wallSeconds, 0);
 
@@ -314,6 +339,7 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
     ),
     `- data: ${config.data.trainSentences} training / ${config.data.devSentences} dev / ${config.data.testSentences} test Brown sentences (evenly spaced through each split); synthetic: ${config.data.synthetic.train} / ${config.data.synthetic.dev} / ${config.data.synthetic.test} sentences, ${config.data.synthetic.classes} classes (chance ${(100 / config.data.synthetic.classes).toFixed(0)}%)`,
     `- fine-tuning: ${JSON.stringify(config.finetune)}; seeds ${config.seeds.join(', ')}`,
+    ...atTheCap(allRuns, config.finetune.epochs ?? FINETUNE_DEFAULTS.epochs),
     ...(input.floors
       ? [
           `- floors (test accuracy of the most frequent label of each word in the same training sentences; unknown words get the most frequent label): ${[
@@ -416,29 +442,26 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
       out.push(`![${t}](results/${name})`);
     }
     out.push('');
-    // The compute cost of SR itself: time against r, from the main grid.
+    // The compute cost of SR itself: time against r, on the one task every r runs on (the main table's first).
     const byR = [causal, ...srs].filter((v): v is Variant => v !== undefined);
-    if (byR.length > 1) {
+    const costTask = main.tasks[0];
+    if (byR.length > 1 && costTask) {
       const costs = byR.map((v) => {
-        const c = main.tasks.map((t) => cost(runs, t, v));
-        return {
-          v,
-          epoch: mean(c.map((x) => x.secondsPerEpoch)),
-          infer: mean(c.map((x) => x.msPerSentence)),
-        };
+        const c = cost(runs, costTask, v);
+        return { v, epoch: c.secondsPerEpoch, infer: c.msPerSentence };
       });
       const base = costs[0]!;
       out.push(
-        '## The compute cost of SR',
+        `## The compute cost of SR (${costTask}, ${defaultBudget} training sentences)`,
         '',
         markdownTable(
           ['method', 's / epoch', '× r=0', 'inference ms / sentence', '× r=0'],
           costs.map((c) => [
             labelOf(c.v),
-            c.epoch.toFixed(1),
-            (c.epoch / base.epoch).toFixed(2),
-            c.infer.toFixed(2),
-            (c.infer / base.infer).toFixed(2),
+            fixed(c.epoch, 1),
+            fixed(c.epoch / base.epoch, 2),
+            fixed(c.infer, 2),
+            fixed(c.infer / base.infer, 2),
           ]),
         ),
         '',
@@ -451,7 +474,7 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
             { group: labelOf(c.v), series: 'training (× r=0 per epoch)', value: c.epoch / base.epoch },
             { group: labelOf(c.v), series: 'inference (× r=0 per sentence)', value: c.infer / base.infer },
           ]),
-          { title: 'time of SR relative to r = 0 (mean over tasks)', yLabel: '× the time of r = 0' },
+          { title: `time of SR relative to r = 0 (${costTask})`, yLabel: '× the time of r = 0' },
         ),
       );
       out.push(`![SR cost](results/${name})`, '');
@@ -480,10 +503,10 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
           labelOf(v),
           formatPoints(s),
           d && top !== v ? signed(d) : '',
-          c.secondsPerEpoch.toFixed(1),
-          ct ? `${(ct.secondsPerEpoch / c.secondsPerEpoch).toFixed(2)}×` : '',
-          c.msPerSentence.toFixed(2),
-          ct ? `${(ct.msPerSentence / c.msPerSentence).toFixed(2)}×` : '',
+          fixed(c.secondsPerEpoch, 1),
+          ct ? fixed(ct.secondsPerEpoch / c.secondsPerEpoch, 2, '×') : '',
+          fixed(c.msPerSentence, 2),
+          ct ? fixed(ct.msPerSentence / c.msPerSentence, 2, '×') : '',
         ]);
         bars.push({ group: `ℓ=${v.layer ?? layers}`, series: `${t} SR r=${v.r ?? 1}`, value: 100 * s.mean });
       }
@@ -511,23 +534,48 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
     out.push('![early exit](results/early-exit.svg)', '');
   }
 
-  out.push(...inductionSection(input.records, runs));
-
   const curve = config.groups.find((g) => g.name === 'learning-curve');
-  if (curve) out.push(...learningCurve(config, curve, allRuns, labelOf, input.floors), '');
+  if (curve) {
+    const ids = idsOf(curve);
+    const curveRuns = allRuns.filter((r) => ids.has(r.id));
+    out.push(...learningCurve(config, curve, curveRuns, labelOf, input.floors), '');
+  }
+
+  out.push(...inductionSection(input.records, atDefaultBudget));
 
   const ablations = config.groups.filter(
     (g) => g.name !== 'main' && g.name !== 'early-exit' && g.name !== 'learning-curve',
   );
   if (ablations.length) out.push('## Ablations the paper did not run', '');
   for (const g of ablations) {
-    out.push(`### ${g.title}`, '', groupTable(g, runs, labelOf), '');
+    const own = runsOf(g);
+    out.push(`### ${g.title}`, '', groupTable(g, own, labelOf), '');
     const [base, ...others] = g.variants;
-    if (base && others.length) {
+    if (g.epochs !== undefined) {
+      // An epoch-cap group: each variant against itself under the grid's cap, and where its best epoch fell.
+      const cap = config.finetune.epochs ?? FINETUNE_DEFAULTS.epochs;
+      const rows = g.tasks.flatMap((t) =>
+        g.variants.map((v) => {
+          const m = primaryMetric(t);
+          const d = pairedDifference(scores(own, t, v, m), scores(runs, t, v, m));
+          const best = own
+            .filter((r) => r.task === t && variantKey(r.variant) === variantKey(v))
+            .map((r) => `${r.bestEpoch} of ${r.epochs}`);
+          return [
+            t,
+            `${labelOf(v)}: ${g.epochs} epochs minus ${cap}`,
+            signed(d),
+            verdict(d, 'more epochs better', 'more epochs worse'),
+            best.join(', ') || '—',
+          ];
+        }),
+      );
+      out.push(markdownTable(['task', 'difference', 'points', 'verdict', 'best epoch (by seed)'], rows), '');
+    } else if (base && others.length) {
       const rows = g.tasks.flatMap((t) =>
         others.map((v) => {
           const m = primaryMetric(t);
-          const d = pairedDifference(scores(runs, t, v, m), scores(runs, t, base, m));
+          const d = pairedDifference(scores(own, t, v, m), scores(own, t, base, m));
           return [t, `${labelOf(v)} minus ${labelOf(base)}`, signed(d), verdict(d, 'better', 'worse')];
         }),
       );

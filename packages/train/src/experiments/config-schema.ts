@@ -88,7 +88,7 @@ const PRETRAIN = {
 /**
  * The fine-tuning defaults a config may set. `method`, `r` and `layer` name a variant (see `variantKey`) and
  * `seed` comes from the run, so they are set per variant and per run only, never silently overridden here.
- * `maxTokens` has the cap a labeler checkpoint's config.json has.
+ * `maxTokens` has the cap a labeler checkpoint's config.json has. Grids fine-tune every weight (no `lora`).
  */
 const FINETUNE = {
   unmaskedLayers: list(int(0), 'layer numbers (integers ≥ 0)', { nonEmpty: false }),
@@ -106,7 +106,7 @@ const FINETUNE = {
   clip: num(0),
   maxTokens: int(1, CONFIG_FIELD_LIMITS.maxPositions),
   labelSubword: oneOf(['first', 'last']),
-} satisfies Fields<Omit<FinetuneOptions, 'seed' | 'method' | 'r' | 'layer'>>;
+} satisfies Fields<Omit<FinetuneOptions, 'seed' | 'method' | 'r' | 'layer' | 'lora'>>;
 
 /**
  * A variant: its method, and the fine-tuning fields that name it (see `variantKey`), each a fine-tuning option.
@@ -154,6 +154,11 @@ const groupSchema = strictObject({
    * pretrained without repeated text: the runs get their own ids, and its induction score is logged.
    */
   decoder: directory.optional(),
+  /**
+   * Most fine-tuning epochs for this group's runs (default: `finetune.epochs`), e.g. to measure what the grid's
+   * epoch cap costs: the runs get their own ids.
+   */
+  epochs: FINETUNE.epochs.optional(),
 });
 
 const experimentFields = strictObject({

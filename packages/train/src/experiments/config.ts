@@ -46,6 +46,8 @@ export interface RunSpec {
   trainSentences: TrainSentences;
   /** The decoder of the run's group when it has its own (a directory), else the config's. */
   decoder?: string;
+  /** The group's own epoch cap when it has one, else the config's (`finetune.epochs`). */
+  epochs?: number;
   /** The groups this run belongs to. */
   groups: string[];
 }
@@ -80,8 +82,8 @@ export const groupBudgets = (config: ExperimentConfig, group: RunGroup): TrainSe
   group.trainSentences ?? [config.data.trainSentences];
 
 /**
- * task/variant/seed, with the training budget in between when it is not the config's default, and the
- * group's own decoder (its directory's name) when it has one.
+ * task/variant/seed, with the training budget in between when it is not the config's default, the group's
+ * own decoder (its directory's name) and its own epoch cap when it has them.
  */
 export function runId(
   config: ExperimentConfig,
@@ -90,10 +92,12 @@ export function runId(
   seed: number,
   trainSentences: TrainSentences = config.data.trainSentences,
   decoder?: string,
+  epochs?: number,
 ): string {
   const budget = trainSentences === config.data.trainSentences ? '' : `train-${trainSentences}/`;
   const backbone = decoder === undefined ? '' : `${basename(decoder)}/`;
-  return `${task}/${backbone}${budget}${variantKey(variant)}/seed${seed}`;
+  const cap = epochs === undefined ? '' : `epochs-${epochs}/`;
+  return `${task}/${backbone}${budget}${cap}${variantKey(variant)}/seed${seed}`;
 }
 
 /**
@@ -108,8 +112,8 @@ export function expandRuns(config: ExperimentConfig): RunSpec[] {
       for (const trainSentences of budgets) {
         for (const variant of group.variants) {
           for (const seed of group.seeds ?? config.seeds) {
-            const { decoder } = group;
-            const id = runId(config, task, variant, seed, trainSentences, decoder);
+            const { decoder, epochs } = group;
+            const id = runId(config, task, variant, seed, trainSentences, decoder, epochs);
             const existing = runs.get(id);
             if (existing) existing.groups.push(group.name);
             else
@@ -120,6 +124,7 @@ export function expandRuns(config: ExperimentConfig): RunSpec[] {
                 seed,
                 trainSentences,
                 ...(decoder === undefined ? {} : { decoder }),
+                ...(epochs === undefined ? {} : { epochs }),
                 groups: [group.name],
               });
           }

@@ -131,6 +131,7 @@ export function finetuneOptions(config: ExperimentConfig, run: RunSpec): Finetun
   return {
     ...FINETUNE_DEFAULTS,
     ...config.finetune,
+    ...(run.epochs === undefined ? {} : { epochs: run.epochs }),
     ...variant,
     r: variant.r ?? 1,
     layer: variant.layer ?? null,
