@@ -2,12 +2,14 @@
  * @file One pre-norm transformer block: x + Attn(Norm(x)), then x + MLP(Norm(x)). The config's variant picks
  * the norm (LayerNorm or RMSNorm), the MLP (GELU, or SwiGLU: down(silu(gate(x))·up(x))), the key/value heads
  * (grouped-query attention) and which projections have biases; params.ts declares the parameters each has.
+ * A projection with a LoRA adapter (lora.ts) adds the adapter's low-rank term to its product.
  * It can compute its outputs for a subset of rows only (the last copy under sequence repetition): keys and
  * values still come from every row, while queries, the attention output, the residuals and the MLP run on the
  * chosen rows.
  */
 import { type Tensor, attention, dropout, gather, layerNorm, matmul, rmsNorm } from '@reprise/core';
 import { type Architecture, type TransformerConfig, architecture } from './config.ts';
+import { type LoraAdapters, adaptedLinear } from './lora.ts';
 import type { ParamMap } from './params.ts';
 import { type BlockRole, blockParams } from './params.ts';
 import { type RotaryTables, applyRotary, rotaryAt } from './rotary.ts';
@@ -23,6 +25,8 @@ export interface BlockContext {
   rotary: { q: RotaryTables; k: RotaryTables } | null;
   /** Dropout probability on the residual branches and a fresh seed per call, or null outside training. */
   dropout: { p: number; nextSeed: () => number } | null;
+  /** LoRA adapters on some projections, with their input dropout while training (null: none). */
+  lora?: { adapters: LoraAdapters; dropout: { p: number; nextSeed: () => number } | null } | null;
   /** Called with the block's attention inputs and output, for analysis (see AttentionTap). */
   onAttention?: (tap: AttentionTap) => void;
 }
@@ -69,12 +73,19 @@ export function runBlock(params: ParamMap, layer: number, x: Tensor, ctx: BlockC
   const a = architecture(ctx.config);
   const p = pick(params, ctx.config, layer);
   const [batch, seq, dim] = x.shape as [number, number, number];
+  // x·W + b through the role's LoRA adapter when it has one.
+  const linear = (input: Tensor, w: BlockRole, b: BlockRole, residual?: Tensor) =>
+    adaptedLinear(input, p[w]!, p[b], {
+      residual,
+      adapter: ctx.lora?.adapters.at(layer, w),
+      dropout: ctx.lora?.dropout,
+    });
   const h = norm(a, x, p.ln1W!, p.ln1B);
   // Queries (and the residual) at the output rows only; keys and values at every row.
   const rowsOf = (t: Tensor) => (out ? gather(t.reshape([batch * seq, dim]), out.rows) : t);
-  let q = matmul(rowsOf(h), p.qW!, { bias: p.qB });
-  let k = matmul(h, p.kW!, { bias: p.kB });
-  const v = matmul(h, p.vW!, { bias: p.vB });
+  let q = linear(rowsOf(h), 'qW', 'qB');
+  let k = linear(h, 'kW', 'kB');
+  const v = linear(h, 'vW', 'vB');
   if (ctx.rotary) {
     const { q: forQ, k: forK } = ctx.rotary;
     const atKeys = rotaryAt(forK, ctx.positions!);
@@ -113,15 +124,15 @@ export function runBlock(params: ParamMap, layer: number, x: Tensor, ctx: BlockC
     attended = mergeHeads(matmul(scores.softmax(-1), vh));
   }
   ctx.onAttention?.({ layer, q, k, v, attended, causal: ctx.causal });
-  x = addBranch(rowsOf(x), attended, p.attnOutW!, p.attnOutB, ctx);
+  x = addBranch(rowsOf(x), attended, 'attnOutW', 'attnOutB', linear, ctx);
   const h2 = norm(a, x, p.ln2W!, p.ln2B);
   const hidden =
     a.mlp === 'swiglu'
-      ? matmul(h2, p.mlpGateW!, { bias: p.mlpGateB })
+      ? linear(h2, 'mlpGateW', 'mlpGateB')
           .silu()
-          .mul(matmul(h2, p.mlpUpW!, { bias: p.mlpUpB }))
-      : matmul(h2, p.mlpUpW!, { bias: p.mlpUpB }).gelu();
-  return addBranch(x, hidden, p.mlpDownW!, p.mlpDownB, ctx);
+          .mul(linear(h2, 'mlpUpW', 'mlpUpB'))
+      : linear(h2, 'mlpUpW', 'mlpUpB').gelu();
+  return addBranch(x, hidden, 'mlpDownW', 'mlpDownB', linear, ctx);
 }
 
 /** The config's norm: LayerNorm (gain and bias) or RMSNorm (gain only), with its ε. */
@@ -134,12 +145,13 @@ export function norm(a: Architecture, x: Tensor, weight: Tensor, bias: Tensor | 
 function addBranch(
   residual: Tensor,
   input: Tensor,
-  w: Tensor,
-  b: Tensor | undefined,
+  w: BlockRole,
+  b: BlockRole,
+  linear: (input: Tensor, w: BlockRole, b: BlockRole, residual?: Tensor) => Tensor,
   ctx: BlockContext,
 ): Tensor {
-  if (!ctx.dropout || ctx.dropout.p === 0) return matmul(input, w, { bias: b, residual });
-  return residual.add(dropout(matmul(input, w, { bias: b }), ctx.dropout.p, ctx.dropout.nextSeed()));
+  if (!ctx.dropout || ctx.dropout.p === 0) return linear(input, w, b, residual);
+  return residual.add(dropout(linear(input, w, b), ctx.dropout.p, ctx.dropout.nextSeed()));
 }
 
 /** [B, T, n·d] → [B, n, T, d] */

@@ -38,4 +38,19 @@ export {
 export { type HiddenOptions, Transformer } from './transformer.ts';
 export type { AttentionTap } from './block.ts';
 export { type LabelerOptions, IGNORE_LABEL, SequenceLabeler } from './labeler.ts';
+export {
+  type Adapter,
+  type LoraConfig,
+  type LoraTarget,
+  DEFAULT_LORA_TARGETS,
+  LORA_TARGETS,
+  LoraAdapters,
+  adaptedLinear,
+  attachLora,
+  loraShapes,
+  loraSpecs,
+  makeLoraConfig,
+  mergeLora,
+  validateLoraConfig,
+} from './lora.ts';
 export { type RotaryConvention, type RotaryTables, rotaryTables, rotaryAt, applyRotary } from './rotary.ts';

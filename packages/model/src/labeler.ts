@@ -87,8 +87,13 @@ export class SequenceLabeler {
       );
   }
 
-  /** Parameters that training updates: the blocks up to ℓ, embeddings, final norm, head. */
+  /**
+   * Parameters that training updates: the blocks up to ℓ, embeddings, final norm, head; with LoRA adapters on
+   * the backbone (whose weights are then frozen), the adapters of the blocks up to ℓ and the head.
+   */
   params(): ParamMap {
+    const lora = this.backbone.lora;
+    if (lora) return { ...lora.usedParams(this.options.layer), ...this.head };
     return { ...this.backbone.usedParams(this.options.layer, false), ...this.head };
   }
 

@@ -7,6 +7,7 @@
 import { type Device, type Tensor, crossEntropy, dropout, gather, keep, matmul } from '@reprise/core';
 import { type AttentionTap, type BlockContext, type OutputRows, norm, runBlock } from './block.ts';
 import { type TransformerConfig, architecture, validateConfig } from './config.ts';
+import type { LoraAdapters } from './lora.ts';
 import { type MaskPolicy, causalLayers } from './masks.ts';
 import { type ParamMap, initParams, noDecayNames, paramShapes, parameterCount } from './params.ts';
 import { type RotaryTables, rotaryTables } from './rotary.ts';
@@ -43,6 +44,8 @@ export class Transformer {
   /** Counts dropout masks drawn, so that each gets a fresh seed; saved with a checkpoint for exact resume. */
   dropoutCounter = 0;
   dropoutSeed: number;
+  /** LoRA adapters on the projections (lora.ts: set by `attachLora`, which freezes `params`), or null. */
+  lora: LoraAdapters | null = null;
 
   constructor(device: Device, config: TransformerConfig, params: ParamMap, seed = 0) {
     validateConfig(config);
@@ -160,6 +163,11 @@ export class Transformer {
     );
     const train = (options.train ?? false) && cfg.dropout > 0;
     const drop = train ? { p: cfg.dropout, nextSeed: () => this.nextDropoutSeed() } : null;
+    const loraP = this.lora?.config.dropout ?? 0;
+    const lora = this.lora && {
+      adapters: this.lora,
+      dropout: options.train && loraP > 0 ? { p: loraP, nextSeed: () => this.nextDropoutSeed() } : null,
+    };
     if (cfg.positions === 'learned') x = x.add(gather(this.params['embed.positions']!, options.positions));
     if (drop) x = dropout(x, drop.p, drop.nextSeed());
     for (let l = 0; l < layers; l++) {
@@ -170,6 +178,7 @@ export class Transformer {
         positions: rotary ? options.positions : null,
         rotary,
         dropout: drop,
+        lora,
         onAttention: options.onAttention,
       };
       x = runBlock(this.params, l, x, ctx, l === layers - 1 ? options.outputRows : undefined);
@@ -194,9 +203,10 @@ export class Transformer {
     return crossEntropy(this.logits(h), targets);
   }
 
-  /** Frees the parameters and position tables. */
+  /** Frees the parameters, the LoRA adapters and the position tables. */
   dispose(): void {
     for (const t of Object.values(this.params)) t.dispose();
+    this.lora?.dispose();
     this.#disposeRotary();
   }
 

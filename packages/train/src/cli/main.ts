@@ -1,5 +1,5 @@
 /**
- * @file The `reprise` command: pretrain, finetune, eval, predict, demo, experiment, inspect. Exit codes: 0 done,
+ * @file The `reprise` command: pretrain, finetune, eval, predict, demo, experiment, inspect, export. Exit codes: 0 done,
  * 1 an error (its message on stderr), 130 interrupted: the first Ctrl-C during training finishes the step, saves a
  * checkpoint and prints how to resume; a second Ctrl-C exits at once (see `interrupt.ts`).
  */
@@ -8,6 +8,7 @@ import { installInterruptHandler } from '../training/loop.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerEval } from './commands/evaluate.ts';
 import { registerExperiment } from './commands/experiment.ts';
+import { registerExport } from './commands/export.ts';
 import { registerFinetune } from './commands/finetune.ts';
 import { registerInspect } from './commands/inspect.ts';
 import { registerPredict } from './commands/predict.ts';
@@ -38,6 +39,7 @@ for (const register of [
   registerExperiment,
   registerInspect,
   registerShip,
+  registerExport,
 ])
   register(program);
 

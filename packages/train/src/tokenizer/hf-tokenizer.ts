@@ -54,6 +54,8 @@ export class HfTokenizer implements WordTokenizer {
   private readonly addSpecialTokens: boolean;
   private readonly hf: Tokenizer;
   private readonly source: string;
+  /** The document as given, for toJSON. */
+  private readonly doc: unknown;
   /** Added tokens by content: a word equal to one becomes that token. */
   private readonly addedIds: ReadonlyMap<string, number>;
   /** (first word? "0" : "1") + word → ids. */
@@ -62,6 +64,7 @@ export class HfTokenizer implements WordTokenizer {
   constructor(doc: unknown, source = '<object>', options: HfTokenizerOptions = {}) {
     this.pipeline = checkForeignPipeline(doc, source);
     this.source = source;
+    this.doc = doc;
     const d = doc as Json;
     // tokenizers.js wants every pipeline key present; a file may leave the null ones out.
     const complete = { ...d, added_tokens: d.added_tokens ?? [] } as Json;
@@ -111,6 +114,11 @@ export class HfTokenizer implements WordTokenizer {
   /** Parses tokenizer.json text; `source` (a path) is named in errors. */
   static fromJSON(text: string, source = '<string>', options: HfTokenizerOptions = {}): HfTokenizer {
     return new HfTokenizer(parseTokenizerText(text, source), source, options);
+  }
+
+  /** The tokenizer.json document it was made from (what a checkpoint or an export stores). */
+  toJSON(): string {
+    return JSON.stringify(this.doc);
   }
 
   tokenToId(token: string): number | undefined {

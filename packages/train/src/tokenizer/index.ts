@@ -15,4 +15,4 @@ export { METASPACE } from './pretokenize.ts';
 export type { WordTokenizer } from './word-tokenizer.ts';
 export { HfTokenizer, type HfTokenizerOptions } from './hf-tokenizer.ts';
 export { SUPPORTED_FOREIGN, type ForeignPipeline, type WordContext } from './hf-foreign-check.ts';
-export { isOwnTokenizerJson, loadTokenizer } from './load.ts';
+export { isOwnTokenizerJson, loadTokenizer, tokenizerFromJson } from './load.ts';

@@ -8,7 +8,7 @@ import { readFileBytes } from '../io/read-file.ts';
 import { decodeUtf8Strict } from '../io/text.ts';
 import { readJsonFile } from '../io/validate.ts';
 import { parseTokenizerText } from './hf-foreign-check.ts';
-import { HfTokenizer } from './hf-tokenizer.ts';
+import { HfTokenizer, type HfTokenizerOptions } from './hf-tokenizer.ts';
 import { SPECIAL_TOKENS } from './special.ts';
 import { BpeTokenizer } from './tokenizer.ts';
 
@@ -42,9 +42,23 @@ export function loadTokenizer(dir: string): BpeTokenizer | HfTokenizer {
   } catch (err) {
     throw new Error(`tokenizer.json ${path}: cannot read (${(err as Error).message})`);
   }
-  const doc = parseTokenizerText(text, path);
-  if (isOwnTokenizerJson(doc)) return BpeTokenizer.fromJSON(text, path);
-  const configPath = join(dir, 'tokenizer_config.json');
-  const config = existsSync(configPath) ? readJsonFile(configPath, { maxBytes: MAX_BYTES }) : undefined;
-  return new HfTokenizer(doc, path, { config, configSource: configPath });
+  return tokenizerFromJson(text, path, () => {
+    const configPath = join(dir, 'tokenizer_config.json');
+    const config = existsSync(configPath) ? readJsonFile(configPath, { maxBytes: MAX_BYTES }) : undefined;
+    return { config, configSource: configPath };
+  });
+}
+
+/**
+ * tokenizer.json text (`source` names it in errors) as the project's `BpeTokenizer` or an `HfTokenizer`;
+ * `foreignOptions` is asked only for a foreign file.
+ */
+export function tokenizerFromJson(
+  text: string,
+  source: string,
+  foreignOptions: () => HfTokenizerOptions = () => ({}),
+): BpeTokenizer | HfTokenizer {
+  const doc = parseTokenizerText(text, source);
+  if (isOwnTokenizerJson(doc)) return BpeTokenizer.fromJSON(text, source);
+  return new HfTokenizer(doc, source, foreignOptions());
 }

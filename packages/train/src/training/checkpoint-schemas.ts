@@ -5,9 +5,11 @@
  */
 import {
   CONFIG_FIELD_LIMITS,
+  LORA_TARGETS,
   type LabelerOptions,
   type TransformerConfig,
   validateConfig,
+  validateLoraConfig,
 } from '@reprise/model';
 import { z } from 'zod';
 import { count, strictObject } from '../io/validate.ts';
@@ -84,6 +86,21 @@ labelerSettingsSchema.parse satisfies (v: unknown) => Omit<LabelerOptions, 'numL
 /** Label sets are small; the bound keeps a hostile list from sizing the head. */
 export const MAX_LABELS = 4096;
 
+/**
+ * LoRA fine-tuning (@reprise/model's lora.ts): the adapters' config and the base they need, which the checkpoint
+ * does not hold (its directory and the SHA-256 of its weight files; see lora-checkpoint.ts).
+ */
+export const loraRecordSchema = strictObject({
+  rank: z.number().int().min(1).max(CONFIG_FIELD_LIMITS.dModel),
+  alpha: z.number().positive(),
+  dropout: z.number().min(0).lt(1),
+  targets: z.array(z.enum(LORA_TARGETS)).min(1).max(LORA_TARGETS.length),
+  base: strictObject({
+    dir: z.string().min(1).max(4096),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  }),
+});
+
 export const labelerConfigSchema = strictObject({
   kind: z.literal('reprise-labeler', {
     error: 'this is not a fine-tuned labeler (expected "reprise-labeler")',
@@ -95,9 +112,19 @@ export const labelerConfigSchema = strictObject({
   maxTokens: z.number().int().min(1).max(CONFIG_FIELD_LIMITS.maxPositions),
   labelSubword: z.enum(['first', 'last']),
   training: trainingRecord,
+  /** Present for a LoRA fine-tuning: the weights are then the adapters and the head. */
+  lora: loraRecordSchema.optional(),
 }).superRefine((c, ctx) => {
   const { layers, vocabSize } = c.model;
   const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+  if (c.lora) {
+    // Targets the model has, a rank its projections allow: the model's own check.
+    try {
+      validateLoraConfig(c.model, c.lora);
+    } catch (e) {
+      issue(['lora'], (e as Error).message);
+    }
+  }
   if (new Set(c.labels).size !== c.labels.length) issue(['labels'], 'labels must be distinct');
   if (c.labeler.layer !== undefined && c.labeler.layer > layers)
     issue(['labeler', 'layer'], `must be in 1..${layers} (model.layers)`);

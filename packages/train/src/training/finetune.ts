@@ -5,7 +5,15 @@
  */
 import { join } from 'node:path';
 import { AdamW, type Device, warmupLinear } from '@reprise/core';
-import { SequenceLabeler, type Transformer, longestRepeatable, repeatedPositions } from '@reprise/model';
+import {
+  LoraAdapters,
+  type LoraConfig,
+  SequenceLabeler,
+  type Transformer,
+  attachLora,
+  longestRepeatable,
+  repeatedPositions,
+} from '@reprise/model';
 import type { LabeledSentence } from '../data/index.ts';
 import {
   type HostTensor,
@@ -15,13 +23,14 @@ import {
   truncateMetricsAfterStep,
   writeJsonAtomic,
 } from '../io/index.ts';
-import type { BpeTokenizer } from '../tokenizer/index.ts';
+import type { WordTokenizer } from '../tokenizer/index.ts';
 import { finetuneTrainerSchema } from './checkpoint-schemas.ts';
 import { type Evaluation, coverageNotes, evaluate } from './evaluate.ts';
 import type { EventSink } from './events.ts';
 import { batchLabels, buildLabelVocab, countCut, encodeLabeled, makeBatches } from './labeled-batches.ts';
-import { type LabelerConfigFile, loadLabeler, saveLabeler } from './labeler-checkpoint.ts';
+import { type LabelerConfigFile, loadLabeler, saveLabeler, saveMergedLabeler } from './labeler-checkpoint.ts';
 import { isInterrupted, recordStep, runSteps } from './loop.ts';
+import { loraRecord } from './lora-checkpoint.ts';
 import { type LabelerSettings, type MethodOptions, labelerSettings } from './methods.ts';
 import { loadForResume } from './resume-check.ts';
 import { type TaskData, spanScheme } from './tasks.ts';
@@ -45,6 +54,11 @@ export interface FinetuneOptions extends MethodOptions {
   /** Subwords per sentence before repetition (256 in the paper). */
   maxTokens: number;
   labelSubword: 'first' | 'last';
+  /**
+   * LoRA adapters on a frozen backbone (@reprise/model's lora.ts) instead of training every weight; absent: full
+   * fine-tuning (the default for the project's own small backbones).
+   */
+  lora?: LoraConfig;
 }
 
 export const FINETUNE_DEFAULTS: FinetuneOptions = {
@@ -72,13 +86,24 @@ export const FINETUNE_DEFAULTS: FinetuneOptions = {
 export interface FinetuneInput {
   device: Device;
   outDir: string;
-  /** A backbone to fine-tune (its weights change). */
+  /** A backbone to fine-tune (its weights change, unless `options.lora` freezes them). */
   backbone: Transformer;
-  tokenizer: BpeTokenizer;
+  /**
+   * The directory `backbone` was loaded from, unchanged: a LoRA run's checkpoints name it as the base they need
+   * (required with `options.lora`).
+   */
+  backboneDir?: string;
+  /** The backbone's: the project's own, or a Hugging Face model's (saved with each checkpoint). */
+  tokenizer: WordTokenizer & { toJSON(): string };
   /** The task: its name (recorded in the checkpoint), splits, and span view for span F1. */
   data: TaskData;
   options: FinetuneOptions;
   resume?: boolean;
+  /**
+   * With `options.lora`: after training, also write `<outDir>/merged`, the best epoch's labeler with the adapters
+   * folded into the backbone (a plain checkpoint that needs no base). The returned labeler is then merged too.
+   */
+  saveMerged?: boolean;
   onEvent?: EventSink;
 }
 
@@ -134,6 +159,13 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
     seed: o.seed,
   });
   backbone.dropoutSeed = o.seed;
+  let lora: ReturnType<typeof loraRecord> | undefined;
+  if (o.lora) {
+    if (!input.backboneDir)
+      throw new Error('finetune: options.lora needs backboneDir, the base its checkpoints will name');
+    lora = loraRecord(o.lora, input.backboneDir);
+    attachLora(backbone, LoraAdapters.create(device, backbone.config, o.lora, o.seed));
+  }
   const named = labeler.params();
   const params = Object.values(named);
   const perEpoch = Math.ceil(train.length / o.batchSize);
@@ -152,6 +184,7 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
     maxTokens,
     labelSubword: o.labelSubword,
     training: { task: data.name, ...o },
+    ...(lora ? { lora } : {}),
   };
   const lastDir = join(outDir, 'last');
   const bestDir = join(outDir, 'best');
@@ -328,6 +361,14 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
       },
     };
     writeJsonAtomic(join(outDir, 'results.json'), summary);
+    if (input.saveMerged && lora) {
+      const mergedDir = join(outDir, 'merged');
+      await saveMergedLabeler(mergedDir, labeler, tokenizer, configFile);
+      onEvent({
+        type: 'log',
+        message: `merged: the adapters folded into the backbone, saved in ${mergedDir}`,
+      });
+    }
     log.log({
       phase: 'test',
       best_epoch: state.bestEpoch,
@@ -380,7 +421,7 @@ export function subwordCap(
 export function labelerPlan(
   o: FinetuneOptions,
   backbone: Transformer,
-  sepToken: number,
+  sepToken: number | undefined,
 ): { settings: LabelerSettings; maxTokens: number } {
   const settings = labelerSettings(o, backbone.config, sepToken);
   const maxTokens = subwordCap(o.maxTokens, backbone, settings);

@@ -30,7 +30,7 @@ export type LabelerSettings = Omit<LabelerOptions, 'numLabels' | 'seed'>;
 export function labelerSettings(
   o: MethodOptions,
   backbone: TransformerConfig,
-  sepToken: number,
+  sepToken: number | undefined,
 ): LabelerSettings {
   if (!(METHODS as readonly string[]).includes(o.method))
     throw new Error(`unknown method '${o.method}' (expected ${METHODS.join(', ')})`);
@@ -43,6 +43,11 @@ export function labelerSettings(
     );
   if (o.method === 'sr' && !(Number.isInteger(o.r) && o.r >= 1))
     throw new Error(`method 'sr' needs r ≥ 1 extra copies, got r = ${o.r} (r = 0 is --method causal)`);
+  // A foreign (Hugging Face) tokenizer has no separator token to put between copies.
+  if (o.separator && o.method === 'sr' && sepToken === undefined)
+    throw new Error(
+      "--separator needs a separator token between copies, and this backbone's tokenizer (a Hugging Face model's) has none; leave --separator out (the paper's copies have no separator)",
+    );
   const mask: Record<Method, MaskPolicy> = {
     causal: 'causal',
     sr: 'causal',
@@ -56,7 +61,7 @@ export function labelerSettings(
     mask: mask[o.method],
     layer: o.layer ?? backbone.layers,
     finalNorm: o.finalNorm,
-    separator: o.separator && o.method === 'sr' ? sepToken : null,
+    separator: o.separator && o.method === 'sr' ? (sepToken ?? null) : null,
     positions: o.positions,
     lastCopyOnly: o.lastCopyOnly,
     headDropout: o.headDropout,

@@ -3,6 +3,7 @@
  * SR with r copies, unmasking, encoder) and a head layer; dev after every epoch, the best epoch on test.
  */
 import { join } from 'node:path';
+import { DEFAULT_LORA_TARGETS, LORA_TARGETS, validateLoraConfig } from '@reprise/model';
 import { type Command, Option } from 'commander';
 import {
   discardEmptyRunDir,
@@ -12,11 +13,12 @@ import {
   resolveAtomicDir,
   writeSvg,
 } from '../../io/index.ts';
-import { loadBackbone } from '../../training/backbone-checkpoint.ts';
+import { checkSlidingWindow, loadFinetuneBackbone } from '../../training/finetune-backbone.ts';
 import { FINETUNE_DEFAULTS, type FinetuneOptions, finetune, labelerPlan } from '../../training/finetune.ts';
 import { METHODS, methodLabel } from '../../training/methods.ts';
 import { addDataOptions, taskFromOptions } from '../data-options.ts';
 import { InterruptedError, resumeCommand } from '../interrupt.ts';
+import { loraOption, loraTargetsArg } from '../lora-options.ts';
 import {
   addRunDirOptions,
   deviceOption,
@@ -36,7 +38,10 @@ export function registerFinetune(program: Command): void {
       program
         .command('finetune')
         .description('fine-tune a pretrained backbone for sequence labeling')
-        .requiredOption('--backbone <dir>', 'pretrained checkpoint (e.g. runs/pretrain/final)')
+        .requiredOption(
+          '--backbone <dir>',
+          'pretrained checkpoint (e.g. runs/pretrain/final) or a Hugging Face model directory (config.json with model_type, safetensors, tokenizer.json)',
+        )
         .option(
           '--out <dir>',
           'run directory (refused if it holds a run: see --resume, --overwrite)',
@@ -103,7 +108,31 @@ export function registerFinetune(program: Command): void {
         intArg('--max-tokens', 1),
         d.maxTokens,
       )
-      .option('--seed <n>', 'seed', intArg('--seed'), d.seed),
+      .option('--seed <n>', 'seed', intArg('--seed'), d.seed)
+      .option(
+        '--lora <rank>',
+        'LoRA: train adapters of this rank on a frozen backbone, and the head (default: full fine-tuning); the checkpoint holds the adapters and names the backbone it needs',
+        intArg('--lora', 1),
+      )
+      .option(
+        '--lora-alpha <x>',
+        "with --lora: the update is scaled by alpha/rank (default: alpha = rank, the paper's 16 and 16)",
+        positiveArg('--lora-alpha'),
+      )
+      .option(
+        '--lora-dropout <p>',
+        "with --lora: dropout on the adapters' input (default 0.1, the paper's)",
+        fractionArg('--lora-dropout', true),
+      )
+      .option(
+        '--lora-targets <list>',
+        `with --lora: the projections adapted, some of ${LORA_TARGETS.join(',')} (default ${DEFAULT_LORA_TARGETS.join(',')})`,
+        loraTargetsArg,
+      )
+      .option(
+        '--lora-merge',
+        'with --lora: also write --out/merged, the best model with the adapters folded into the weights (a plain checkpoint that needs no base)',
+      ),
     'continue the run in --out from its last checkpoint (--out/last; same options)',
   )
     .addOption(deviceOption())
@@ -111,7 +140,7 @@ export function registerFinetune(program: Command): void {
       const choice = runDirChoice(a, 'finetune', resolveAtomicDir(join(a.out, 'last')) !== null);
       const device = await openDevice(a.device);
       const task = taskFromOptions(a);
-      const { model, tokenizer } = loadBackbone(a.backbone, device);
+      const { model, tokenizer, hf } = loadFinetuneBackbone(a.backbone, device);
       const options: FinetuneOptions = {
         ...d,
         method: a.method,
@@ -133,9 +162,12 @@ export function registerFinetune(program: Command): void {
         headDropout: a.headDropout,
         maxTokens: a.maxTokens,
         seed: a.seed,
+        ...loraOption(a),
       };
       // An impossible method or r is refused before the run directory is made or moved.
-      labelerPlan(options, model, tokenizer.special.sep);
+      const plan = labelerPlan(options, model, tokenizer.special.sep);
+      checkSlidingWindow(hf, (plan.settings.r ?? 0) + 1, plan.maxTokens);
+      if (options.lora) validateLoraConfig(model.config, options.lora);
       const movedTo = prepareRunDir(a.out, choice);
       if (movedTo) process.stderr.write(`--overwrite: the old run in ${a.out} was moved to ${movedTo}\n`);
       const progress = terminalProgress();
@@ -143,6 +175,8 @@ export function registerFinetune(program: Command): void {
         device,
         outDir: a.out,
         backbone: model,
+        backboneDir: a.backbone,
+        saveMerged: a.loraMerge,
         tokenizer,
         data: task,
         options,
@@ -166,8 +200,11 @@ export function registerFinetune(program: Command): void {
           `interrupted; checkpoint ${join(a.out, 'last')}\nresume with: ${resumeCommand('--resume')}`,
         );
       const t = result.test!;
+      const loraNote = options.lora
+        ? ` (LoRA adapters on ${a.backbone}${a.loraMerge ? `; merged: ${join(a.out, 'merged')}` : ''})`
+        : '';
       console.log(
-        `${methodLabel(options, model.config.layers)} on ${task.name}: best epoch ${result.bestEpoch}; test accuracy ${(100 * t.accuracy).toFixed(2)}%${t.spans ? `, span F1 ${(100 * t.spans.f1).toFixed(2)} (strict ${t.scheme!.toUpperCase()}; lenient ${(100 * t.lenientSpans!.f1).toFixed(2)})` : ''}; ${result.secondsPerEpoch.toFixed(0)} s/epoch; model ${join(a.out, 'best')}`,
+        `${methodLabel(options, model.config.layers)} on ${task.name}: best epoch ${result.bestEpoch}; test accuracy ${(100 * t.accuracy).toFixed(2)}%${t.spans ? `, span F1 ${(100 * t.spans.f1).toFixed(2)} (strict ${t.scheme!.toUpperCase()}; lenient ${(100 * t.lenientSpans!.f1).toFixed(2)})` : ''}; ${result.secondsPerEpoch.toFixed(0)} s/epoch; model ${join(a.out, 'best')}${loraNote}`,
       );
     });
 }
