@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { DEVICE_CHOICES, type DeviceChoice, WebGpuBackend, deviceChoiceFromEnv } from '@reprise/kernels';
 import { EXIT_INTERRUPTED, installInterruptHandler, isInterrupted } from '@reprise/train';
 import { benchAttention } from './attention.ts';
+import { benchLora } from './lora.ts';
 import { benchMatmul } from './matmul.ts';
 import { benchModel } from './model.ts';
 import { benchOps } from './ops.ts';
@@ -27,7 +28,10 @@ const SUITES: Record<string, (gpu: WebGpuBackend, o: SuiteOptions) => Promise<Me
   train: benchTrain,
   model: benchModel,
   rows: benchRows,
+  lora: benchLora,
 };
+/** Suites that take minutes per case: run only when named. */
+const ON_REQUEST = new Set(['lora']);
 
 /** What each bench is compared with in the ratio column: ours, measured in the same run. */
 const BASELINES: Record<string, string> = {
@@ -43,7 +47,8 @@ const BASELINES: Record<string, string> = {
 const RESULTS_DIR = join(import.meta.dirname, '..', 'results');
 
 const USAGE = `usage: pnpm bench [${Object.keys(SUITES).join('|')}]… [--full|--quick] [--json] [--device auto|vulkan|opengles] [--out DIR] [--no-report]
-  (no suite)  every suite: ours next to tfjs (webgpu, wasm, cpu), gpu.js and plain JS, a few minutes
+  (no suite)  every suite but lora: ours next to tfjs (webgpu, wasm, cpu), gpu.js and plain JS, a few minutes
+  lora        LoRA fine-tuning of 124M (GPT-2) and 135M (Llama) shapes: minutes per model, run only when named
   --full      the whole grid (slower); --quick the smallest set
   --json      one JSON object per measurement on stdout instead of the table
   --device    WebGPU adapter (default: $REPRISE_DEVICE or auto)
@@ -116,7 +121,7 @@ async function main(): Promise<number> {
       if (isInterrupted()) throw new Interrupted();
     },
   };
-  const suites = positionals.length ? positionals : Object.keys(SUITES);
+  const suites = positionals.length ? positionals : Object.keys(SUITES).filter((s) => !ON_REQUEST.has(s));
   const results: Measurement[] = [];
   try {
     for (const name of suites) results.push(...(await SUITES[name]!(gpu, options)));

@@ -25,6 +25,7 @@ export {
   paramShapes,
   paramSpecs,
   parameterCount,
+  paramsTooLarge,
 } from './params.ts';
 export {
   type RepeatedBatch,

@@ -138,6 +138,23 @@ export function parameterCount(cfg: TransformerConfig): number {
   return Object.values(paramSpecs(cfg)).reduce((a, s) => a + numel(s.shape), 0);
 }
 
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+
+/**
+ * Why the model's parameters cannot live on an adapter whose largest bindable buffer is `maxBufferBytes`
+ * (each parameter is one f32 buffer), naming the largest one; null when they fit. GPT-2's 50,257 × 768 token
+ * table (154 MB) is above llvmpipe's 128 MiB, for example.
+ */
+export function paramsTooLarge(cfg: TransformerConfig, maxBufferBytes: number): string | null {
+  const over = Object.entries(paramShapes(cfg))
+    .map(([name, shape]) => ({ name, shape, bytes: 4 * numel(shape) }))
+    .filter((p) => p.bytes > maxBufferBytes)
+    .sort((a, b) => b.bytes - a.bytes);
+  if (over.length === 0) return null;
+  const [top] = over;
+  return `parameter ${top!.name} [${top!.shape.join(', ')}] is ${mb(top!.bytes)}${over.length > 1 ? ` (and ${over.length - 1} more)` : ''}, above this adapter's largest bindable buffer (maxStorageBufferBindingSize, ${mb(maxBufferBytes)}); every parameter is one buffer, so this model needs an adapter with a larger limit (a real GPU) or a smaller vocabulary`;
+}
+
 /** Names of the parameters exempt from weight decay. */
 export function noDecayNames(cfg: TransformerConfig): Set<string> {
   return new Set(

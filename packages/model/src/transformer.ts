@@ -9,7 +9,14 @@ import { type AttentionTap, type BlockContext, type OutputRows, norm, runBlock }
 import { type TransformerConfig, architecture, validateConfig } from './config.ts';
 import type { LoraAdapters } from './lora.ts';
 import { type MaskPolicy, causalLayers } from './masks.ts';
-import { type ParamMap, initParams, noDecayNames, paramShapes, parameterCount } from './params.ts';
+import {
+  type ParamMap,
+  initParams,
+  noDecayNames,
+  paramShapes,
+  parameterCount,
+  paramsTooLarge,
+} from './params.ts';
 import { type RotaryTables, rotaryTables } from './rotary.ts';
 
 export interface HiddenOptions {
@@ -110,6 +117,8 @@ export class Transformer {
 
   /** A freshly initialized model (GPT-2 initialization from `seed`). */
   static create(device: Device, config: TransformerConfig, seed = 0): Transformer {
+    const tooLarge = paramsTooLarge(config, device.backend.adapter.maxBufferBytes);
+    if (tooLarge) throw new Error(`Transformer.create: ${tooLarge}`);
     return new Transformer(device, config, initParams(device, config, seed), seed);
   }
 

@@ -10,6 +10,7 @@ import {
   makeConfig,
   paramShapes,
   parameterCount,
+  paramsTooLarge,
 } from '../src/index.ts';
 
 describe('config limits', () => {
@@ -49,5 +50,22 @@ describe('config limits', () => {
       expect(configBytes(cfg)).toBe(4 * (params + tables));
     }
     expect(MODEL_BYTES_LIMIT).toBe(2 ** 31);
+  });
+});
+
+describe('parameters against the adapter’s largest bindable buffer', () => {
+  const llvmpipe = 2 ** 27; // maxStorageBufferBindingSize of Mesa 22.3's llvmpipe (128 MiB)
+  it("names GPT-2 small's token table (154 MB) as too large for 128 MiB, and lets SmolLM-135M's (113 MB) pass", () => {
+    const gpt2 = makeConfig({ vocabSize: 50257, dModel: 768, heads: 12, layers: 12, positions: 'learned' });
+    expect(paramsTooLarge(gpt2, llvmpipe)).toBe(
+      "parameter embed.tokens [50257, 768] is 154.4 MB, above this adapter's largest bindable buffer (maxStorageBufferBindingSize, 134.2 MB); every parameter is one buffer, so this model needs an adapter with a larger limit (a real GPU) or a smaller vocabulary",
+    );
+    const untied = makeConfig({ ...gpt2, tieEmbeddings: false });
+    expect(paramsTooLarge(untied, llvmpipe)).toMatch(
+      /^parameter \S+ \[50257, 768\] is 154\.4 MB \(and 1 more\)/,
+    );
+    const smol = makeConfig({ vocabSize: 49152, dModel: 576, heads: 9, kvHeads: 3, layers: 30, dFF: 1536 });
+    expect(paramsTooLarge(smol, llvmpipe)).toBeNull();
+    expect(paramsTooLarge(smol, 49152 * 576 * 4 - 1)).toMatch(/^parameter embed\.tokens \[49152, 576\]/);
   });
 });

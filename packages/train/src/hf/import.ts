@@ -6,7 +6,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Device } from '@reprise/core';
-import { SequenceLabeler, Transformer, type TransformerConfig, validateConfig } from '@reprise/model';
+import {
+  SequenceLabeler,
+  Transformer,
+  type TransformerConfig,
+  paramsTooLarge,
+  validateConfig,
+} from '@reprise/model';
 import { readJsonFile } from '../io/validate.ts';
 import { type BpeTokenizer, type HfTokenizer, loadTokenizer } from '../tokenizer/index.ts';
 import { fromHost } from '../training/weights.ts';
@@ -109,6 +115,9 @@ export function importHfModel(dir: string, device: Device, opts: { dropout?: num
   const source = join(dir, HF_CONFIG_FILE);
   const spec = loadHfConfig(source);
   const config = transformerConfigFromHf(spec, { source, dropout: opts.dropout });
+  // Before reading gigabytes: a parameter the adapter cannot bind would fail only at upload, unnamed.
+  const tooLarge = paramsTooLarge(config, device.backend.adapter.maxBufferBytes);
+  if (tooLarge) throw new Error(`Hugging Face model ${dir} (${device.describe()}): ${tooLarge}`);
   const headers = readHfWeightHeaders(dir);
   const check = matchHfTensors(spec, headers.listing, headers.index ?? headers.files[0]!.path);
   const hf = readHfWeights(headers, new Set(check.tensors.map((t) => t.hf.name)));
