@@ -23,7 +23,7 @@ import { trainBpe } from '../src/tokenizer/index.ts';
 import { saveBackbone } from '../src/training/backbone-checkpoint.ts';
 import { fromHost } from '../src/training/weights.ts';
 import { reprise } from './cli-helpers.ts';
-import { TOLERANCE, maxDiff, nested, ourLmLogits, referenceGrid } from './hf-reference/compare.ts';
+import { TINY_IDS, TOLERANCE, maxDiff, nested, ourLmLogits, referenceGrid } from './hf-reference/compare.ts';
 import { makeModel, torchMissing } from './hf-reference/torch.ts';
 import { llama2Json } from './hf-tokenizer-fixtures.ts';
 
@@ -37,10 +37,7 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const IDS = [
-  [5, 17, 3, 99, 42, 7, 64, 23],
-  [88, 1, 56, 12, 0, 100, 31, 9],
-];
+const IDS = TINY_IDS;
 
 /** Seeded standard normals (mulberry32 + Box–Muller). */
 function normals(seed: number): () => number {

@@ -26,7 +26,13 @@ import { importHfModel } from '../src/hf/index.ts';
 import { HfTokenizer } from '../src/tokenizer/index.ts';
 import { loadLabeler } from '../src/training/labeler-checkpoint.ts';
 import { reprise } from './cli-helpers.ts';
-import { TOLERANCE as LOGITS_TOLERANCE, maxDiff, nested, referenceGrid } from './hf-reference/compare.ts';
+import {
+  TOLERANCE as LOGITS_TOLERANCE,
+  TINY_IDS,
+  maxDiff,
+  nested,
+  referenceGrid,
+} from './hf-reference/compare.ts';
 import {
   type Arch,
   type NamedTensor,
@@ -46,11 +52,8 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-/** Token ids < 101 (the tiny vocabulary) and labels of 3 classes, −100 where a token has none. */
-const IDS = [
-  [5, 17, 3, 99, 42, 7, 64, 23],
-  [88, 1, 56, 12, 0, 100, 31, 9],
-];
+const IDS = TINY_IDS;
+/** Labels of 3 classes, −100 where a token has none. */
 const LABELS = [
   [0, 2, -100, 1, 1, 0, -100, 2],
   [1, -100, 2, 2, 0, 1, 0, -100],

@@ -20,6 +20,7 @@ import {
   readHfWeights,
 } from '../src/hf/index.ts';
 import type { HostTensor } from '../src/io/index.ts';
+import { TINY_IDS } from './hf-reference/compare.ts';
 import { gpt2LogitsF64 } from './hf-reference/gpt2-f64.ts';
 import {
   type Arch,
@@ -73,10 +74,7 @@ function roundBf16(values: Float32Array): Float32Array {
   return new Float32Array(bits.buffer);
 }
 
-const IDS = [
-  [5, 17, 3, 99, 42, 7, 64, 23],
-  [88, 1, 56, 12, 0, 100, 31, 9],
-];
+const IDS = TINY_IDS;
 
 describe('the PyTorch reference: model directories', () => {
   it.skipIf(skip)(

@@ -72,3 +72,9 @@ export function maxDiff(a: Logits, b: Logits): number {
  * wrong layout, mask or rotary convention moves them by O(0.1–1).
  */
 export const TOLERANCE = 1e-4;
+
+/** Two sequences of token ids < 101 (the tiny models' vocabulary), shared by the tests against the reference. */
+export const TINY_IDS = [
+  [5, 17, 3, 99, 42, 7, 64, 23],
+  [88, 1, 56, 12, 0, 100, 31, 9],
+];
