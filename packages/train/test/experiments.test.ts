@@ -28,14 +28,10 @@ import {
   readExperimentLog,
   runExperiment,
 } from '../src/experiments/runner.ts';
-import {
-  type PretrainedHereSettings,
-  canonicalJson,
-  settingsChanges,
-  settingsHash,
-} from '../src/experiments/settings.ts';
+import { type PretrainedHereSettings, settingsChanges, settingsHash } from '../src/experiments/settings.ts';
 import { formatPoints, pairedDifference, summarize } from '../src/experiments/stats.ts';
 import { evenly } from '../src/experiments/task-data.ts';
+import { canonicalJson } from '../src/io/index.ts';
 import { tinyExperimentData } from './fixtures/tiny-experiment.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'reprise-exp-'));

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TransformerConfig, makeConfig } from '@reprise/model';
+import { canonicalJson, isPlainObject } from '../io/canonical-json.ts';
 import { loadJsonFile } from '../io/validate.ts';
 import { backboneConfigSchema } from '../training/checkpoint-schemas.ts';
 import { FINETUNE_DEFAULTS, type FinetuneOptions } from '../training/finetune.ts';
@@ -166,22 +167,6 @@ export function runSettings(config: ExperimentConfig, run: RunSpec): RunSettings
     finetune: withoutNeutralLaterOptions(finetuneOptions(config, run)),
     data: run.task === 'synthetic' ? { synthetic } : { ...brown, trainSentences: run.trainSentences },
   };
-}
-
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** JSON with the keys of every object sorted: the same settings always give the same text. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v) =>
-    isPlainObject(v)
-      ? Object.fromEntries(
-          Object.keys(v)
-            .sort()
-            .map((k) => [k, v[k]]),
-        )
-      : v,
-  );
 }
 
 /** 16 hex digits of the sha256 of the canonical JSON (64 bits: no accidental collision in any log). */

@@ -19,6 +19,7 @@ export {
   readSafetensorsHeader,
 } from './safetensors.ts';
 export { writeFileAtomic, writeJsonAtomic } from './atomic.ts';
+export { canonicalJson } from './canonical-json.ts';
 export { writeDirAtomic, recoverAtomicDir, resolveAtomicDir, type WriteDirOptions } from './atomic-dir.ts';
 export {
   CHECKPOINT_FILES,

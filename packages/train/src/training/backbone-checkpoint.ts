@@ -5,7 +5,7 @@
  */
 import type { Device } from '@reprise/core';
 import { Transformer, type TransformerConfig, paramShapes } from '@reprise/model';
-import { type Checkpoint, loadCheckpoint, saveCheckpoint } from '../io/index.ts';
+import { type Checkpoint, canonicalJson, loadCheckpoint, saveCheckpoint } from '../io/index.ts';
 import { BpeTokenizer } from '../tokenizer/index.ts';
 import { type BackboneConfigFile, backboneConfigSchema } from './checkpoint-schemas.ts';
 import { fromHost, toHost } from './weights.ts';
@@ -42,7 +42,7 @@ export function loadBackbone(dir: string, device: Device, expectModel?: Transfor
     expect: {
       dtype: 'F32',
       config: (cfg) => {
-        if (expectModel && JSON.stringify(cfg.model) !== JSON.stringify(expectModel))
+        if (expectModel && canonicalJson(cfg.model) !== canonicalJson(expectModel))
           return `its model config ${JSON.stringify(cfg.model)} differs from this run's ${JSON.stringify(expectModel)}`;
         model = cfg.model;
         return null;

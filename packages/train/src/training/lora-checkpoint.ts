@@ -8,9 +8,16 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Device } from '@reprise/core';
-import { LoraAdapters, type LoraConfig, type Transformer, attachLora, loraShapes } from '@reprise/model';
+import {
+  LoraAdapters,
+  type LoraConfig,
+  type Transformer,
+  type TransformerConfig,
+  attachLora,
+  loraShapes,
+} from '@reprise/model';
 import { isHfModelDir, readHfWeightHeaders } from '../hf/index.ts';
-import { CHECKPOINT_FILES, type HostTensor, resolveAtomicDir } from '../io/index.ts';
+import { CHECKPOINT_FILES, type HostTensor, canonicalJson, resolveAtomicDir } from '../io/index.ts';
 import type { LabelerConfigFile } from './checkpoint-schemas.ts';
 import { loadFinetuneBackbone } from './finetune-backbone.ts';
 import { fromHost } from './weights.ts';
@@ -83,12 +90,7 @@ export function loraBackbone(
     );
   const { model } = loadFinetuneBackbone(dir, device);
   // The dropout of a frozen base only matters while training, which restores its own model.
-  const fields = (c: object) =>
-    JSON.stringify(
-      Object.entries(c)
-        .filter(([k, v]) => k !== 'dropout' && v !== undefined)
-        .sort(([a], [b]) => (a < b ? -1 : 1)),
-    );
+  const fields = ({ dropout: _, ...c }: TransformerConfig) => canonicalJson(c);
   if (fields(config.model) !== fields(model.config)) {
     model.dispose();
     throw new Error(
