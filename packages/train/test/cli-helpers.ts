@@ -3,7 +3,7 @@
  * can be waited on (until a step is logged) and signalled, and a small text file so no tokenizer training on
  * the Brown corpus slows the start.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -17,15 +17,28 @@ export interface Finished {
   err: string;
 }
 
-/** Runs `reprise …args` to the end. */
-export function reprise(...args: string[]): Finished {
-  const r = spawnSync('node', ['--import', 'tsx', MAIN, ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  return { code: r.status, signal: r.signal, out: r.stdout, err: r.stderr };
+/** A command that outlives this is killed (and reported by its signal). */
+const COMMAND_TIMEOUT_MS = 300_000;
+
+/**
+ * Runs `reprise …args` to the end. Asynchronous on purpose: a synchronous wait blocks the vitest worker, whose
+ * RPC to the main process then times out under load ("Timeout calling onTaskUpdate").
+ */
+export async function reprise(...args: string[]): Promise<Finished> {
+  const { child, done } = start(...args);
+  const timer = setTimeout(() => child.kill('SIGKILL'), COMMAND_TIMEOUT_MS);
+  try {
+    return await done;
+  } finally {
+    clearTimeout(timer);
+  }
 }
+
+/** The adapter the tests run on (REPRISE_TEST_DEVICE, default auto). */
+export const testDevice = process.env.REPRISE_TEST_DEVICE ?? 'auto';
+
+/** `reprise …args --device <the tests' adapter>`. */
+export const repriseOnTestDevice = (...args: string[]) => reprise(...args, '--device', testDevice);
 
 /** A running `reprise …args`. */
 export interface Running {

@@ -43,8 +43,8 @@ beforeAll(async () => {
 afterAll(() => device?.destroy());
 
 describe('reprise inspect', () => {
-  it('prints the induction score and the attention tables of a decoder', () => {
-    const r = reprise('inspect', '--model', join(dir, 'decoder'), ...small);
+  it('prints the induction score and the attention tables of a decoder', async () => {
+    const r = await reprise('inspect', '--model', join(dir, 'decoder'), ...small);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/decoder \(clm\), 2 layers × 2 heads/);
     expect(r.out).toMatch(
@@ -59,8 +59,16 @@ describe('reprise inspect', () => {
     expect(r.out).toMatch(/most induction-like head: layer \d, head \d/);
   });
 
-  it('--json: the same numbers as one object', () => {
-    const r = reprise('inspect', '--model', join(dir, 'decoder'), ...small, '--json', '--positions', 'reset');
+  it('--json: the same numbers as one object', async () => {
+    const r = await reprise(
+      'inspect',
+      '--model',
+      join(dir, 'decoder'),
+      ...small,
+      '--json',
+      '--positions',
+      'reset',
+    );
     expect(r.code, r.err).toBe(0);
     const o = JSON.parse(r.out);
     expect(o.backbone).toMatchObject({ kind: 'decoder', layers: 2, heads: 2, vocabSize: 320 });
@@ -79,18 +87,18 @@ describe('reprise inspect', () => {
     expect(o.data).toMatchObject({ task: 'brown/pos-universal', split: 'dev', sentences: 6, maxTokens: 256 });
   });
 
-  it('an encoder: the score is skipped with the reason, attention is measured with its bidirectional mask', () => {
-    const r = reprise('inspect', '--model', join(dir, 'encoder'), ...small, '--json');
+  it('an encoder: the score is skipped with the reason, attention is measured with its bidirectional mask', async () => {
+    const r = await reprise('inspect', '--model', join(dir, 'encoder'), ...small, '--json');
     expect(r.code, r.err).toBe(0);
     const o = JSON.parse(r.out);
     expect(o.induction.skipped).toMatch(/defined for decoders.*encoder/);
     expect(o.attention.mask).toBe('bidirectional');
-    const t = reprise('inspect', '--model', join(dir, 'encoder'), ...small);
+    const t = await reprise('inspect', '--model', join(dir, 'encoder'), ...small);
     expect(t.out).toMatch(/induction\) score: skipped: .*defined for decoders/);
   });
 
-  it('a directory that is not a backbone: a clear error', () => {
-    const r = reprise('inspect', '--model', dir, ...small);
+  it('a directory that is not a backbone: a clear error', async () => {
+    const r = await reprise('inspect', '--model', dir, ...small);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/error: .*(model\.safetensors|config\.json)/);
   });

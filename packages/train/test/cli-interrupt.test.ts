@@ -60,7 +60,7 @@ describe('Ctrl-C during training', () => {
 
   it('fine-tuning: exits 130 with a loadable last/ checkpoint and the resume command (so `&& eval` stops)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'reprise-int-ft-'));
-    const pre = reprise(...tinyPretrain(join(dir, 'pre'), smallText(dir), 2), '--device', 'cpu');
+    const pre = await reprise(...tinyPretrain(join(dir, 'pre'), smallText(dir), 2), '--device', 'cpu');
     expect(pre.code, pre.err).toBe(0);
     const conll = join(dir, 'tiny.conll');
     writeFileSync(conll, 'the X O\ncat X B-ANIMAL\nsat X O\n\na X O\ndog X B-ANIMAL\n\n'.repeat(20));

@@ -23,18 +23,18 @@ const snapshot = (run: string) =>
     ]),
   );
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'reprise-rundir-'));
   out = join(dir, 'pre');
   text = smallText(dir);
-  const first = reprise(...tinyPretrain(out, text, 3), '--device', 'cpu');
+  const first = await reprise(...tinyPretrain(out, text, 3), '--device', 'cpu');
   expect(first.code, first.err).toBe(0);
 }, 60_000);
 
 describe('--out that holds a run', () => {
-  it('is refused, naming the directory, --resume and --overwrite; nothing in it changes', () => {
+  it('is refused, naming the directory, --resume and --overwrite; nothing in it changes', async () => {
     const before = snapshot(out);
-    const again = reprise(...tinyPretrain(out, text, 3), '--device', 'cpu');
+    const again = await reprise(...tinyPretrain(out, text, 3), '--device', 'cpu');
     expect(again.code).toBe(1);
     expect(again.err).toContain(`--out ${out} already holds a run (final, loss.svg, metrics.jsonl)`);
     expect(again.err).toMatch(/--resume.*--overwrite/);
@@ -42,22 +42,28 @@ describe('--out that holds a run', () => {
     expect(again.err).not.toMatch(/^device:/m);
     expect(snapshot(out)).toEqual(before);
     // fine-tuning into it is refused the same way, before its data or backbone are read.
-    const ft = reprise('finetune', '--backbone', join(dir, 'missing'), '--out', out, '--device', 'cpu');
+    const ft = await reprise('finetune', '--backbone', join(dir, 'missing'), '--out', out, '--device', 'cpu');
     expect(ft.code).toBe(1);
     expect(ft.err).toContain(`--out ${out} already holds a run`);
   });
 
-  it('--resume and --overwrite together are refused', () => {
-    const r = reprise(...tinyPretrain(out, text, 3), '--resume', '--overwrite', '--device', 'cpu');
+  it('--resume and --overwrite together are refused', async () => {
+    const r = await reprise(...tinyPretrain(out, text, 3), '--resume', '--overwrite', '--device', 'cpu');
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/give one of them/);
   });
 
-  it('--resume with no checkpoint to continue from is refused instead of starting over', () => {
+  it('--resume with no checkpoint to continue from is refused instead of starting over', async () => {
     const finished = join(dir, 'no-checkpoints');
-    const first = reprise(...tinyPretrain(finished, text, 2), '--checkpoint-every', '0', '--device', 'cpu');
+    const first = await reprise(
+      ...tinyPretrain(finished, text, 2),
+      '--checkpoint-every',
+      '0',
+      '--device',
+      'cpu',
+    );
     expect(first.code, first.err).toBe(0);
-    const r = reprise(
+    const r = await reprise(
       ...tinyPretrain(finished, text, 2),
       '--checkpoint-every',
       '0',
@@ -69,11 +75,11 @@ describe('--out that holds a run', () => {
     expect(r.err).toMatch(/--resume: --out .* holds a run .* but no checkpoint to continue from/);
   }, 60_000);
 
-  it('--overwrite moves the old run aside (never deletes it) and starts a new one', () => {
+  it('--overwrite moves the old run aside (never deletes it) and starts a new one', async () => {
     const run = join(dir, 'moved');
-    expect(reprise(...tinyPretrain(run, text, 2), '--device', 'cpu').code).toBe(0);
+    expect((await reprise(...tinyPretrain(run, text, 2), '--device', 'cpu')).code).toBe(0);
     const before = snapshot(run);
-    const r = reprise(...tinyPretrain(run, text, 3), '--overwrite', '--device', 'cpu');
+    const r = await reprise(...tinyPretrain(run, text, 3), '--overwrite', '--device', 'cpu');
     expect(r.code, r.err).toBe(0);
     const m = /--overwrite: the old run in .* was moved to (\S+)/.exec(r.err);
     expect(m, r.err).not.toBeNull();
@@ -90,28 +96,28 @@ describe('--out that holds a run', () => {
 });
 
 describe('options refused before anything is made', () => {
-  it('--lr 0, --clip 0 and --dropout 1', () => {
+  it('--lr 0, --clip 0 and --dropout 1', async () => {
     for (const [flag, value, want] of [
       ['--lr', '0', '--lr must be a number > 0'],
       ['--clip', '0', '--clip must be a number > 0'],
       ['--dropout', '1', '--dropout must be a number in [0, 1)'],
     ] as const) {
       const target = join(dir, `bad${flag}`);
-      const r = reprise(...tinyPretrain(target, text, 2), flag, value, '--device', 'cpu');
+      const r = await reprise(...tinyPretrain(target, text, 2), flag, value, '--device', 'cpu');
       expect(r.code).not.toBe(0);
       expect(r.err).toContain(`${want}, got '${value}'`);
       expect(existsSync(target)).toBe(false);
     }
   });
 
-  it('an r whose copies cannot fit a learned position table, with no --out left behind', () => {
+  it('an r whose copies cannot fit a learned position table, with no --out left behind', async () => {
     const learned = join(dir, 'learned');
-    const pre = reprise(...tinyPretrain(learned, text, 2), '--positions', 'learned', '--device', 'cpu');
+    const pre = await reprise(...tinyPretrain(learned, text, 2), '--positions', 'learned', '--device', 'cpu');
     expect(pre.code, pre.err).toBe(0);
     const conll = join(dir, 'tiny.conll');
     writeFileSync(conll, 'we X O\nmet X O\nAlice X B-PER\n\nthe X O\ncat X O\n\n');
     const target = join(dir, 'ft-r1000');
-    const r = reprise(
+    const r = await reprise(
       'finetune',
       '--backbone',
       join(learned, 'final'),
@@ -125,10 +131,10 @@ describe('options refused before anything is made', () => {
     expect(existsSync(target)).toBe(false);
   }, 60_000);
 
-  it('an --out that cannot be created names the real reason and the path', () => {
+  it('an --out that cannot be created names the real reason and the path', async () => {
     const file = join(dir, 'a-file');
     writeFileSync(file, 'not a directory\n');
-    const r = reprise(...tinyPretrain(join(file, 'run'), text, 2), '--device', 'cpu');
+    const r = await reprise(...tinyPretrain(join(file, 'run'), text, 2), '--device', 'cpu');
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/cannot create --out .*a-file\/run: not a directory \(ENOTDIR\)/);
     expect(readdirSync(dir)).not.toContain('run');
@@ -136,7 +142,7 @@ describe('options refused before anything is made', () => {
 });
 
 describe('experiment into a fresh --out', () => {
-  it('starts from the log published beside the report: finished runs are not run again', () => {
+  it('starts from the log published beside the report: finished runs are not run again', async () => {
     const config = join(dir, 'grid.json');
     const model = { dModel: 16, heads: 2, layers: 1, dFF: 32, maxPositions: 64, dropout: 0 };
     writeFileSync(
@@ -154,7 +160,7 @@ describe('experiment into a fresh --out', () => {
       }),
     );
     const report = join(dir, 'report', 'RESULTS.md');
-    const first = reprise(
+    const first = await reprise(
       'experiment',
       config,
       '--out',
@@ -167,7 +173,7 @@ describe('experiment into a fresh --out', () => {
     expect(first.code, first.err).toBe(0);
     expect(first.err).toMatch(/1 runs done, 0 already in/);
     const fresh = join(dir, 'exp-b');
-    const second = reprise('experiment', config, '--out', fresh, '--report', report, '--device', 'cpu');
+    const second = await reprise('experiment', config, '--out', fresh, '--report', report, '--device', 'cpu');
     expect(second.code, second.err).toBe(0);
     expect(second.err).toContain(
       `resuming from the published log ${join(dir, 'report', 'results', 'runs.jsonl')}`,

@@ -2,27 +2,11 @@
  * The `reprise` command end to end on the Dawn adapter with a tiny model: pretrain, fine-tune on CoNLL files the
  * user brings, eval, predict; and the errors a user sees for malformed input and missing files.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-
-const root = join(import.meta.dirname, '../../..');
-const device = process.env.REPRISE_TEST_DEVICE ?? 'auto';
-
-function reprise(...args: string[]) {
-  const r = spawnSync(
-    'node',
-    ['--import', 'tsx', 'packages/train/src/cli/main.ts', ...args, '--device', device],
-    {
-      cwd: root,
-      encoding: 'utf8',
-      timeout: 300_000,
-    },
-  );
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+import { repriseOnTestDevice as reprise } from './cli-helpers.ts';
 
 /** A toy NER-style CoNLL file: capitalized words after "met" are names. */
 function conll(n: number, seed: number): string {
@@ -37,13 +21,13 @@ function conll(n: number, seed: number): string {
 }
 
 describe('reprise CLI', () => {
-  it('pretrain --tokenizer reuses a tokenizer; ship-backbone copies a finished run with its facts', () => {
+  it('pretrain --tokenizer reuses a tokenizer; ship-backbone copies a finished run with its facts', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'reprise-ship-'));
     const tiny = ['--d-model', '16', '--heads', '2', '--layers', '1', '--steps', '3', '--batch-size', '2'];
     const small = [...tiny, '--context', '16', '--eval-every', '3', '--vocab-size', '300'];
-    expect(reprise('pretrain', '--out', join(dir, 'dec'), ...small).code).toBe(0);
+    expect((await reprise('pretrain', '--out', join(dir, 'dec'), ...small)).code).toBe(0);
     const decoderTokenizer = join(dir, 'dec/final/tokenizer.json');
-    const enc = reprise(
+    const enc = await reprise(
       'pretrain',
       '--out',
       join(dir, 'enc'),
@@ -58,7 +42,13 @@ describe('reprise CLI', () => {
       readFileSync(decoderTokenizer, 'utf8'),
     );
     const shipped = join(dir, 'shipped');
-    const ship = reprise('ship-backbone', join(dir, 'enc'), shipped, '--command', 'pnpm reprise pretrain …');
+    const ship = await reprise(
+      'ship-backbone',
+      join(dir, 'enc'),
+      shipped,
+      '--command',
+      'pnpm reprise pretrain …',
+    );
     expect(ship.code, ship.err).toBe(0);
     expect(ship.out).toMatch(/encoder, [\d,]+ parameters, 3 steps, .* validation loss [\d.]+/);
     const facts = JSON.parse(readFileSync(join(shipped, 'pretraining.json'), 'utf8'));
@@ -73,14 +63,14 @@ describe('reprise CLI', () => {
     for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'loss.svg'])
       expect(existsSync(join(shipped, f))).toBe(true);
     // An unfinished run is refused, naming it.
-    const none = reprise('ship-backbone', join(dir, 'nothing'), join(dir, 'x'), '--command', 'c');
+    const none = await reprise('ship-backbone', join(dir, 'nothing'), join(dir, 'x'), '--command', 'c');
     expect(none.code).toBe(1);
     expect(none.err).toContain(`${join(dir, 'nothing')}: no final/ checkpoint`);
   }, 300_000);
 
-  it('pretrain → finetune on CoNLL files → eval → predict', () => {
+  it('pretrain → finetune on CoNLL files → eval → predict', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'reprise-cli-'));
-    const pre = reprise(
+    const pre = await reprise(
       'pretrain',
       '--out',
       join(dir, 'pre'),
@@ -120,7 +110,7 @@ describe('reprise CLI', () => {
       '--test',
       join(dir, 'test.conll'),
     ];
-    const ft = reprise(
+    const ft = await reprise(
       'finetune',
       '--backbone',
       join(dir, 'pre/final'),
@@ -139,13 +129,13 @@ describe('reprise CLI', () => {
     expect(ft.code, ft.err).toBe(0);
     expect(ft.out).toMatch(/SR r=1 on .*test accuracy [\d.]+%, span F1 [\d.]+/);
     expect(JSON.parse(readFileSync(join(dir, 'ft/results.json'), 'utf8')).history).toHaveLength(2);
-    const ev = reprise('eval', '--model', join(dir, 'ft/best'), ...data);
+    const ev = await reprise('eval', '--model', join(dir, 'ft/best'), ...data);
     expect(ev.code, ev.err).toBe(0);
     expect(ev.out).toMatch(/test: 8 sentences, accuracy [\d.]+%, span F1/);
     // Labeled with the file it scored, not the --train file the task is named after.
     expect(ev.out.startsWith(`${join(dir, 'test.conll')} test: 8 sentences`)).toBe(true);
     writeFileSync(join(dir, 'raw.txt'), 'we met Alice and Bob Smith .\n\nwe met Dave .\n');
-    const pr = reprise('predict', '--model', join(dir, 'ft/best'), '--input', join(dir, 'raw.txt'));
+    const pr = await reprise('predict', '--model', join(dir, 'ft/best'), '--input', join(dir, 'raw.txt'));
     expect(pr.code, pr.err).toBe(0);
     const blocks = pr.out.trim().split('\n\n');
     expect(blocks).toHaveLength(2);
@@ -161,17 +151,17 @@ describe('reprise CLI', () => {
     for (const line of pr.out.trim().split('\n').filter(Boolean)) expect(line).toMatch(/^\S+\t(O|[BI]-PER)$/);
   });
 
-  it('malformed input and wrong checkpoints give clear errors', () => {
+  it('malformed input and wrong checkpoints give clear errors', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'reprise-cli-'));
     writeFileSync(join(dir, 'bad.conll'), 'a X O\nb O\n\n');
     const badData = ['--train', '--dev', '--test'].flatMap((flag) => [flag, join(dir, 'bad.conll')]);
-    const bad = reprise('eval', '--model', dir, ...badData);
+    const bad = await reprise('eval', '--model', dir, ...badData);
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/error: .*(model\.safetensors|config\.json)/);
-    const ragged = reprise('finetune', '--backbone', dir, ...badData);
+    const ragged = await reprise('finetune', '--backbone', dir, ...badData);
     expect(ragged.code).toBe(1);
     expect(ragged.err).toMatch(/bad\.conll:2.*column/i);
-    const badMethod = reprise('finetune', '--backbone', dir, '--method', 'magic');
+    const badMethod = await reprise('finetune', '--backbone', dir, '--method', 'magic');
     expect(badMethod.code).not.toBe(0);
     expect(badMethod.err).toMatch(/Allowed choices are causal, sr/);
   });

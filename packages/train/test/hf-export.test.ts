@@ -243,7 +243,7 @@ describe('reprise export --format hf', () => {
       });
       writeFileSync(join(src, 'tokenizer.json'), JSON.stringify(llama2Json()));
       const out = join(root, 'mistral-out');
-      const r = reprise('export', '--format', 'hf', '--model', src, '--out', out);
+      const r = await reprise('export', '--format', 'hf', '--model', src, '--out', out);
       expect(r.code, r.err).toBe(0);
       expect(r.out).toContain('MistralForCausalLM (2 layers, hidden 24)');
       expect(loadHfConfig(join(out, 'config.json'))).toEqual(loadHfConfig(join(src, 'config.json')));
@@ -272,7 +272,7 @@ describe('reprise export --format hf', () => {
         training: {},
       });
       const out = join(root, 'backbone-hf');
-      const r = reprise('export', '--format', 'hf', '--model', ckpt, '--out', out);
+      const r = await reprise('export', '--format', 'hf', '--model', ckpt, '--out', out);
       expect(r.code, r.err).toBe(0);
       expect(JSON.parse(readFileSync(join(out, 'tokenizer.json'), 'utf8'))).toEqual(
         JSON.parse(tokenizer.toJSON()),
@@ -285,7 +285,7 @@ describe('reprise export --format hf', () => {
       expect(maxDiff(await ourLmLogits(m, IDS), await referenceGrid(out, IDS))).toBeLessThan(TOLERANCE);
       m.dispose();
       // A directory that is not an earlier export is never replaced.
-      const refused = reprise('export', '--format', 'hf', '--model', ckpt, '--out', ckpt);
+      const refused = await reprise('export', '--format', 'hf', '--model', ckpt, '--out', ckpt);
       expect(refused.code).toBe(1);
       expect(refused.err).toMatch(
         /refusing to replace .*: it is neither empty nor a Hugging Face model directory/,

@@ -84,19 +84,19 @@ describe('finetune --backbone <Hugging Face model>', () => {
       model.dispose();
 
       const out = join(root, 'llama-ft');
-      const ft = reprise('finetune', '--backbone', dir, ...dataArgs(), ...RUN, '--out', out);
+      const ft = await reprise('finetune', '--backbone', dir, ...dataArgs(), ...RUN, '--out', out);
       expect(ft.code, ft.err).toBe(0);
       expect(ft.out).toMatch(/SR r=1 on .*test accuracy [\d.]+%, span F1 [\d.]+/);
       const savedConfig = JSON.parse(readFileSync(join(out, 'best/config.json'), 'utf8'));
       expect(savedConfig.model).toMatchObject({ norm: 'rms', mlp: 'swiglu', kvHeads: 2, rotary: 'half' });
       expect(JSON.parse(readFileSync(join(out, 'best/tokenizer.json'), 'utf8'))).toEqual(llama2Json());
-      const ev = reprise('eval', '--model', join(out, 'best'), ...dataArgs(), '--device', 'cpu');
+      const ev = await reprise('eval', '--model', join(out, 'best'), ...dataArgs(), '--device', 'cpu');
       expect(ev.code, ev.err).toBe(0);
       expect(ev.out).toMatch(/test: 4 sentences, accuracy [\d.]+%/);
 
       // Exported as LlamaForTokenClassification: fed the ids twice, the reference's last copy is our labeler's.
       const hf = join(root, 'llama-ft-hf');
-      const ex = reprise('export', '--format', 'hf', '--model', join(out, 'best'), '--out', hf);
+      const ex = await reprise('export', '--format', 'hf', '--model', join(out, 'best'), '--out', hf);
       expect(ex.code, ex.err).toBe(0);
       const { labeler, tokenizer: saved } = loadLabeler(join(out, 'best'), device);
       expect(saved).toBeInstanceOf(HfTokenizer);
@@ -119,10 +119,18 @@ describe('finetune --backbone <Hugging Face model>', () => {
 
   it.skipIf(skip)('GPT-2 (learned positions, no BOS): SR r=1 trains; --separator is refused', async () => {
     const dir = await hfDir('gpt2', 'gpt2', gpt2Json());
-    const ft = reprise('finetune', '--backbone', dir, ...dataArgs(), ...RUN, '--out', join(root, 'gpt2-ft'));
+    const ft = await reprise(
+      'finetune',
+      '--backbone',
+      dir,
+      ...dataArgs(),
+      ...RUN,
+      '--out',
+      join(root, 'gpt2-ft'),
+    );
     expect(ft.code, ft.err).toBe(0);
     expect(ft.out).toMatch(/SR r=1 on .*test accuracy [\d.]+%/);
-    const sep = reprise(
+    const sep = await reprise(
       'finetune',
       '--backbone',
       dir,

@@ -230,18 +230,28 @@ describe('reprise finetune --backbone <Hugging Face model> --lora 16', () => {
         '--lr',
         '0.05',
       ];
-      const ft = reprise('finetune', '--backbone', dir, ...data, ...run, '--device', 'cpu', '--out', out);
+      const ft = await reprise(
+        'finetune',
+        '--backbone',
+        dir,
+        ...data,
+        ...run,
+        '--device',
+        'cpu',
+        '--out',
+        out,
+      );
       expect(ft.code, ft.err).toBe(0);
       expect(ft.out).toMatch(/SR r=1 on .*test accuracy [\d.]+%.*\(LoRA adapters on /);
       const config = JSON.parse(readFileSync(join(out, 'best/config.json'), 'utf8'));
       expect(config.lora).toMatchObject({ rank: 16, alpha: 16, dropout: 0.1, targets: ['q', 'k', 'v', 'o'] });
-      const ev = reprise('eval', '--model', join(out, 'best'), ...data, '--device', 'cpu');
+      const ev = await reprise('eval', '--model', join(out, 'best'), ...data, '--device', 'cpu');
       expect(ev.code, ev.err).toBe(0);
       expect(ev.out).toMatch(/test: 4 sentences, accuracy [\d.]+%/);
       if (arch !== 'llama') return;
       // Exported, the adapters are merged: the reference's logits (ids fed twice, the last copy read) are ours.
       const hf = join(root, `${arch}-lora-hf`);
-      const ex = reprise('export', '--format', 'hf', '--model', join(out, 'best'), '--out', hf);
+      const ex = await reprise('export', '--format', 'hf', '--model', join(out, 'best'), '--out', hf);
       expect(ex.code, ex.err).toBe(0);
       const { labeler, tokenizer: saved } = loadLabeler(join(out, 'best'), device);
       expect(labeler.backbone.lora).not.toBeNull();

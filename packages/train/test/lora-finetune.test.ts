@@ -3,7 +3,6 @@
  * its checkpoint holds only those (and names the base with its SHA-256), `eval`, `predict` and `loadLabeler`
  * reload it onto the base, another base is refused, and misused flags are refused before anything is written.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -12,18 +11,7 @@ import type { SequenceLabeler } from '@reprise/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensorsHeader } from '../src/io/index.ts';
 import { loadLabeler } from '../src/training/labeler-checkpoint.ts';
-
-const root = join(import.meta.dirname, '../../..');
-const device = process.env.REPRISE_TEST_DEVICE ?? 'auto';
-
-function reprise(...args: string[]) {
-  const r = spawnSync(
-    'node',
-    ['--import', 'tsx', 'packages/train/src/cli/main.ts', ...args, '--device', device],
-    { cwd: root, encoding: 'utf8', timeout: 300_000 },
-  );
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+import { repriseOnTestDevice as reprise } from './cli-helpers.ts';
 
 /** A toy NER-style CoNLL file (as cli.test.ts's). */
 function conll(n: number, seed: number): string {
@@ -58,7 +46,7 @@ describe('reprise finetune --lora', () => {
       ['test', 4, 2],
     ] as const)
       writeFileSync(join(dir, `${name}.conll`), conll(n, seed));
-    const pre = pretrain(join(dir, 'pre'), 1);
+    const pre = await pretrain(join(dir, 'pre'), 1);
     expect(pre.code, pre.err).toBe(0);
   }, 300_000);
   afterAll(() => cpu?.destroy());
@@ -70,11 +58,11 @@ describe('reprise finetune --lora', () => {
       ...['--lora', '2', '--lora-alpha', '4', '--lora-dropout', '0', '--lora-targets', 'q,v,o,up'],
       '--lora-merge',
     ];
-    const run = reprise('finetune', '--backbone', base, ...data, ...options);
+    const run = await reprise('finetune', '--backbone', base, ...data, ...options);
     expect(run.code, run.err).toBe(0);
     expect(run.out).toMatch(/SR r=1 on .*test accuracy [\d.]+%/);
     // Resuming the finished run loads `last` (adapters, head, their optimizer moments) onto the base again.
-    const resumed = reprise('finetune', '--backbone', base, ...data, ...options, '--resume');
+    const resumed = await reprise('finetune', '--backbone', base, ...data, ...options, '--resume');
     expect(resumed.code, resumed.err).toBe(0);
     expect(resumed.err).toMatch(/resuming from .*last at step 4/);
     const config = JSON.parse(readFileSync(join(out, 'best/config.json'), 'utf8'));
@@ -126,16 +114,16 @@ describe('reprise finetune --lora', () => {
     merged.labeler.dispose();
     loaded.labeler.dispose();
 
-    const ev = reprise('eval', '--model', join(out, 'best'), ...data);
+    const ev = await reprise('eval', '--model', join(out, 'best'), ...data);
     expect(ev.code, ev.err).toBe(0);
     expect(ev.out).toMatch(/test: 4 sentences, accuracy [\d.]+%/);
     writeFileSync(join(dir, 'raw.txt'), 'we met Alice Smith .\n');
-    const pr = reprise('predict', '--model', join(out, 'best'), '--input', join(dir, 'raw.txt'));
+    const pr = await reprise('predict', '--model', join(out, 'best'), '--input', join(dir, 'raw.txt'));
     expect(pr.code, pr.err).toBe(0);
     expect(pr.out.trim().split('\n')).toHaveLength(5);
 
     // Another base (same shapes, other weights) is refused, naming both.
-    const other = pretrain(join(dir, 'pre2'), 2);
+    const other = await pretrain(join(dir, 'pre2'), 2);
     expect(other.code, other.err).toBe(0);
     expect(() => loadLabeler(join(out, 'best'), cpu, { baseDir: join(dir, 'pre2/final') })).toThrow(
       new RegExp(
@@ -144,15 +132,15 @@ describe('reprise finetune --lora', () => {
     );
   }, 600_000);
 
-  it('refuses --lora-* without --lora, an unknown target, and a target the backbone lacks, before writing', () => {
+  it('refuses --lora-* without --lora, an unknown target, and a target the backbone lacks, before writing', async () => {
     const out = join(dir, 'refused');
-    const stray = reprise('finetune', '--backbone', base, ...data, '--out', out, '--lora-alpha', '4');
+    const stray = await reprise('finetune', '--backbone', base, ...data, '--out', out, '--lora-alpha', '4');
     expect(stray.code).toBe(1);
     expect(stray.err).toMatch(/--lora-alpha set without --lora <rank>/);
-    const merge = reprise('finetune', '--backbone', base, ...data, '--out', out, '--lora-merge');
+    const merge = await reprise('finetune', '--backbone', base, ...data, '--out', out, '--lora-merge');
     expect(merge.code).toBe(1);
     expect(merge.err).toMatch(/--lora-merge set without --lora <rank>/);
-    const unknown = reprise(
+    const unknown = await reprise(
       'finetune',
       '--backbone',
       base,
@@ -168,7 +156,7 @@ describe('reprise finetune --lora', () => {
     expect(unknown.err).toMatch(
       /'w' is not a projection; expected a comma-separated list of q, k, v, o, gate, up, down/,
     );
-    const gate = reprise(
+    const gate = await reprise(
       'finetune',
       '--backbone',
       base,
