@@ -12,4 +12,6 @@ const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 export const SHIPPED_BACKBONES = {
   decoder: join(ROOT, 'backbones', 'decoder'),
   encoder: join(ROOT, 'backbones', 'encoder'),
+  /** The decoder's twin pretrained without repeated sentences (the grid's induction group). */
+  'decoder-norepeat': join(ROOT, 'backbones', 'decoder-norepeat'),
 } as const;
