@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 /**
  * The interrupt contract, on a real child process: the first Ctrl-C (SIGINT) finishes the step, writes a
  * loadable checkpoint, prints the command that resumes, and exits 130; a second Ctrl-C exits 130 at once without
  * saving. On the CPU backend (whose loop must yield for the signal handler to run at all) and on Dawn. A resumed
  * run logs each step once in metrics.jsonl even after a crash left steps past its checkpoint.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';

@@ -1,9 +1,9 @@
-import { Device } from '@reprise/core';
 /**
  * @file `reprise export --format hf --out DIR --model CHECKPOINT`: a model of this project (backbone or
  * fine-tuned tagger) or an imported Hugging Face model, written as a directory transformers' `from_pretrained`
  * loads (see hf/export.ts for which architecture, and when it is refused).
  */
+import { Device } from '@reprise/core';
 import { type Command, Option } from 'commander';
 import { exportInputFrom } from '../../hf/export-source.ts';
 import { exportHf } from '../../hf/export.ts';
