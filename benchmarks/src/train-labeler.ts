@@ -35,7 +35,7 @@ import {
 /** The demo's model (packages/train/src/cli/commands/demo.ts DEMO), without dropout. */
 const MODEL = makeConfig({ vocabSize: 4000, dModel: 128, heads: 4, layers: 4, dropout: 0 });
 /** FINETUNE_DEFAULTS with the demo's learning rate. */
-const OPTIMIZER = {
+export const OPTIMIZER = {
   lr: 2e-3,
   betas: [0.9, 0.999] as [number, number],
   eps: 1e-8,

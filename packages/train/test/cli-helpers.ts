@@ -17,6 +17,17 @@ export interface Finished {
   err: string;
 }
 
+/** A toy CoNLL file of n sentences: "we met <Name> Smith ." with the name and surname as a PER span. */
+export function toyNameConll(n: number, seed: number): string {
+  const names = ['Alice', 'Bob', 'Carol', 'Dave'];
+  const lines = ['-DOCSTART- -X- O', ''];
+  for (let i = 0; i < n; i++) {
+    const a = names[(i + seed) % 4]!;
+    lines.push('we X O', 'met X O', `${a} X B-PER`, 'Smith X I-PER', '. X O', '');
+  }
+  return lines.join('\n');
+}
+
 /** A command that outlives this is killed (and reported by its signal). */
 const COMMAND_TIMEOUT_MS = 300_000;
 

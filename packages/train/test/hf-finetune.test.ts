@@ -18,7 +18,7 @@ import { type HfModelSpec, importHfModel } from '../src/hf/index.ts';
 import { HfTokenizer } from '../src/tokenizer/index.ts';
 import { checkSlidingWindow } from '../src/training/finetune-backbone.ts';
 import { loadLabeler } from '../src/training/labeler-checkpoint.ts';
-import { reprise } from './cli-helpers.ts';
+import { toyNameConll as conll, reprise } from './cli-helpers.ts';
 import { TOLERANCE, maxDiff, nested, referenceGrid } from './hf-reference/compare.ts';
 import { type Arch, makeModel, torchMissing } from './hf-reference/torch.ts';
 import { gpt2Json, llama2Json } from './hf-tokenizer-fixtures.ts';
@@ -28,17 +28,6 @@ if (skip) console.warn(`hf-finetune.test.ts: every test here is SKIPPED: ${torch
 
 const root = mkdtempSync(join(tmpdir(), 'reprise-hf-finetune-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-/** CoNLL sentences over words both fixture vocabularies encode. */
-function conll(n: number, seed: number): string {
-  const names = ['Alice', 'Bob', 'Carol', 'Dave'];
-  const lines = ['-DOCSTART- -X- O', ''];
-  for (let i = 0; i < n; i++) {
-    const a = names[(i + seed) % 4]!;
-    lines.push('we X O', 'met X O', `${a} X B-PER`, 'Smith X I-PER', '. X O', '');
-  }
-  return lines.join('\n');
-}
 
 /** A tiny model of `arch` with `tokenizer` as its tokenizer.json. */
 async function hfDir(name: string, arch: Arch, tokenizer: object): Promise<string> {

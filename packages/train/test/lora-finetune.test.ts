@@ -11,18 +11,7 @@ import type { SequenceLabeler } from '@reprise/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensorsHeader } from '../src/io/index.ts';
 import { loadLabeler } from '../src/training/labeler-checkpoint.ts';
-import { repriseOnTestDevice as reprise } from './cli-helpers.ts';
-
-/** A toy NER-style CoNLL file (as cli.test.ts's). */
-function conll(n: number, seed: number): string {
-  const names = ['Alice', 'Bob', 'Carol', 'Dave'];
-  const lines = ['-DOCSTART- -X- O', ''];
-  for (let i = 0; i < n; i++) {
-    const a = names[(i + seed) % 4]!;
-    lines.push('we X O', 'met X O', `${a} X B-PER`, 'Smith X I-PER', '. X O', '');
-  }
-  return lines.join('\n');
-}
+import { toyNameConll as conll, repriseOnTestDevice as reprise } from './cli-helpers.ts';
 
 const pretrain = (out: string, seed: number) =>
   reprise(
