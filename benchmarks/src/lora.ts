@@ -12,7 +12,7 @@
  * within 1 nat of ln(labels) (a fresh head over normalized features starts near the uniform guess).
  * Weights are random (nothing is downloaded): the step's cost does not depend on their values.
  */
-import { AdamW, Device } from '@reprise/core';
+import { Device } from '@reprise/core';
 import { CpuBackend, type HostArray, type WebGpuBackend } from '@reprise/kernels';
 import {
   LoraAdapters,
@@ -27,8 +27,13 @@ import {
 } from '@reprise/model';
 import { type ImplCase, measureJob } from './job.ts';
 import type { Measurement, SuiteOptions } from './report.ts';
-import { OPTIMIZER as LABELER_OPTIMIZER, type LabeledBatch, brownBatch } from './train-labeler.ts';
-import { type Trainer, checkLosses, graphTrainer, trainerJob } from './train.ts';
+import {
+  OPTIMIZER as LABELER_OPTIMIZER,
+  type LabeledBatch,
+  brownBatch,
+  labelerStepTrainer,
+} from './train-labeler.ts';
+import { type Trainer, checkLosses, trainerJob } from './train.ts';
 
 const GPT2_SMALL = makeConfig({
   vocabSize: 50257,
@@ -88,14 +93,7 @@ function loraTrainer(dev: Device, cfg: TransformerConfig, numLabels: number): Tr
   const backbone = Transformer.create(dev, cfg, SEED);
   attachLora(backbone, LoraAdapters.create(dev, cfg, LORA, SEED + 1));
   const labeler = new SequenceLabeler(backbone, { numLabels, r: R, headDropout: 0, seed: SEED });
-  const optimizer = new AdamW(Object.values(labeler.params()), { ...OPTIMIZER, noDecay: labeler.noDecay() });
-  return graphTrainer(
-    dev,
-    liveBefore,
-    optimizer,
-    (b: LabeledBatch) => labeler.loss(labeler.layout(b.ids), b.labels, true),
-    () => labeler.dispose(),
-  );
+  return labelerStepTrainer(dev, liveBefore, labeler, OPTIMIZER);
 }
 
 /** The large models' check: a finite first loss near ln(labels). */

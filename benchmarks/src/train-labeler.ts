@@ -112,10 +112,18 @@ export function labelerTrainer(
   init?: Weights,
 ): Trainer<LabeledBatch> {
   const liveBefore = dev.backend.memory().liveBytes;
-  const labeler = makeLabeler(dev, numLabels, r, cfg, init);
-  const named = labeler.params();
-  const optimizer = new AdamW(Object.values(named), {
-    ...OPTIMIZER,
+  return labelerStepTrainer(dev, liveBefore, makeLabeler(dev, numLabels, r, cfg, init), OPTIMIZER);
+}
+
+/** The fine-tuning step of a built labeler: its trainable parameters under clipped AdamW. */
+export function labelerStepTrainer(
+  dev: Device,
+  liveBefore: number,
+  labeler: SequenceLabeler,
+  settings: typeof OPTIMIZER,
+): Trainer<LabeledBatch> {
+  const optimizer = new AdamW(Object.values(labeler.params()), {
+    ...settings,
     noDecay: labeler.noDecay(),
   });
   return graphTrainer(
