@@ -23,7 +23,6 @@ import {
   makeConfig,
   makeLoraConfig,
   paramShapes,
-  paramsTooLarge,
 } from '@reprise/model';
 import { type ImplCase, measureJob } from './job.ts';
 import type { Measurement, SuiteOptions } from './report.ts';
@@ -126,11 +125,6 @@ export async function benchLora(gpu: WebGpuBackend, options: SuiteOptions): Prom
       { label: c.name, cfg: c.big, check: nearUniform(batch.numLabels) },
     ];
     for (const { label, cfg, check } of checks) {
-      const tooLarge = paramsTooLarge(cfg, gpu.adapter.maxBufferBytes);
-      if (tooLarge) {
-        options.note?.(`lora: ${label} not measured on this adapter: ${tooLarge}`);
-        continue;
-      }
       const impl: ImplCase = {
         impl: 'reprise-webgpu',
         adapter,

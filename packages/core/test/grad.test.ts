@@ -145,6 +145,11 @@ describe('neural-network op gradients', () => {
       ([table, idx]) => gather(table!, idx!),
       [{ shape: [6, 3] }, { shape: [2, 3], dtype: 'i32', values: [1, 4, 1, 0, 5, 1] }],
     ));
+  it('gather from a row block (indices outside it read zeros and get no gradient)', () =>
+    check(
+      ([table, idx]) => gather(table!, idx!, { offset: 3 }),
+      [{ shape: [4, 3] }, { shape: [2, 4], dtype: 'i32', values: [1, 4, 6, 3, 8, 4, 0, 7] }],
+    ));
   it('softmax and log-softmax on the last and a leading axis', async () => {
     await check(([a]) => a!.softmax(), [{ shape: [3, 7], lo: -3, hi: 3 }]);
     await check(([a]) => a!.softmax(0), [{ shape: [3, 7], lo: -3, hi: 3 }]);

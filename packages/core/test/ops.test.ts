@@ -114,6 +114,10 @@ describe('embedding gradient', () => {
       const sorted = await scatterAdd(src, host, vocab).hostData();
       const scanned = await scatterAdd(src, computed, vocab).hostData();
       expect(Array.from(sorted)).toEqual(Array.from(scanned));
+      // The same for a row block (rows 20..49 of the table).
+      const block = await scatterAdd(src, host, 30, 20).hostData();
+      expect(Array.from(block)).toEqual(Array.from(await scatterAdd(src, computed, 30, 20).hostData()));
+      expect(Array.from(block)).toEqual(Array.from(sorted).slice(20 * 5, 50 * 5));
     }
   });
 });

@@ -365,6 +365,22 @@ const embedding: FormulaCase[] = [
     tol: EXACT,
   },
   {
+    kernel: 'gather',
+    what: 'indices 2, 5, 4, 9 from the block of rows 4..6 of a larger table (outside it: zero rows)',
+    inputs: [f32([1, 2, 3, 4, 5, 6]), i32([2, 5, 4, 9])],
+    params: { vocab: 3, dim: 2, count: 4, offset: 4 },
+    expected: [[0, 0, 3, 4, 1, 2, 0, 0]],
+    tol: EXACT,
+  },
+  {
+    kernel: 'scatterAdd',
+    what: 'rows added into the block of rows 4..6 at indices 2, 5, 4, 5 (2 is outside it: nothing)',
+    inputs: [f32([1, 2, 3, 4, 5, 6, 7, 8]), i32([2, 5, 4, 5])],
+    params: { vocab: 3, dim: 2, count: 4, offset: 4 },
+    expected: [[5, 6, 10, 12, 0, 0]],
+    tol: EXACT,
+  },
+  {
     kernel: 'scatterAddSorted',
     what: 'the same sum through the sorted order',
     inputs: [f32([1, 2, 3, 4, 5, 6]), i32([...sorted.order]), i32([...sorted.starts])],

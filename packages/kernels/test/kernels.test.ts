@@ -299,12 +299,38 @@ describe('gather and scatter-add', () => {
     ]);
   });
 
+  // A row block (model/src/row-blocks.ts): rows offset .. offset + vocab − 1 of a table of 3·vocab + 2 rows;
+  // indices outside it read as zeros and add nothing.
+  it.each([
+    [1, 3, 5, 0],
+    [7, 33, 41, 7],
+    [129, 7, 1031, 260],
+  ])('row block of %i rows (dim %i, count %i) at row %i', async (vocab, dim, count, offset) => {
+    const idx = randomInts(count, 3 * vocab + 2);
+    const params = { vocab, dim, count, offset };
+    await expectCases('gather', [{ inputs: [f32(randomValues(vocab * dim)), i32(idx)], params }]);
+    await expectCases('scatterAdd', [{ inputs: [f32(randomValues(count * dim)), i32(idx)], params }]);
+    const sorted = sortIndices(idx, vocab, offset);
+    await expectCases('scatterAddSorted', [
+      {
+        inputs: [f32(randomValues(count * dim)), i32([...sorted.order]), i32([...sorted.starts])],
+        params: { ...params, maxRun: sorted.maxRun },
+      },
+    ]);
+  });
+
   it('sortIndices groups positions by row, stable, and refuses an index outside the table', () => {
     const s = sortIndices([2, 0, 2, 1, 2], 4);
     expect([...s.order]).toEqual([1, 3, 0, 2, 4]);
     expect([...s.starts]).toEqual([0, 1, 2, 5, 5]);
     expect(s.maxRun).toBe(3);
     expect(() => sortIndices([0, 4], 4)).toThrow(/index 4 at position 1 is outside the table's 4 rows/);
+    // A block of rows 10..12: positions of indices outside it follow the block's, unread.
+    const b = sortIndices([11, 3, 10, 11, 12, 13], 3, 10);
+    expect([...b.starts]).toEqual([0, 1, 3, 4]);
+    expect([...b.order]).toEqual([2, 0, 3, 4, 1, 5]);
+    expect(b.maxRun).toBe(2);
+    expect(() => sortIndices([11, -1], 3, 10)).toThrow(/index -1 at position 1 is outside/);
   });
 });
 

@@ -25,8 +25,17 @@ export {
   paramShapes,
   paramSpecs,
   parameterCount,
-  paramsTooLarge,
+  rowBlockLayout,
 } from './params.ts';
+export {
+  ROW_BLOCKED_PARAMETERS,
+  groupRowBlocks,
+  joinedShape,
+  parameterName,
+  parseRowBlock,
+  rowBlockName,
+  rowBlockStarts,
+} from './row-blocks.ts';
 export {
   type RepeatedBatch,
   type RepetitionOptions,

@@ -8,6 +8,7 @@
  */
 import { type Device, Rng, type Tensor } from '@reprise/core';
 import { type TransformerConfig, architecture } from './config.ts';
+import { rowBlockName, rowBlockStarts } from './row-blocks.ts';
 
 export type ParamMap = Record<string, Tensor>;
 
@@ -138,23 +139,6 @@ export function parameterCount(cfg: TransformerConfig): number {
   return Object.values(paramSpecs(cfg)).reduce((a, s) => a + numel(s.shape), 0);
 }
 
-const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
-
-/**
- * Why the model's parameters cannot live on an adapter whose largest bindable buffer is `maxBufferBytes`
- * (each parameter is one f32 buffer), naming the largest one; null when they fit. GPT-2's 50,257 × 768 token
- * table (154 MB) is above llvmpipe's 128 MiB, for example.
- */
-export function paramsTooLarge(cfg: TransformerConfig, maxBufferBytes: number): string | null {
-  const over = Object.entries(paramShapes(cfg))
-    .map(([name, shape]) => ({ name, shape, bytes: 4 * numel(shape) }))
-    .filter((p) => p.bytes > maxBufferBytes)
-    .sort((a, b) => b.bytes - a.bytes);
-  if (over.length === 0) return null;
-  const [top] = over;
-  return `parameter ${top!.name} [${top!.shape.join(', ')}] is ${mb(top!.bytes)}${over.length > 1 ? ` (and ${over.length - 1} more)` : ''}, above this adapter's largest bindable buffer (maxStorageBufferBindingSize, ${mb(maxBufferBytes)}); every parameter is one buffer, so this model needs an adapter with a larger limit (a real GPU) or a smaller vocabulary`;
-}
-
 /** Names of the parameters exempt from weight decay. */
 export function noDecayNames(cfg: TransformerConfig): Set<string> {
   return new Set(
@@ -164,18 +148,40 @@ export function noDecayNames(cfg: TransformerConfig): Set<string> {
   );
 }
 
-/** Fresh parameters from their specs; the normal draws come from one generator, in the specs' order. */
+/**
+ * The first rows of each parameter's blocks on an adapter whose largest bindable buffer is `maxBufferBytes`
+ * ([0]: held whole; row-blocks.ts). Throws, naming it, for a parameter that cannot be held at all.
+ */
+export function rowBlockLayout(cfg: TransformerConfig, maxBufferBytes: number): Record<string, number[]> {
+  return Object.fromEntries(
+    Object.entries(paramShapes(cfg)).map(([name, shape]) => [
+      name,
+      rowBlockStarts(name, shape, maxBufferBytes),
+    ]),
+  );
+}
+
+/**
+ * Fresh parameters from their specs; the normal draws come from one generator, in the specs' order. A parameter
+ * above the device's largest bindable buffer is made as row blocks (row-blocks.ts) from the same draws, so it holds
+ * the same values as on an adapter that binds it whole.
+ */
 export function initParams(device: Device, cfg: TransformerConfig, seed: number): ParamMap {
   const rng = new Rng(seed);
+  const layout = rowBlockLayout(cfg, device.backend.adapter.maxBufferBytes);
   const params: ParamMap = {};
   for (const [name, { shape, init }] of Object.entries(paramSpecs(cfg))) {
-    const t =
-      init.kind === 'zeros'
-        ? device.zeros(shape)
-        : init.kind === 'ones'
-          ? device.ones(shape)
-          : device.randn(shape, { rng, std: init.std });
-    params[name] = t.setRequiresGrad();
+    const starts = layout[name]!;
+    starts.forEach((start, b) => {
+      const block = starts.length === 1 ? shape : [(starts[b + 1] ?? shape[0]!) - start, ...shape.slice(1)];
+      const t =
+        init.kind === 'zeros'
+          ? device.zeros(block)
+          : init.kind === 'ones'
+            ? device.ones(block)
+            : device.randn(block, { rng, std: init.std });
+      params[starts.length === 1 ? name : rowBlockName(name, start)] = t.setRequiresGrad();
+    });
   }
   return params;
 }

@@ -4,20 +4,14 @@
  * or an encoder by its config; the hidden states can stop after any layer (early exit: later blocks are not
  * computed).
  */
-import { type Device, type Tensor, crossEntropy, dropout, gather, keep, matmul } from '@reprise/core';
+import { type Device, type Tensor, concat, crossEntropy, dropout, gather, keep, matmul } from '@reprise/core';
 import { type AttentionTap, type BlockContext, type OutputRows, norm, runBlock } from './block.ts';
 import { type TransformerConfig, architecture, validateConfig } from './config.ts';
 import type { LoraAdapters } from './lora.ts';
 import { type MaskPolicy, causalLayers } from './masks.ts';
-import {
-  type ParamMap,
-  initParams,
-  noDecayNames,
-  paramShapes,
-  parameterCount,
-  paramsTooLarge,
-} from './params.ts';
+import { type ParamMap, initParams, noDecayNames, paramShapes, parameterCount } from './params.ts';
 import { type RotaryTables, rotaryTables } from './rotary.ts';
+import { groupRowBlocks, joinedShape, parameterName } from './row-blocks.ts';
 
 export interface HiddenOptions {
   /** i32 [B]: valid length of each sequence; padding sits at the end and is masked in every layer. */
@@ -38,10 +32,19 @@ export interface HiddenOptions {
   onAttention?: (tap: AttentionTap) => void;
 }
 
+/** A table's row blocks (row-blocks.ts) with their first rows; one block at row 0 for a table held whole. */
+type RowBlocks = { tensor: Tensor; start: number }[];
+
 export class Transformer {
   readonly device: Device;
   readonly config: TransformerConfig;
+  /**
+   * The parameters by checkpoint name, in the config's order; a table above the adapter's largest bindable buffer
+   * is there as its row blocks (`embed.tokens@rows0`, `embed.tokens@rows43690`..., see row-blocks.ts).
+   */
   readonly params: ParamMap;
+  /** Token table and untied head (whole or in row blocks), what lookups and logits read. */
+  #tables: Record<'embed.tokens' | 'lmHead.weight', RowBlocks | null>;
   /**
    * Rotary cos/sin tables for the queries' heads and the keys' (one object unless grouped-query attention gives
    * the keys fewer heads); computed, so they grow on demand past maxPositions (see positionLimit).
@@ -57,20 +60,28 @@ export class Transformer {
   constructor(device: Device, config: TransformerConfig, params: ParamMap, seed = 0) {
     validateConfig(config);
     const shapes = paramShapes(config);
+    const groups = groupRowBlocks(params);
     for (const [name, shape] of Object.entries(shapes)) {
-      const t = params[name];
-      if (!t) throw new Error(`Transformer: parameter '${name}' ${fmtShape(shape)} is missing`);
-      if (t.shape.join() !== shape.join())
+      const blocks = groups.get(name);
+      if (!blocks) throw new Error(`Transformer: parameter '${name}' ${fmtShape(shape)} is missing`);
+      const got = joinedShape(blocks);
+      if (got.join() !== shape.join())
         throw new Error(
-          `Transformer: parameter '${name}' must be ${fmtShape(shape)}, got ${fmtShape(t.shape)}`,
+          `Transformer: parameter '${name}' must be ${fmtShape(shape)}, got ${fmtShape(got)}${blocks.length > 1 ? ` in ${blocks.length} row blocks` : ''}`,
         );
     }
-    const extra = Object.keys(params).filter((n) => !(n in shapes));
+    const extra = [...groups.keys()].filter((n) => !(n in shapes));
     if (extra.length) throw new Error(`Transformer: unexpected parameters ${extra.join(', ')}`);
     this.device = device;
     this.config = config;
-    // A fixed order (the config's), whatever order the caller's map has: optimizers and checkpoints rely on it.
-    this.params = Object.fromEntries(Object.keys(shapes).map((name) => [name, params[name]!]));
+    // A fixed order (the config's, blocks by row), whatever order the caller's map has: optimizers and
+    // checkpoints rely on it.
+    this.params = Object.fromEntries(
+      Object.keys(shapes).flatMap((name) => groups.get(name)!.map((b) => [b.name, b.tensor])),
+    );
+    const table = (name: string): RowBlocks | null =>
+      groups.get(name)?.map((b) => ({ tensor: b.tensor, start: b.start })) ?? null;
+    this.#tables = { 'embed.tokens': table('embed.tokens'), 'lmHead.weight': table('lmHead.weight') };
     this.dropoutSeed = seed;
     this.#rotaryRows = config.maxPositions;
     this.#rotary = config.positions === 'rotary' ? this.#buildRotary(config.maxPositions) : null;
@@ -117,8 +128,6 @@ export class Transformer {
 
   /** A freshly initialized model (GPT-2 initialization from `seed`). */
   static create(device: Device, config: TransformerConfig, seed = 0): Transformer {
-    const tooLarge = paramsTooLarge(config, device.backend.adapter.maxBufferBytes);
-    if (tooLarge) throw new Error(`Transformer.create: ${tooLarge}`);
     return new Transformer(device, config, initParams(device, config, seed), seed);
   }
 
@@ -132,7 +141,7 @@ export class Transformer {
       Object.entries(this.params).filter(([name]) => {
         const block = /^blocks\.(\d+)\./.exec(name);
         if (block) return Number(block[1]) < layers;
-        return withLmHead || name !== 'lmHead.weight';
+        return withLmHead || parameterName(name) !== 'lmHead.weight';
       }),
     );
   }
@@ -141,13 +150,18 @@ export class Transformer {
   noDecay(): Tensor[] {
     const names = noDecayNames(this.config);
     return Object.entries(this.params)
-      .filter(([name]) => names.has(name))
+      .filter(([name]) => names.has(parameterName(name)))
       .map(([, t]) => t);
   }
 
   /** Token embeddings of i32 ids [...] → [..., D]. */
   embedTokens(tokens: Tensor): Tensor {
-    return gather(this.params['embed.tokens']!, tokens);
+    const blocks = this.#tables['embed.tokens']!;
+    if (blocks.length === 1) return gather(blocks[0]!.tensor, tokens);
+    // Each block gives its own rows and zeros elsewhere: their sum is the whole table's lookup.
+    return blocks
+      .map((b) => gather(b.tensor, tokens, { offset: b.start }))
+      .reduce((sum, rows) => sum.add(rows));
   }
 
   /** Hidden states [B, T, D] (or [B, N, D] with outputRows) after `layers` blocks, from input embeddings. */
@@ -199,8 +213,9 @@ export class Transformer {
 
   /** LM logits [..., V] of hidden states (after the final norm). */
   logits(hidden: Tensor): Tensor {
-    const head = this.params['lmHead.weight'] ?? this.params['embed.tokens']!;
-    return matmul(hidden, head, { transB: true });
+    const blocks = this.#tables['lmHead.weight'] ?? this.#tables['embed.tokens']!;
+    const logits = blocks.map((b) => matmul(hidden, b.tensor, { transB: true }));
+    return logits.length === 1 ? logits[0]! : concat(logits, -1);
   }
 
   /**

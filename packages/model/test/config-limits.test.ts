@@ -10,7 +10,7 @@ import {
   makeConfig,
   paramShapes,
   parameterCount,
-  paramsTooLarge,
+  rowBlockLayout,
 } from '../src/index.ts';
 
 describe('config limits', () => {
@@ -55,17 +55,27 @@ describe('config limits', () => {
 
 describe('parameters against the adapter’s largest bindable buffer', () => {
   const llvmpipe = 2 ** 27; // maxStorageBufferBindingSize of Mesa 22.3's llvmpipe (128 MiB)
-  it("names GPT-2 small's token table (154 MB) as too large for 128 MiB, and lets SmolLM-135M's (113 MB) pass", () => {
+  it("splits GPT-2 small's token table (154 MB) into row blocks for 128 MiB, and holds SmolLM-135M's (113 MB) whole", () => {
     const gpt2 = makeConfig({ vocabSize: 50257, dModel: 768, heads: 12, layers: 12, positions: 'learned' });
-    expect(paramsTooLarge(gpt2, llvmpipe)).toBe(
-      "parameter embed.tokens [50257, 768] is 154.4 MB, above this adapter's largest bindable buffer (maxStorageBufferBindingSize, 134.2 MB); every parameter is one buffer, so this model needs an adapter with a larger limit (a real GPU) or a smaller vocabulary",
-    );
-    const untied = makeConfig({ ...gpt2, tieEmbeddings: false });
-    expect(paramsTooLarge(untied, llvmpipe)).toMatch(
-      /^parameter \S+ \[50257, 768\] is 154\.4 MB \(and 1 more\)/,
-    );
+    // 2^27 bytes / (768 × 4 bytes per row) = 43,690.7 rows per block.
+    const layout = rowBlockLayout(gpt2, llvmpipe);
+    expect(layout['embed.tokens']).toEqual([0, 43690]);
+    expect(Object.entries(layout).filter(([, starts]) => starts.length > 1)).toHaveLength(1);
+    const untied = rowBlockLayout(makeConfig({ ...gpt2, tieEmbeddings: false }), llvmpipe);
+    expect(untied['lmHead.weight']).toEqual([0, 43690]);
     const smol = makeConfig({ vocabSize: 49152, dModel: 576, heads: 9, kvHeads: 3, layers: 30, dFF: 1536 });
-    expect(paramsTooLarge(smol, llvmpipe)).toBeNull();
-    expect(paramsTooLarge(smol, 49152 * 576 * 4 - 1)).toMatch(/^parameter embed\.tokens \[49152, 576\]/);
+    expect(Object.values(rowBlockLayout(smol, llvmpipe)).every((s) => s.length === 1)).toBe(true);
+    expect(rowBlockLayout(smol, 49152 * 576 * 4 - 1)['embed.tokens']).toEqual([0, 49151]);
+  });
+
+  it('refuses, naming it, a parameter other than the tables above the limit, and a row above it', () => {
+    const cfg = makeConfig({ vocabSize: 300, dModel: 16, heads: 2, layers: 1, dFF: 64 });
+    // The attention's [16, 16] matrices fit in 1024 bytes, the MLP's [16, 64] does not.
+    expect(() => rowBlockLayout(cfg, 4 * 16 * 16)).toThrow(
+      "parameter blocks.0.mlp.fc.weight [16, 64] is 4096 bytes, above this adapter's largest bindable buffer (maxStorageBufferBindingSize, 1024 bytes); only embed.tokens and lmHead.weight can be split into row blocks",
+    );
+    expect(() => rowBlockLayout(cfg, 4 * 16 - 1)).toThrow(
+      "parameter embed.tokens [300, 16]: one row (64 bytes) is above this adapter's largest bindable buffer (maxStorageBufferBindingSize, 63 bytes)",
+    );
   });
 });

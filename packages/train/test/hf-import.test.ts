@@ -15,6 +15,7 @@ import { Device, noGrad, tidy } from '@reprise/core';
 import type { DeviceChoice } from '@reprise/kernels';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importHfModel, isHfModelDir } from '../src/hf/index.ts';
+import { assignFromHost, toHost } from '../src/training/weights.ts';
 import { TOLERANCE, maxDiff, nested, ourLmLogits, referenceGrid } from './hf-reference/compare.ts';
 import { type Arch, type Dtype, makeModel, torchMissing } from './hf-reference/torch.ts';
 
@@ -84,6 +85,44 @@ describe('importing Hugging Face models: our forward equals the PyTorch referenc
       }
     }
   });
+});
+
+describe('a token table above the adapter’s bindable-buffer limit', () => {
+  it.skipIf(skip)(
+    'is imported as row blocks that compute the reference’s logits, and saved whole',
+    async () => {
+      const dir = join(root, 'gpt2-row-blocks');
+      await makeModel({ arch: 'gpt2', out: dir, dtype: 'f32', shards: 1, seed: 3 });
+      // The CPU twin with a limit of 64 rows of 24 floats: the [101, 24] token table becomes blocks at rows 0 and 64
+      // (ids in IDS fall in both); the largest other parameter, the [64, 24] position table, just fits.
+      const limited = await Device.create({ device: 'cpu', cpuMaxBufferBytes: 4 * 24 * 64 });
+      const whole = await Device.create({ device: 'cpu' });
+      const blocked = importHfModel(dir, limited);
+      const reference = importHfModel(dir, whole);
+      try {
+        expect(Object.keys(blocked.model.params).filter((n) => n.startsWith('embed.tokens'))).toEqual([
+          'embed.tokens@rows0',
+          'embed.tokens@rows64',
+        ]);
+        expect(maxDiff(await ourLmLogits(blocked.model, IDS), await referenceGrid(dir, IDS))).toBeLessThan(
+          TOLERANCE,
+        );
+        const saved = await toHost(blocked.model.params);
+        expect(saved['embed.tokens']!.shape).toEqual([101, 24]);
+        expect([...saved['embed.tokens']!.data]).toEqual([
+          ...(await reference.model.params['embed.tokens']!.hostData()),
+        ]);
+        // Restoring a saved table (the best epoch's weights) fills each block with its rows.
+        const block = blocked.model.params['embed.tokens@rows64']!;
+        block.assign(limited.zeros(block.shape));
+        assignFromHost(blocked.model.params, saved);
+        expect([...(await block.hostData())]).toEqual([...saved['embed.tokens']!.data.slice(64 * 24)]);
+      } finally {
+        limited.destroy();
+        whole.destroy();
+      }
+    },
+  );
 });
 
 describe('importing Hugging Face models: refusals', () => {

@@ -31,6 +31,8 @@ export interface PrimitiveAttrs {
   /** The matmul kernel's params carry these (and more); the epilogue tensors follow a and b in the inputs. */
   matmul: { transA: boolean; transB: boolean; bias: boolean; residual: boolean };
   dropout: { p: number; seed: number };
+  /** A row block's first row (undefined: the whole table). */
+  gather: { offset: number | undefined };
 }
 
 type NoAttrs = Record<never, never>;
@@ -194,7 +196,10 @@ export const GRAD_RULES = gradRules({
     if (residual) grads.push(residual.requiresGrad ? g : null);
     return grads;
   },
-  gather: (g, { inputs: [table, indices] }) => [scatterAdd(g, indices!, table!.shape[0]!), null],
+  gather: (g, { inputs: [table, indices], attrs }) => [
+    scatterAdd(g, indices!, table!.shape[0]!, attrs.offset),
+    null,
+  ],
   // Masked entries have y = 0, so the plain softmax rule gives them no gradient.
   maskedSoftmax: (g, { output }) => [softmaxGrad(g, output), null, null],
   softmax: (g, { output }) => [softmaxGrad(g, output)],

@@ -11,25 +11,34 @@ import { launch, requireDtype } from './apply.ts';
 import { permute, reshape, slice } from './layout.ts';
 import { sumOverRowLaunches } from './loop-limit.ts';
 
-/** table [V, D] gathered at i32 `indices` [...] → [..., D]. */
-export function gather(table: Tensor, indices: Tensor): Tensor {
+/**
+ * table [V, D] gathered at i32 `indices` [...] → [..., D]. With `offset`, the table is rows offset .. offset + V − 1
+ * of a larger one (a row block, model/src/row-blocks.ts): indices outside it give zero rows, so the blocks'
+ * gathers sum to the whole table's.
+ */
+export function gather(table: Tensor, indices: Tensor, options: { offset?: number } = {}): Tensor {
   requireDtype('gather', table, 'f32');
   requireDtype('gather (indices)', indices, 'i32');
   if (table.rank !== 2) throw new Error(`gather: the table must be [rows, dim], got ${fmt(table.shape)}`);
   const [vocab, dim] = table.shape as [number, number];
-  const out = launch('gather', 'gather', { table, idx: indices }, { vocab, dim, count: indices.size }, [
-    ...indices.shape,
-    dim,
-  ]);
-  return record(out, 'gather', [table, indices]);
+  const { offset } = options;
+  const out = launch(
+    'gather',
+    'gather',
+    { table, idx: indices },
+    { vocab, dim, count: indices.size, offset },
+    [...indices.shape, dim],
+  );
+  return record(out, 'gather', [table, indices], { offset });
 }
 
 /**
  * The adjoint of gather: rows of `src` [..., D] summed into a [vocab, D] table at `indices`, in index order
- * (deterministic; in launches of bounded length, ./loop-limit.ts). Indices uploaded from the host (token ids)
- * are sorted there first, so each table row reads only its own positions; others are scanned by every row.
+ * (deterministic; in launches of bounded length, ./loop-limit.ts); with `offset`, into the row block that starts
+ * there (indices outside it add nothing). Indices uploaded from the host (token ids) are sorted there first, so
+ * each table row reads only its own positions; others are scanned by every row.
  */
-export function scatterAdd(src: Tensor, indices: Tensor, vocab: number): Tensor {
+export function scatterAdd(src: Tensor, indices: Tensor, vocab: number, offset?: number): Tensor {
   const dim = src.shape.at(-1)!;
   const count = indices.size;
   if (sizeOf(src.shape.slice(0, -1)) !== count) {
@@ -39,13 +48,13 @@ export function scatterAdd(src: Tensor, indices: Tensor, vocab: number): Tensor 
   }
   const host = indices.hostIndices;
   const chunk = (rows: Tensor, start: number, end: number): Tensor => {
-    const params = { vocab, dim, count: end - start };
+    const params = { vocab, dim, count: end - start, offset };
     if (!host)
       return launch('scatterAdd', 'scatterAdd', { src: rows, idx: sliceFlat(indices, start, end) }, params, [
         vocab,
         dim,
       ]);
-    const sorted = sortIndices(host.subarray(start, end), vocab);
+    const sorted = sortIndices(host.subarray(start, end), vocab, offset);
     const dev = src.device;
     return tidy(() =>
       launch(

@@ -31,22 +31,28 @@ export function allocHost(dtype: DType, size: number): Float64Array | Int32Array
 export interface CpuBackendOptions {
   /** Fill every output with NaN (floats) or a sentinel (ints) before its kernel runs: catches unwritten elements. */
   poison?: boolean;
+  /**
+   * The largest buffer it reports as bindable (default: no limit), so that tests can give the CPU twin a GPU
+   * adapter's limit (model/src/row-blocks.ts splits tables above it).
+   */
+  maxBufferBytes?: number;
 }
 
 export const POISON_I32 = 0x7eadbeef;
 
+const CPU_ADAPTER: Omit<AdapterDescription, 'maxBufferBytes'> = {
+  backend: 'cpu',
+  vendor: 'reprise',
+  architecture: 'float64 reference',
+  description: 'CPU reference backend (float64, TypeScript)',
+  featureLevel: 'cpu',
+  isFallbackAdapter: false,
+  isSoftware: true,
+};
+
 export class CpuBackend implements KernelBackend {
   readonly kind = 'cpu';
-  readonly adapter: AdapterDescription = {
-    backend: 'cpu',
-    vendor: 'reprise',
-    architecture: 'float64 reference',
-    description: 'CPU reference backend (float64, TypeScript)',
-    featureLevel: 'cpu',
-    isFallbackAdapter: false,
-    isSoftware: true,
-    maxBufferBytes: Number.MAX_SAFE_INTEGER,
-  };
+  readonly adapter: AdapterDescription;
   readonly #poison: boolean;
   #liveBytes = 0;
   #peakLiveBytes = 0;
@@ -54,6 +60,7 @@ export class CpuBackend implements KernelBackend {
 
   constructor(options: CpuBackendOptions = {}) {
     this.#poison = options.poison ?? false;
+    this.adapter = { ...CPU_ADAPTER, maxBufferBytes: options.maxBufferBytes ?? Number.MAX_SAFE_INTEGER };
   }
 
   #alloc(dtype: DType, size: number): CpuStorage {

@@ -13,13 +13,16 @@ export interface BackendOptions extends WebGpuOptions {
   device?: DeviceChoice;
   /** Check every WebGPU kernel against its CPU twin (slow). Defaults to REPRISE_DEBUG=1. */
   debug?: boolean;
+  /** The CPU backend only: the bindable-buffer limit it reports (tests of row blocks; default none). */
+  cpuMaxBufferBytes?: number;
 }
 
 const envFlag = (name: string) => ['1', 'true', 'yes'].includes((process.env[name] ?? '').toLowerCase());
 
 export async function createBackend(options: BackendOptions = {}): Promise<KernelBackend> {
   const device = options.device ?? deviceChoiceFromEnv();
-  if (device === 'cpu') return new CpuBackend({ poison: options.poison });
+  if (device === 'cpu')
+    return new CpuBackend({ poison: options.poison, maxBufferBytes: options.cpuMaxBufferBytes });
   const gpu = await WebGpuBackend.create(device, {
     ...options,
     profile: options.profile ?? envFlag('REPRISE_PROFILE'),

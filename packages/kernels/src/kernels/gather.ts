@@ -1,7 +1,10 @@
 /**
  * @file Row gather (embedding lookup) and its adjoint, a deterministic scatter-add.
  * Out-of-range indices read as zero rows on the GPU; the CPU twin throws, naming the position, so that
- * debug mode and the CPU backend catch them.
+ * debug mode and the CPU backend catch them. With `offset` set, the table is one row block of a larger table
+ * (rows offset .. offset + vocab − 1: model/src/row-blocks.ts splits a table above the adapter's bindable-buffer
+ * limit this way); indices outside the block are then expected, read as zero rows and add nothing, so that the
+ * blocks' gathers sum to the whole table's.
  */
 import { type GpuTarget, defineKernel } from './kernel.ts';
 import { WORKGROUP_1D, grid1d, gridIndexFn } from './wgsl.ts';
@@ -13,12 +16,28 @@ export interface GatherParams {
   dim: number;
   /** Number of indices. */
   count: number;
+  /** The table is rows offset .. offset + vocab − 1 of a larger one (a row block); indices outside it are skipped. */
+  offset?: number;
 }
 
 function checkIndex(index: number, vocab: number, position: number): void {
   if (!(index >= 0 && index < vocab)) {
     throw new Error(`gather: index ${index} at position ${position} is outside the table's ${vocab} rows`);
   }
+}
+
+/**
+ * The table row of index `index`, or −1 when a row block does not hold it (the whole table must: the CPU twin
+ * throws on an index outside it; a block's window is not checked against the whole table, which it does not know).
+ */
+function tableRow(index: number, p: GatherParams, position: number): number {
+  if (p.offset === undefined) {
+    checkIndex(index, p.vocab, position);
+    return index;
+  }
+  if (!(index >= 0)) checkIndex(index, p.vocab, position);
+  const row = index - p.offset;
+  return row >= 0 && row < p.vocab ? row : -1;
 }
 
 /** out[i, :] = table[idx[i], :]. Inputs: table [vocab, dim] (f32), idx [count] (i32). */
@@ -29,12 +48,11 @@ export const gather = defineKernel<GatherParams>()({
     { name: 'idx', dtype: 'i32', size: (p) => p.count },
   ],
   output: { size: (p) => p.count * p.dim, dtype: 'f32' },
-  uniforms: { size: 'u32', rowStride: 'u32', dim: 'u32', vocab: 'u32' },
+  uniforms: { size: 'u32', rowStride: 'u32', dim: 'u32', vocab: 'u32', offset: 'i32' },
   cpu: ({ table, idx }, p, out) => {
     for (let i = 0; i < p.count; i++) {
-      const row = idx![i]!;
-      checkIndex(row, p.vocab, i);
-      for (let d = 0; d < p.dim; d++) out[i * p.dim + d] = table![row * p.dim + d]!;
+      const row = tableRow(idx![i]!, p, i);
+      for (let d = 0; d < p.dim; d++) out[i * p.dim + d] = row < 0 ? 0 : table![row * p.dim + d]!;
     }
   },
   gpu: (p, _inputs, target) => {
@@ -43,27 +61,28 @@ export const gather = defineKernel<GatherParams>()({
     return {
       key: 'gather',
       workgroups: grid.workgroups,
-      uniforms: { size: n, rowStride: grid.rowStride, dim: p.dim, vocab: p.vocab },
+      uniforms: { size: n, rowStride: grid.rowStride, dim: p.dim, vocab: p.vocab, offset: p.offset ?? 0 },
       wgsl: () => `${gridIndexFn}
 @compute @workgroup_size(${WORKGROUP_1D})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gridIndex(gid, params.rowStride);
   if (i >= params.size) { return; }
   let dim = params.dim;
-  let row = idx[i / dim];
+  let row = idx[i / dim] - params.offset;
   if (row < 0 || u32(row) >= params.vocab) { out[i] = 0.0; return; }
   out[i] = table[u32(row) * dim + i % dim];
 }`,
     };
   },
   tolerance: () => ({ rtol: 0, atol: 0 }),
-  describe: (p) => `gather(table [${p.vocab}, ${p.dim}], ${p.count} indices)`,
+  describe: (p) => `gather(table [${p.vocab}, ${p.dim}]${atOffset(p)}, ${p.count} indices)`,
 });
 
 /** What both scatter-adds share: the rows to sum, the table they fill, the uniforms of `scatterPlan`. */
 const src = { name: 'src', dtype: 'f32', size: (p: GatherParams) => p.count * p.dim } as const;
 const tableOut = { size: (p: GatherParams) => p.vocab * p.dim, dtype: 'f32' } as const;
 const scatterUniforms = { size: 'u32', rowStride: 'u32', dim: 'u32', blocks: 'u32' } as const;
+const atOffset = (p: GatherParams) => (p.offset === undefined ? '' : ` at row ${p.offset}`);
 
 /**
  * grad[v, :] = Σ_{i : idx[i] = v} src[i, :], summed in increasing i. WGSL has no float atomics, and atomics
@@ -75,12 +94,12 @@ export const scatterAdd = defineKernel<GatherParams>()({
   name: 'scatterAdd',
   inputs: [src, { name: 'idx', dtype: 'i32', size: (p) => p.count }],
   output: tableOut,
-  uniforms: { ...scatterUniforms, count: 'u32' },
+  uniforms: { ...scatterUniforms, count: 'u32', offset: 'i32' },
   cpu: ({ src, idx }, p, out) => {
     out.fill(0);
     for (let i = 0; i < p.count; i++) {
-      const row = idx![i]!;
-      checkIndex(row, p.vocab, i);
+      const row = tableRow(idx![i]!, p, i);
+      if (row < 0) continue;
       for (let d = 0; d < p.dim; d++) out[row * p.dim + d]! += src![i * p.dim + d];
     }
   },
@@ -91,19 +110,22 @@ export const scatterAdd = defineKernel<GatherParams>()({
       'scatterAdd',
       (accumulate) =>
         // Every index, in order.
-        `for (var i = 0u; i < params.count; i++) { if (idx[i] == i32(v)) { ${accumulate('i')} } }`,
+        `for (var i = 0u; i < params.count; i++) { if (idx[i] - params.offset == i32(v)) { ${accumulate('i')} } }`,
     );
-    return { ...plan, uniforms: { ...plan.uniforms, count: p.count } };
+    return { ...plan, uniforms: { ...plan.uniforms, count: p.count, offset: p.offset ?? 0 } };
   },
   loopIterations: (p) => p.count,
   // Sums of f32 values in index order; error ~ (rows sharing an index)·2^-24 relative.
   tolerance: (p) => ({ rtol: 1e-5, atol: 1e-6 * Math.sqrt(p.count) }),
-  describe: (p) => `scatterAdd(${p.count} rows of ${p.dim} into [${p.vocab}, ${p.dim}])`,
+  describe: (p) => `scatterAdd(${p.count} rows of ${p.dim} into [${p.vocab}, ${p.dim}]${atOffset(p)})`,
 });
 
 /** The indices grouped by row (a stable counting sort on the host): what `scatterAddSorted` reads. */
 export interface SortedIndices {
-  /** Positions i in increasing order within each row v = idx[i]. */
+  /**
+   * Positions i in increasing order within each row v = idx[i] (of the block's rows, with an offset; the
+   * positions of indices outside the block follow, unread).
+   */
   order: Int32Array;
   /** Row v's positions are order[starts[v] .. starts[v+1]). */
   starts: Int32Array;
@@ -111,12 +133,12 @@ export interface SortedIndices {
   maxRun: number;
 }
 
-export function sortIndices(idx: ArrayLike<number>, vocab: number): SortedIndices {
+/** Groups positions by table row; with `offset`, by the rows of the block that starts there (see GatherParams). */
+export function sortIndices(idx: ArrayLike<number>, vocab: number, offset?: number): SortedIndices {
+  const p = { vocab, dim: 1, count: idx.length, offset };
+  const rows = Int32Array.from({ length: idx.length }, (_, i) => tableRow(idx[i]!, p, i));
   const starts = new Int32Array(vocab + 1);
-  for (let i = 0; i < idx.length; i++) {
-    checkIndex(idx[i]!, vocab, i);
-    starts[idx[i]! + 1]!++;
-  }
+  for (const row of rows) if (row >= 0) starts[row + 1]!++;
   let maxRun = 0;
   for (let v = 0; v < vocab; v++) {
     maxRun = Math.max(maxRun, starts[v + 1]!);
@@ -124,7 +146,10 @@ export function sortIndices(idx: ArrayLike<number>, vocab: number): SortedIndice
   }
   const next = starts.slice(0, vocab);
   const order = new Int32Array(idx.length);
-  for (let i = 0; i < idx.length; i++) order[next[idx[i]!]!++] = i;
+  let outside = starts[vocab]!;
+  rows.forEach((row, i) => {
+    order[row >= 0 ? next[row]!++ : outside++] = i;
+  });
   return { order, starts, maxRun };
 }
 

@@ -10,7 +10,7 @@ import {
   SequenceLabeler,
   Transformer,
   type TransformerConfig,
-  paramsTooLarge,
+  rowBlockLayout,
   validateConfig,
 } from '@reprise/model';
 import { readJsonFile } from '../io/validate.ts';
@@ -115,9 +115,12 @@ export function importHfModel(dir: string, device: Device, opts: { dropout?: num
   const source = join(dir, HF_CONFIG_FILE);
   const spec = loadHfConfig(source);
   const config = transformerConfigFromHf(spec, { source, dropout: opts.dropout });
-  // Before reading gigabytes: a parameter the adapter cannot bind would fail only at upload, unnamed.
-  const tooLarge = paramsTooLarge(config, device.backend.adapter.maxBufferBytes);
-  if (tooLarge) throw new Error(`Hugging Face model ${dir} (${device.describe()}): ${tooLarge}`);
+  // Before reading gigabytes: a parameter the adapter cannot hold even in row blocks (row-blocks.ts).
+  try {
+    rowBlockLayout(config, device.backend.adapter.maxBufferBytes);
+  } catch (e) {
+    throw new Error(`Hugging Face model ${dir} (${device.describe()}): ${(e as Error).message}`);
+  }
   const headers = readHfWeightHeaders(dir);
   const check = matchHfTensors(spec, headers.listing, headers.index ?? headers.files[0]!.path);
   const hf = readHfWeights(headers, new Set(check.tensors.map((t) => t.hf.name)));
