@@ -22,7 +22,7 @@ import {
   attachLora,
   makeConfig,
   makeLoraConfig,
-  paramShapes,
+  parameterCount,
 } from '@reprise/model';
 import { type ImplCase, measureJob } from './job.ts';
 import type { Measurement, SuiteOptions } from './report.ts';
@@ -83,9 +83,6 @@ const LORA = makeLoraConfig({ rank: 16, alpha: 16, dropout: 0 });
 /** The fine-tuning defaults (`reprise finetune`: lr 1e-3), otherwise as the demo's labeler bench. */
 const OPTIMIZER = { ...LABELER_OPTIMIZER, lr: 1e-3 };
 
-const parameters = (cfg: TransformerConfig) =>
-  Object.values(paramShapes(cfg)).reduce((n, shape) => n + shape.reduce((a, b) => a * b, 1), 0);
-
 /** A labeler with LoRA adapters on a freshly initialized backbone: the training step of `finetune --lora`. */
 function loraTrainer(dev: Device, cfg: TransformerConfig, numLabels: number): Trainer<LabeledBatch> {
   const liveBefore = dev.backend.memory().liveBytes;
@@ -130,7 +127,7 @@ export async function benchLora(gpu: WebGpuBackend, options: SuiteOptions): Prom
         adapter,
         build: () => trainerJob(loraTrainer(dev, cfg, batch.numLabels), batch),
       };
-      const params = parameters(cfg);
+      const params = parameterCount(cfg);
       const m = await measureJob(
         {
           bench: 'lora step',
