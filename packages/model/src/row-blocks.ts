@@ -5,7 +5,8 @@
  * The model gathers from each block (rows outside it read as zero, so the blocks' gathers sum to the whole
  * table's) and concatenates a tied head's logits over them. Checkpoints never see blocks: `toHost` joins them
  * and loading splits again for the adapter at hand (packages/train/src/training/weights.ts), so a model saved
- * on one adapter loads on any other.
+ * on one adapter loads on any other. (Optimizer moments are saved under the blocks' names: a training run
+ * resumes on an adapter with the same limit.)
  */
 
 const MARK = '@rows';
