@@ -9,7 +9,7 @@ import {
   type HostArray,
   type KernelBackend,
   type MatmulParams,
-  type WebGpuBackend,
+  WebGpuBackend,
 } from '@reprise/kernels';
 import { type Job, measureJob } from './job.ts';
 import { type MatmulInputs, gpujsMatmul, plainJsMatmul, tfjsMatmul } from './peers/matmul.ts';
@@ -118,11 +118,22 @@ interface Impl {
   build: (inputs: MatmulInputs) => Job | Promise<Job>;
 }
 
-function impls(gpu: WebGpuBackend): Impl[] {
+function impls(gpu: WebGpuBackend, buffersOnly: () => Promise<WebGpuBackend>): Impl[] {
   const dawn = gpu.adapter.description;
   const host = 'cpu';
   const list: Impl[] = [
     { impl: 'reprise-webgpu', adapter: dawn, slow: false, build: (x) => repriseMatmul(gpu, x) },
+    // Where our kernels read operands through textures, the same kernel from storage buffers: what they gain.
+    ...(gpu.target.maxTextureSide > 0
+      ? [
+          {
+            impl: 'reprise-webgpu-buffers',
+            adapter: `${dawn}, operands from storage buffers (no textures)`,
+            slow: false,
+            build: async (x: MatmulInputs) => repriseMatmul(await buffersOnly(), x),
+          },
+        ]
+      : []),
     {
       impl: 'reprise-cpu-twin',
       adapter: 'cpu (float64 TypeScript)',
@@ -158,7 +169,22 @@ function impls(gpu: WebGpuBackend): Impl[] {
 export async function benchMatmul(gpu: WebGpuBackend, options: SuiteOptions): Promise<Measurement[]> {
   const results: Measurement[] = [];
   noteTorchSkipped(options.note);
-  const all = impls(gpu);
+  const buffers: { backend?: Promise<WebGpuBackend> } = {};
+  const buffersOnly = () =>
+    (buffers.backend ??= WebGpuBackend.create(gpu.adapter.backend as 'opengles', { textureOperands: false }));
+  try {
+    return await measureAll(gpu, options, impls(gpu, buffersOnly), results);
+  } finally {
+    (await buffers.backend)?.destroy();
+  }
+}
+
+async function measureAll(
+  gpu: WebGpuBackend,
+  options: SuiteOptions,
+  all: Impl[],
+  results: Measurement[],
+): Promise<Measurement[]> {
   for (const shape of matmulShapes(options.mode)) {
     const { M, N, K } = shape;
     const inputs = { a: randomData(M * K, 1), b: randomData(K * N, 2), M, N, K };

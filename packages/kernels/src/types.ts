@@ -24,6 +24,8 @@ export interface MemoryStats {
   liveBuffers: number;
   pooledBytes: number;
   pooledBuffers: number;
+  /** Bytes of the textures that texture operands are copied into (WebGPU; included in live and peak bytes). */
+  textureBytes?: number;
 }
 
 export interface AdapterDescription {

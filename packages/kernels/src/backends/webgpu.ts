@@ -16,6 +16,7 @@ import { CommandBatcher } from '../runtime/batcher.ts';
 import { BufferPool, sizeClass } from '../runtime/buffer-pool.ts';
 import { PipelineCache } from '../runtime/pipeline-cache.ts';
 import { type KernelTiming, TimestampProfiler } from '../runtime/profiler.ts';
+import { TextureCache } from '../runtime/texture-cache.ts';
 import { DispatchTrace } from '../runtime/trace.ts';
 import type { AdapterDescription, DType, HostArray, KernelBackend, MemoryStats, Storage } from '../types.ts';
 import { POISON_I32 } from './cpu.ts';
@@ -39,6 +40,11 @@ export interface WebGpuOptions extends OpenOptions {
   maxBatch?: number;
   /** Forces kernel variants by kernel name, e.g. { matmul: 'tiled' } (tests and benchmarks). */
   variants?: Record<string, string>;
+  /**
+   * Let kernels read operands through textures (kernels/kernel.ts: TextureOperand). Default: where that was
+   * measured faster (llvmpipe); false forces storage buffers everywhere (A/B benchmarks, tests of both paths).
+   */
+  textureOperands?: boolean;
 }
 
 const DEFAULT_BATCH = 512;
@@ -56,12 +62,21 @@ function loopLimit(adapter: AdapterDescription): number {
     : Number.POSITIVE_INFINITY;
 }
 
+/**
+ * Texture operands (kernels/kernel.ts) were measured faster on llvmpipe (GLES: matmul 1.5–1.6× at the training
+ * step's shapes, docs/perf-notes.md); elsewhere unmeasured, so kernels bind buffers there.
+ */
+function textureOperandsPay(adapter: AdapterDescription): boolean {
+  return adapter.isSoftware && adapter.backend === 'opengles';
+}
+
 export class WebGpuBackend implements KernelBackend {
   readonly kind = 'webgpu';
   readonly adapter: AdapterDescription;
   readonly context: GpuContext;
   readonly pipelines: PipelineCache;
   readonly #pool: BufferPool;
+  readonly #textures: TextureCache;
   readonly #batcher: CommandBatcher;
   readonly #profiler: TimestampProfiler | null;
   readonly #poison: boolean;
@@ -86,6 +101,7 @@ export class WebGpuBackend implements KernelBackend {
     this.adapter = context.description;
     const { device } = context;
     this.#pool = new BufferPool(device);
+    this.#textures = new TextureCache(device);
     this.pipelines = new PipelineCache(device);
     const profile = (options.profile ?? false) && device.features.has('timestamp-query');
     this.#profiler = profile ? new TimestampProfiler(device) : null;
@@ -98,6 +114,10 @@ export class WebGpuBackend implements KernelBackend {
       backend: this.adapter.backend,
       maxWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
       maxLoopIterations: loopLimit(this.adapter),
+      maxTextureSide:
+        (options.textureOperands ?? textureOperandsPay(this.adapter))
+          ? device.limits.maxTextureDimension2D
+          : 0,
     };
     device.onuncapturederror = (e) => {
       this.#deviceError ??= (e as GPUUncapturedErrorEvent).error.message;
@@ -105,6 +125,11 @@ export class WebGpuBackend implements KernelBackend {
     device.lost.then((info) => {
       if (!this.#destroyed) this.#deviceError ??= `device lost: ${info.message}`;
     });
+  }
+
+  /** What kernels plan their launches for on this adapter (limits, texture operands, forced variants aside). */
+  get target(): GpuTarget {
+    return this.#target;
   }
 
   get profiling(): boolean {
@@ -213,7 +238,14 @@ export class WebGpuBackend implements KernelBackend {
     const pipeline = this.pipelines.get(`${name}|${launch.key}`, launch.wgsl);
     const buffers = inputs.map((x) => x.buffer);
     if (out) buffers.push(out.buffer);
-    this.#batcher.dispatch(pipeline, buffers, launch.uniforms, launch.workgroups, name);
+    const bindings = buffers.map((buffer, i) => {
+      const operand = launch.textures[i];
+      if (!operand) return buffer;
+      const { texture, view } = this.#textures.get(i, operand);
+      this.#batcher.copyToTexture(buffer, texture, operand.width, operand.height);
+      return view;
+    });
+    this.#batcher.dispatch(pipeline, bindings, launch.uniforms, launch.workgroups, name);
     if (this.#trace) {
       const bytes = [...inputs, ...(out ? [out] : [])].reduce((sum, x) => sum + x.size * 4, 0);
       const written = out ? [buffers.length - 1] : [...(def.inPlace ?? [])];
@@ -229,6 +261,7 @@ export class WebGpuBackend implements KernelBackend {
         bytes,
         uniforms,
         workgroups,
+        textures: launch.textures,
         inPlace: !out,
       });
     }
@@ -296,7 +329,14 @@ export class WebGpuBackend implements KernelBackend {
   }
 
   memory(): MemoryStats {
-    return this.#pool.stats();
+    const pool = this.#pool.stats();
+    const textureBytes = this.#textures.bytes;
+    return {
+      ...pool,
+      liveBytes: pool.liveBytes + textureBytes,
+      peakLiveBytes: pool.peakLiveBytes + textureBytes,
+      textureBytes,
+    };
   }
 
   resetPeak(): void {
@@ -307,6 +347,7 @@ export class WebGpuBackend implements KernelBackend {
   trim(): void {
     this.#batcher.flush();
     this.#pool.trim();
+    this.#textures.clear();
   }
 
   async profile(): Promise<KernelTiming[]> {
@@ -321,6 +362,7 @@ export class WebGpuBackend implements KernelBackend {
     this.#destroyed = true;
     this.#batcher.flush();
     this.#pool.trim();
+    this.#textures.clear();
     this.#batcher.destroy();
     for (const list of this.#staging.values()) for (const b of list) b.destroy();
     this.context.device.destroy();

@@ -5,7 +5,13 @@
  * name, params by the kernel's params type), so the order of inputs and the slots of uniforms are written nowhere.
  */
 import type { DType, HostArray } from '../types.ts';
-import { type UniformType, type UniformValues, encodeUniforms, generateHeader } from './wgsl-header.ts';
+import {
+  type Binding,
+  type UniformType,
+  type UniformValues,
+  encodeUniforms,
+  generateHeader,
+} from './wgsl-header.ts';
 
 export type { UniformType, UniformValues } from './wgsl-header.ts';
 
@@ -29,7 +35,26 @@ export interface GpuTarget {
   maxLoopIterations: number;
   /** Forces a kernel variant by name (tests and benchmarks), overriding the adapter table. */
   variant?: string;
+  /**
+   * Inputs may be read through `rgba32float` textures (see `TextureOperand`): set where that measured faster
+   * (llvmpipe, docs/perf-notes.md); 0 where kernels must bind buffers only. The largest texture side otherwise.
+   */
+  maxTextureSide: number;
 }
+
+/**
+ * An input read through a `texture_2d<f32>` of `width` × `height` rgba32float texels instead of a storage buffer:
+ * the backend copies the input's first width·height·4 floats (row-major, 4 per texel) into the texture before the
+ * dispatch. On llvmpipe a `textureLoad` takes a vectorised path where a storage-buffer load is a per-lane loop.
+ * `width` must be a multiple of 16 (a copy's rows are multiples of 256 bytes).
+ */
+export interface TextureOperand {
+  width: number;
+  height: number;
+}
+
+/** Texels per row of a texture operand must be a multiple of this (256-byte rows for `copyBufferToTexture`). */
+export const TEXTURE_ROW_TEXELS = 16;
 
 /** One input of a kernel, bound as a storage buffer of the same name in WGSL. */
 export interface InputSpec<P> {
@@ -73,6 +98,8 @@ export interface GpuPlan<U, Names extends string> {
   uniforms: UniformValues<U>;
   /** WGSL element types of bindings for this launch (e.g. vec4 where sizes allow), overriding the spec. */
   elements?: Partial<Record<Names, string>>;
+  /** Inputs bound as textures for this launch (see `TextureOperand`; the key must say which). */
+  textures?: Partial<Record<Names, TextureOperand>>;
   /** The WGSL after the bindings and the `params` uniform: helpers and the entry point, using names only. */
   wgsl: () => string;
 }
@@ -114,6 +141,8 @@ export interface GpuLaunch {
   wgsl: () => string;
   workgroups: [number, number, number];
   uniforms: ArrayLike<number>;
+  /** Per input, in binding order: the texture it is read through, or null for a storage buffer. */
+  textures: (TextureOperand | null)[];
 }
 
 /**
@@ -216,12 +245,20 @@ function build<
     gpu(p, inputs, target) {
       const plan = spec.gpu(p, named(p, inputs), target);
       // The header is built only when the pipeline is compiled (once per key), not on every dispatch.
+      const textures = plan.textures as Record<string, TextureOperand | undefined> | undefined;
+      const inputTextures = present(p).map((s) => textures?.[s.name] ?? null);
+      for (const t of inputTextures)
+        if (t && (t.width % TEXTURE_ROW_TEXELS !== 0 || t.width < 1 || t.height < 1))
+          throw new Error(
+            `kernel ${spec.describe(p)}: a texture operand must be a positive multiple of ${TEXTURE_ROW_TEXELS} texels wide, got ${t.width} × ${t.height}`,
+          );
       const header = () => {
         const elements = plan.elements as Record<string, string | undefined> | undefined;
-        const bindings = present(p).map((s, i) => ({
+        const bindings: Binding[] = present(p).map((s, i) => ({
           name: s.name,
           access: s.access ?? 'read',
           element: elements?.[s.name] ?? s.element ?? wgslScalar(inputs[i]!.dtype),
+          texture: inputTextures[i] !== null,
         }));
         if (spec.output) {
           const outName = spec.output.name ?? 'out';
@@ -237,6 +274,7 @@ function build<
         key: plan.key,
         workgroups: plan.workgroups,
         uniforms: encodeUniforms(name, spec.uniforms, plan.uniforms),
+        textures: inputTextures,
         wgsl: () => `${header()}${plan.wgsl()}`,
       };
     },

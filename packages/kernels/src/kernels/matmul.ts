@@ -10,7 +10,7 @@
  * Both clamp load indices at the edges (no branches in the inner loop) and guard only the stores, so every
  * size works, including 1×N, N×1 and K = 1.
  */
-import { defineKernel } from './kernel.ts';
+import { TEXTURE_ROW_TEXELS, type TextureOperand, defineKernel } from './kernel.ts';
 import type { GpuTarget } from './kernel.ts';
 
 export interface MatmulParams {
@@ -65,6 +65,24 @@ export function chooseMatmulVariant(p: MatmulParams, target: GpuTarget): MatmulV
 
 const vt = (vec4: boolean) => (vec4 ? 'vec4<f32>' : 'f32');
 
+/**
+ * The texture an operand is read through, where the adapter gains from it (`target.maxTextureSide`) and the
+ * operand fits one: rows of `rowLength` floats (its contiguous axis) a multiple of 64 (copies need 256-byte
+ * rows), batch items starting on whole rows, both sides within the limit.
+ */
+function textureOperand(
+  rowLength: number,
+  itemSize: number,
+  batchStride: number,
+  batch: number,
+  target: GpuTarget,
+): TextureOperand | null {
+  if (rowLength % (4 * TEXTURE_ROW_TEXELS) !== 0 || batchStride % rowLength !== 0) return null;
+  const width = rowLength / 4;
+  const height = (batchStride * (batch - 1) + itemSize) / rowLength;
+  return width <= target.maxTextureSide && height <= target.maxTextureSide ? { width, height } : null;
+}
+
 const WG = 8; // register variant: 8×8 invocations per workgroup
 const TILE = 64; // tiled variant
 const TILE_K = 16;
@@ -84,8 +102,21 @@ const bIndex = (t: boolean, k: string, n: string) => (t ? `(${n}) * K + (${k})` 
  * values are loaded just before use (every private value costs a SIMD register or a spill slot).
  * Edge indices are clamped once, before the K loop; only the stores are guarded.
  */
-function registerWgsl(p: MatmulParams, tm: number, tn: number, aVec: boolean, bVec: boolean, cVec: boolean) {
+function registerWgsl(
+  p: MatmulParams,
+  tm: number,
+  tn: number,
+  aVec: boolean,
+  bVec: boolean,
+  cVec: boolean,
+  aTex = false,
+  bTex = false,
+) {
   const { transA, transB } = p;
+  // A texture operand (vec4 operands only) holds the operand's rows (over all batch items) as rows of texels:
+  // texel (x, y) is elements 4x .. 4x + 3 of row y, its contiguous axis. Each batch item starts at row
+  // `aRows`/`bRows` (its batch stride over the row length).
+  const texel = (t: string, x: string, y: string) => `textureLoad(${t}, vec2<i32>(i32(${x}), i32(${y})), 0)`;
   const I = range(tm);
   const J = range(tn);
   const C4 = range(tn / 4);
@@ -99,25 +130,31 @@ function registerWgsl(p: MatmulParams, tm: number, tn: number, aVec: boolean, bV
 
   // Per-invocation bases, clamped once so that edge invocations read valid (ignored) values.
   const setup: string[] = [];
+  if (aTex) setup.push(`let aRows = gid.z * (params.aBatchStride / ${transA ? 'M' : 'K'});`);
+  if (bTex) setup.push(`let bRows = gid.z * (params.bBatchStride / ${transB ? 'K' : 'N'});`);
   if (transA && aVec)
     range(tm / 4).forEach((q) => setup.push(`let aq${q} = min((row0 >> 2u) + ${q}u, (M >> 2u) - 1u);`));
   else if (transA) I.forEach((i) => setup.push(`let ar${i} = min(row0 + ${i}u, M - 1u);`));
+  else if (aTex) I.forEach((i) => setup.push(`let ar${i} = aRows + min(row0 + ${i}u, M - 1u);`));
   else I.forEach((i) => setup.push(`let ar${i} = aBase + min(row0 + ${i}u, M - 1u) * K;`));
   if (!transB && bVec)
     C4.forEach((c) => setup.push(`let bq${c} = min((col0 >> 2u) + ${c}u, (N >> 2u) - 1u);`));
   else if (!transB) J.forEach((j) => setup.push(`let bc${j} = min(col0 + ${j}u, N - 1u);`));
+  else if (bTex) J.forEach((j) => setup.push(`let bc${j} = bRows + min(col0 + ${j}u, N - 1u);`));
   else J.forEach((j) => setup.push(`let bc${j} = bBase + min(col0 + ${j}u, N - 1u) * K;`));
 
   // B for the whole step is loaded first (tn/4 vec4s per k); bv(kk, c) is B[k + kk, col0 + 4c .. + 3].
   const body: string[] = [];
   let bv: (kk: number, c: number) => string;
   if (bAlongK) {
-    J.forEach((j) => body.push(`let bt${j} = B[(bc${j} + k) >> 2u];`));
+    J.forEach((j) =>
+      body.push(`let bt${j} = ${bTex ? texel('B', 'k >> 2u', `bc${j}`) : `B[(bc${j} + k) >> 2u]`};`),
+    );
     bv = (kk, c) => `vec4<f32>(${range(4).map((e) => `bt${4 * c + e}[${kk}]`)})`;
   } else if (bVec) {
-    KK.forEach((kk) =>
-      C4.forEach((c) => body.push(`let b${kk}_${c} = B[((bBase + (${kAt(kk)}) * N) >> 2u) + bq${c}];`)),
-    );
+    const load = (kk: number, c: number) =>
+      bTex ? texel('B', `bq${c}`, `bRows + ${kAt(kk)}`) : `B[((bBase + (${kAt(kk)}) * N) >> 2u) + bq${c}]`;
+    KK.forEach((kk) => C4.forEach((c) => body.push(`let b${kk}_${c} = ${load(kk, c)};`)));
     bv = (kk, c) => `b${kk}_${c}`;
   } else {
     KK.forEach((kk) =>
@@ -134,16 +171,18 @@ function registerWgsl(p: MatmulParams, tm: number, tn: number, aVec: boolean, bV
     C4.map((c) => `acc${i}_${c} = fma(vec4<f32>(${a}), ${bv(kk, c)}, acc${i}_${c});`).join(' ');
   if (aAlongK) {
     I.forEach((i) => {
-      body.push(`{ let a = A[(ar${i} + k) >> 2u];`);
+      body.push(`{ let a = ${aTex ? texel('A', 'k >> 2u', `ar${i}`) : `A[(ar${i} + k) >> 2u]`};`);
       KK.forEach((kk) => body.push(`  ${fmaRow(i, kk, `a[${kk}]`)}`));
       body.push('}');
     });
   } else {
     KK.forEach((kk) => {
       if (aVec) {
-        range(tm / 4).forEach((q) =>
-          body.push(`let a${kk}_${q} = A[((aBase + (${kAt(kk)}) * M) >> 2u) + aq${q}];`),
-        );
+        const load = (q: number) =>
+          aTex
+            ? texel('A', `aq${q}`, `aRows + ${kAt(kk)}`)
+            : `A[((aBase + (${kAt(kk)}) * M) >> 2u) + aq${q}]`;
+        range(tm / 4).forEach((q) => body.push(`let a${kk}_${q} = ${load(q)};`));
         I.forEach((i) => body.push(fmaRow(i, kk, `a${kk}_${i >> 2}[${i & 3}]`)));
       } else {
         I.forEach((i) => {
@@ -154,9 +193,16 @@ function registerWgsl(p: MatmulParams, tm: number, tn: number, aVec: boolean, bV
     });
   }
 
-  // The last K % 4 steps, one k at a time, with scalar loads.
-  const loadA = aVec ? 'A[idx >> 2u][idx & 3u]' : 'A[idx]';
-  const loadB = bVec ? 'B[idx >> 2u][idx & 3u]' : 'B[idx]';
+  // The last K % 4 steps, one k at a time, with scalar loads. (Never run with a texture operand, whose row length
+  // is a multiple of 64, but compiled: a texture's element idx is in texel idx / 4, row-major.)
+  const scalar = (name: string, vec: boolean, tex: boolean) =>
+    tex
+      ? `${texel(name, `(idx >> 2u) % textureDimensions(${name}).x`, `(idx >> 2u) / textureDimensions(${name}).x`)}[idx & 3u]`
+      : vec
+        ? `${name}[idx >> 2u][idx & 3u]`
+        : `${name}[idx]`;
+  const loadA = scalar('A', aVec, aTex);
+  const loadB = scalar('B', bVec, bTex);
   const aTail = (i: number) =>
     transA ? `aBase + k * M + ${aVec ? `min(row0 + ${i}u, M - 1u)` : `ar${i}`}` : `ar${i} + k`;
   const bTail = (j: number) =>
@@ -331,12 +377,19 @@ export const matmul = defineKernel<MatmulParams>()({
     const aVec = (p.transA ? p.M : p.K) % 4 === 0 && p.aBatchStride % 4 === 0 && v.tm % 4 === 0;
     const bVec = (p.transB ? p.K : p.N) % 4 === 0 && p.bBatchStride % 4 === 0;
     const cVec = p.N % 4 === 0;
+    const aTex = aVec
+      ? textureOperand(p.transA ? p.M : p.K, p.M * p.K, p.aBatchStride, p.batch, target)
+      : null;
+    const bTex = bVec
+      ? textureOperand(p.transB ? p.K : p.N, p.K * p.N, p.bBatchStride, p.batch, target)
+      : null;
     return {
-      key: `matmul:reg${v.tm}x${v.tn}:${t}:${+aVec}${+bVec}${+cVec}`,
+      key: `matmul:reg${v.tm}x${v.tn}:${t}:${+aVec}${+bVec}${+cVec}:${+!!aTex}${+!!bTex}`,
       workgroups: [Math.ceil(p.N / (v.tn * WG)), Math.ceil(p.M / (v.tm * WG)), p.batch],
       uniforms,
       elements: { A: vt(aVec), B: vt(bVec), C: vt(cVec), Bias: vt(cVec), Res: vt(cVec) },
-      wgsl: () => registerWgsl(p, v.tm, v.tn, aVec, bVec, cVec),
+      textures: { ...(aTex && { A: aTex }), ...(bTex && { B: bTex }) },
+      wgsl: () => registerWgsl(p, v.tm, v.tn, aVec, bVec, cVec, !!aTex, !!bTex),
     };
   },
   // The K loop (chunks of 4 or single steps, plus the tail) or, tiled, K/16 tiles.

@@ -18,6 +18,8 @@ export interface Binding {
   access: 'read' | 'read_write';
   /** WGSL element type of the array. */
   element: string;
+  /** Bound as a `texture_2d<f32>` (rgba32float) instead of a storage array (kernel.ts: TextureOperand). */
+  texture?: boolean;
 }
 
 interface Field {
@@ -66,7 +68,7 @@ export function generateHeader(bindings: readonly Binding[], uniforms: Record<st
       : [`fn ${f.name}At(k: u32) -> ${f.type.array} { return params.${f.name}[k >> 2u][k & 3u]; }`],
   );
   return `
-${bindings.map((b, i) => `@group(0) @binding(${i}) var<storage, ${b.access}> ${b.name}: array<${b.element}>;`).join('\n')}
+${bindings.map((b, i) => (b.texture ? `@group(0) @binding(${i}) var ${b.name}: texture_2d<f32>;` : `@group(0) @binding(${i}) var<storage, ${b.access}> ${b.name}: array<${b.element}>;`)).join('\n')}
 struct Params {
 ${members.join('\n')}
 }

@@ -43,9 +43,13 @@ export class CommandBatcher {
     return this.#count;
   }
 
+  /**
+   * Queues a dispatch with these bindings (buffers, or texture views for texture operands, in binding order; the
+   * params slot follows them).
+   */
   dispatch(
     pipeline: GPUComputePipeline,
-    buffers: readonly GPUBuffer[],
+    bindings: readonly (GPUBuffer | GPUTextureView)[],
     uniforms: ArrayLike<number>,
     workgroups: readonly [number, number, number],
     label: string,
@@ -58,12 +62,12 @@ export class CommandBatcher {
     if (this.#count === this.#maxDispatches) this.flush();
     const slot = this.#count++;
     this.#staging.set(uniforms, slot * UNIFORM_WORDS);
-    const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({
+    const entries: GPUBindGroupEntry[] = bindings.map((b, binding) => ({
       binding,
-      resource: { buffer },
+      resource: b instanceof GPUBuffer ? { buffer: b } : b,
     }));
     entries.push({
-      binding: buffers.length,
+      binding: bindings.length,
       resource: { buffer: this.#arena, offset: slot * UNIFORM_SLOT_BYTES, size: UNIFORM_SLOT_BYTES },
     });
     const bindGroup = this.#device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
@@ -93,10 +97,27 @@ export class CommandBatcher {
 
   /** Encodes a buffer-to-buffer copy after the queued dispatches (ends the current pass). */
   copy(src: GPUBuffer, dst: GPUBuffer, bytes: number): void {
+    this.#endPass().copyBufferToBuffer(src, 0, dst, 0, bytes);
+  }
+
+  /**
+   * Encodes a copy of a buffer's first width × height rgba32f texels (row-major) into a texture, after the queued
+   * dispatches (ends the current pass); a later dispatch reads it. Reusing a texture in the same batch is safe:
+   * commands run in encoding order.
+   */
+  copyToTexture(src: GPUBuffer, texture: GPUTexture, width: number, height: number): void {
+    this.#endPass().copyBufferToTexture(
+      { buffer: src, bytesPerRow: width * 16, rowsPerImage: height },
+      { texture },
+      [width, height],
+    );
+  }
+
+  #endPass(): GPUCommandEncoder {
     this.#encoder ??= this.#device.createCommandEncoder();
     this.#pass?.end();
     this.#pass = null;
-    this.#encoder.copyBufferToBuffer(src, 0, dst, 0, bytes);
+    return this.#encoder;
   }
 
   flush(): void {

@@ -3,6 +3,7 @@
  * buffers of the same sizes, and times them (submit to `onSubmittedWorkDone`), for the per-kernel profile.
  */
 import { UNIFORM_SLOT_BYTES } from './batcher.ts';
+import { TextureCache } from './texture-cache.ts';
 import type { TraceEvent, TracedDispatch } from './trace.ts';
 
 const EMPTY_WGSL = '@compute @workgroup_size(1) fn main() {}';
@@ -22,10 +23,12 @@ export interface ReplayTiming {
 export class DispatchReplayer {
   readonly #device: GPUDevice;
   readonly #uniforms: GPUBuffer;
+  readonly #textures: TextureCache;
   #empty: GPUComputePipeline | null = null;
 
   constructor(device: GPUDevice) {
     this.#device = device;
+    this.#textures = new TextureCache(device);
     this.#uniforms = device.createBuffer({
       size: UNIFORM_SLOT_BYTES,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
@@ -43,13 +46,18 @@ export class DispatchReplayer {
         `replay of ${d.describe}: ${buffers.length} buffers given, ${d.buffers.length} recorded`,
       );
     this.#device.queue.writeBuffer(this.#uniforms, 0, d.uniforms);
-    const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({
-      binding,
-      resource: { buffer },
-    }));
+    const encoder = this.#device.createCommandEncoder();
+    // Texture operands are copied from their buffers first, as in a step (once per submit of `copies`).
+    const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => {
+      const operand = d.textures[binding];
+      if (!operand) return { binding, resource: { buffer } };
+      const { texture, view } = this.#textures.get(binding, operand);
+      const { width, height } = operand;
+      encoder.copyBufferToTexture({ buffer, bytesPerRow: width * 16 }, { texture }, [width, height]);
+      return { binding, resource: view };
+    });
     entries.push({ binding: buffers.length, resource: { buffer: this.#uniforms, size: UNIFORM_SLOT_BYTES } });
     const bindGroup = this.#device.createBindGroup({ layout: d.pipeline.getBindGroupLayout(0), entries });
-    const encoder = this.#device.createCommandEncoder();
     const pass = encoder.beginComputePass();
     pass.setPipeline(d.pipeline);
     pass.setBindGroup(0, bindGroup);
@@ -140,6 +148,7 @@ export class DispatchReplayer {
 
   destroy(): void {
     this.#uniforms.destroy();
+    this.#textures.clear();
   }
 }
 

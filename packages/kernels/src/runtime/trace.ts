@@ -5,6 +5,8 @@
  * dispatch and per upload.
  */
 
+import type { TextureOperand } from '../kernels/kernel.ts';
+
 export interface TracedDispatch {
   kind: 'dispatch';
   kernel: string;
@@ -22,6 +24,8 @@ export interface TracedDispatch {
   bytes: number;
   uniforms: Uint32Array;
   workgroups: [number, number, number];
+  /** Per input, the texture it was read through (copied from its buffer first), or null. */
+  textures: (TextureOperand | null)[];
   /** The phase the caller was in (`DispatchTrace.phase`) when the dispatch was recorded. */
   phase: string;
 }
