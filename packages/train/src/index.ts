@@ -1,6 +1,6 @@
 /**
  * @file @reprise/train: data (Brown, CoNLL), metrics, the BPE tokenizer, checkpoints and logs, pretraining,
- * fine-tuning for sequence labeling and evaluation. The `reprise` CLI lives in `src/cli/`.
+ * fine-tuning for sequence labeling and evaluation, Hugging Face import and export. The `reprise` CLI lives in `src/cli/`.
  */
 export * from './data/index.ts';
 export * from './metrics/index.ts';
@@ -28,6 +28,14 @@ export {
 } from './training/methods.ts';
 export { type Evaluation, evaluate, predictWords } from './training/evaluate.ts';
 export { loadBackbone, saveBackbone } from './training/backbone-checkpoint.ts';
+export {
+  type HfExportInput,
+  type HfExportResult,
+  type ImportedHfModel,
+  exportHf,
+  importHfModel,
+  isHfModelDir,
+} from './hf/index.ts';
 export {
   type HalfScore,
   type InductionOptions,
