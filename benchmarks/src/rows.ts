@@ -135,6 +135,19 @@ function cases(mode: SuiteOptions['mode']): Case[] {
       bytes: 8 * n,
     });
   }
+  // Rotary on the queries of a [B·T, D] batch (its backward is the same kernel's adjoint).
+  for (const [rows, dim] of ln) {
+    const n = rows! * dim!;
+    out.push({
+      bench: 'rotary',
+      label: `[${rows}, ${dim}]`,
+      shape: [rows!, dim!],
+      kernel: 'rotary',
+      params: { rows, dim, headDim: 32, tableRows: 1024, pairing: 'half', adjoint: false },
+      inputs: [{ size: n }, { size: rows!, ints: 1024 }, { size: 1024 * dim! }, { size: 1024 * dim! }],
+      bytes: 16 * n,
+    });
+  }
   for (const [rows, vocab] of ce) {
     const n = rows! * vocab!;
     const p = { rows, cols: vocab, ignoreIndex: -100 };

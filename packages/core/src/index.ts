@@ -34,7 +34,15 @@ export { sum, mean, max } from './ops/reduce.ts';
 export { reshape, permute, transpose, slice, pad, expand, concat, tile, repeat } from './ops/layout.ts';
 export { matmul, type MatmulOptions } from './ops/matmul.ts';
 export { attention, type AttentionOptions, chooseAttentionImpl, maskedSoftmax } from './ops/attention.ts';
-export { gather, scatterAdd, softmax, logSoftmax, dropout } from './ops/nn.ts';
+export {
+  type RotaryOptions,
+  gather,
+  scatterAdd,
+  softmax,
+  logSoftmax,
+  dropout,
+  rotary,
+} from './ops/nn.ts';
 export { crossEntropy, type CrossEntropyOptions } from './ops/fused/cross-entropy.ts';
 export { layerNorm } from './ops/fused/layer-norm.ts';
 export { rmsNorm } from './ops/fused/rms-norm.ts';

@@ -14,6 +14,7 @@ import {
   maximum,
   minimum,
   rmsNorm,
+  rotary,
   where,
 } from '../src/index.ts';
 import { gradCheck, useDevices } from './helpers.ts';
@@ -150,6 +151,19 @@ describe('neural-network op gradients', () => {
       ([table, idx]) => gather(table!, idx!, { offset: 3 }),
       [{ shape: [4, 3] }, { shape: [2, 4], dtype: 'i32', values: [1, 4, 6, 3, 8, 4, 0, 7] }],
     ));
+  it('rotary, both pairings (the tables and positions are constants)', async () => {
+    for (const pairing of ['half', 'interleaved'] as const) {
+      await check(
+        ([x, pos, cos, sin]) => rotary(x!, pos!, cos!, sin!, { headDim: 4, pairing }),
+        [
+          { shape: [2, 3, 8] },
+          { shape: [2, 3], dtype: 'i32', values: [0, 4, 2, 1, 3, 4] },
+          { shape: [5, 8], grad: false },
+          { shape: [5, 8], grad: false },
+        ],
+      );
+    }
+  });
   it('softmax and log-softmax on the last and a leading axis', async () => {
     await check(([a]) => a!.softmax(), [{ shape: [3, 7], lo: -3, hi: 3 }]);
     await check(([a]) => a!.softmax(0), [{ shape: [3, 7], lo: -3, hi: 3 }]);

@@ -497,6 +497,39 @@ const layerNorm: FormulaCase[] = [
 // (mean square 4, no mean to remove: LayerNorm would give the same x̂ only for this row), and [δ, −δ, δ, −δ] with
 // δ = 2⁻¹⁰ (mean square δ² ≈ 9.5e-7 below eps = 1e-5: 1/rms = 302.15 with eps inside the root, 1013.6 with it
 // outside, 1024 without), all exact in f32.
+// Rotary, one head of 4 columns. Position 0: cos 1, sin 0 (the identity). Position 1 ('half' pairs (0, 2) and
+// (1, 3)): pair 0 turns by 90° (cos 0, sin 1), pair 1 by 0°. x = [1, 2, 3, 4] → [1·0 − 3·1, 2, 3·0 + 1·1, 4] =
+// [−3, 2, 1, 4]; the adjoint turns by −90°: [3, 2, −1, 4]. 'interleaved' pairs (0, 1), (2, 3), pair 0 at 90°:
+// [1·0 − 2·1, 2·0 + 1·1, 3, 4] = [−2, 1, 3, 4].
+const rotaryParams = { rows: 2, dim: 4, headDim: 4, tableRows: 2, pairing: 'half', adjoint: false } as const;
+const rotaryX = f32([1, 2, 3, 4, 5, 6, 7, 8]);
+const rotary: FormulaCase[] = [
+  {
+    kernel: 'rotary',
+    what: "'half' pairs: row 0 at position 1 (pair 0 turned by 90°), row 1 at position 0 (unchanged)",
+    inputs: [rotaryX, i32([1, 0]), f32([1, 1, 1, 1, 0, 1, 0, 1]), f32([0, 0, 0, 0, 1, 0, 1, 0])],
+    params: rotaryParams,
+    expected: [[-3, 2, 1, 4, 5, 6, 7, 8]],
+    tol: EXACT,
+  },
+  {
+    kernel: 'rotary',
+    what: 'the adjoint (the backward pass) turns the other way',
+    inputs: [rotaryX, i32([1, 0]), f32([1, 1, 1, 1, 0, 1, 0, 1]), f32([0, 0, 0, 0, 1, 0, 1, 0])],
+    params: { ...rotaryParams, adjoint: true },
+    expected: [[3, 2, -1, 4, 5, 6, 7, 8]],
+    tol: EXACT,
+  },
+  {
+    kernel: 'rotary',
+    what: "'interleaved' pairs: pair (0, 1) turned by 90°",
+    inputs: [rotaryX, i32([1, 0]), f32([1, 1, 1, 1, 0, 0, 1, 1]), f32([0, 0, 0, 0, 1, 1, 0, 0])],
+    params: { ...rotaryParams, pairing: 'interleaved' },
+    expected: [[-2, 1, 3, 4, 5, 6, 7, 8]],
+    tol: EXACT,
+  },
+];
+
 const rmsRows = [1, 2, 3, 4, 0, 0, 0, 0, 2, -2, 2, -2, DELTA, -DELTA, DELTA, -DELTA];
 const rmsInv = [7.5, 0, 4, DELTA ** 2].map((ms) => 1 / Math.sqrt(ms + EPS));
 const rmsW = [1, 2, 3, -4];
@@ -777,6 +810,7 @@ export const FORMULAS: FormulaCase[] = [
   ...rows,
   ...layerNorm,
   ...rmsNorm,
+  ...rotary,
   ...optimizer,
   ...attention,
 ];

@@ -311,6 +311,32 @@ describe('matmul: operands through textures (llvmpipe)', () => {
   });
 });
 
+describe('rotary', () => {
+  // Odd row counts, heads of 2, 6 and 32 columns, positions anywhere in the tables, both pairings, forward and
+  // adjoint; random tables (the kernel does not need a pair's columns to share an angle).
+  it.each([
+    [1, 2, 2, 3],
+    [37, 12, 6, 50],
+    [301, 96, 32, 129],
+  ])('%i rows of %i, heads of %i, tables of %i positions', async (rows, dim, headDim, tableRows) => {
+    for (const pairing of ['half', 'interleaved'] as const) {
+      for (const adjoint of [false, true]) {
+        await expectCases('rotary', [
+          {
+            inputs: [
+              f32(randomValues(rows * dim)),
+              i32(randomInts(rows, tableRows)),
+              f32(randomValues(tableRows * dim)),
+              f32(randomValues(tableRows * dim)),
+            ],
+            params: { rows, dim, headDim, tableRows, pairing, adjoint },
+          },
+        ]);
+      }
+    }
+  });
+});
+
 describe('gather and scatter-add', () => {
   it.each([
     [1, 1, 1],

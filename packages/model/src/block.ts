@@ -12,7 +12,7 @@ import { type Architecture, type TransformerConfig, architecture } from './confi
 import { type LoraAdapters, adaptedLinear } from './lora.ts';
 import type { ParamMap } from './params.ts';
 import { type BlockRole, blockParams } from './params.ts';
-import { type RotaryTables, applyRotary, rotaryAt } from './rotary.ts';
+import { type RotaryTables, applyRotary } from './rotary.ts';
 
 export interface BlockContext {
   config: TransformerConfig;
@@ -88,14 +88,8 @@ export function runBlock(params: ParamMap, layer: number, x: Tensor, ctx: BlockC
   const v = linear(h, 'vW', 'vB');
   if (ctx.rotary) {
     const { q: forQ, k: forK } = ctx.rotary;
-    const atKeys = rotaryAt(forK, ctx.positions!);
-    k = applyRotary(k, forK, atKeys);
-    const atQueries = out
-      ? rotaryAt(forQ, out.positions!)
-      : forQ === forK
-        ? atKeys
-        : rotaryAt(forQ, ctx.positions!);
-    q = applyRotary(q, forQ, atQueries);
+    k = applyRotary(k, forK, ctx.positions!);
+    q = applyRotary(q, forQ, out ? out.positions! : ctx.positions!);
   }
   let attended: Tensor;
   if (!out || out.queryStart) {

@@ -63,4 +63,4 @@ export {
   mergeLora,
   validateLoraConfig,
 } from './lora.ts';
-export { type RotaryConvention, type RotaryTables, rotaryTables, rotaryAt, applyRotary } from './rotary.ts';
+export { type RotaryConvention, type RotaryTables, rotaryTables, applyRotary } from './rotary.ts';

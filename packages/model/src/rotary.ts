@@ -3,11 +3,11 @@
  * query and key coordinates rotate by the angle position·θ_i, θ_i = base^(−2i/d). Which coordinates pair up is
  * the convention: 'half' pairs (i, i + d/2) ("rotate half": GPT-NeoX and Hugging Face's Llama, Mistral, Qwen2;
  * the default), 'interleaved' pairs (2i, 2i + 1) (GPT-J, the RoFormer paper). Applied to the [B, T, D]
- * projections before the heads are split, as x·cos + (x·R)·sin with R the fixed block-diagonal rotate matrix of
- * the convention: one small matmul and three elementwise ops, where slicing the halves and joining them again
- * would cost four strided copies forward and as many padded ones backward.
+ * projections before the heads are split, by one kernel (core's `rotary`) that reads each row's cos and sin
+ * from the tables at its position; its gradient is the inverse rotation, the same kernel. (It replaced x·cos +
+ * (x·R)·sin with a rotate matrix R: a matmul, two gathers and three elementwise ops forward, more backward.)
  */
-import { type Device, type Tensor, gather } from '@reprise/core';
+import { type Device, type Tensor, rotary } from '@reprise/core';
 
 export type RotaryConvention = 'half' | 'interleaved';
 
@@ -15,8 +15,8 @@ export interface RotaryTables {
   /** [maxPositions, D]: cos/sin of each column's angle (the per-head pattern repeated over heads). */
   cos: Tensor;
   sin: Tensor;
-  /** [D, D]: x·R puts −x₂ in each pair's first coordinate and x₁ in its second (the name is the default's). */
-  rotateHalf: Tensor;
+  headDim: number;
+  convention: RotaryConvention;
 }
 
 /**
@@ -46,27 +46,18 @@ export function rotaryTables(
       sin[p * dim + c] = Math.sin(angle);
     }
   }
-  const rotate = new Float32Array(dim * dim);
-  for (let h = 0; h < heads; h++) {
-    for (let i = 0; i < half; i++) {
-      const [first, second] = pair(i).map((c) => h * headDim + c) as [number, number];
-      rotate[second * dim + first] = -1; // out[first] = −x[second]
-      rotate[first * dim + second] = 1; // out[second] = x[first]
-    }
-  }
   return {
     cos: device.tensor(cos, [maxPositions, dim]),
     sin: device.tensor(sin, [maxPositions, dim]),
-    rotateHalf: device.tensor(rotate, [dim, dim]),
+    headDim,
+    convention,
   };
 }
 
-/** The cos/sin rows at i32 positions [B, T] → [B, T, D]. */
-export function rotaryAt(tables: RotaryTables, positions: Tensor): Omit<RotaryTables, 'rotateHalf'> {
-  return { cos: gather(tables.cos, positions), sin: gather(tables.sin, positions) };
-}
-
-/** x [B, T, D] (all heads side by side) rotated at the positions whose tables `at` holds. */
-export function applyRotary(x: Tensor, tables: RotaryTables, at: Omit<RotaryTables, 'rotateHalf'>): Tensor {
-  return x.mul(at.cos).add(x.matmul(tables.rotateHalf).mul(at.sin));
+/** x [..., D] rotated at i32 `positions` (x's leading shape). */
+export function applyRotary(x: Tensor, tables: RotaryTables, positions: Tensor): Tensor {
+  return rotary(x, positions, tables.cos, tables.sin, {
+    headDim: tables.headDim,
+    pairing: tables.convention,
+  });
 }

@@ -101,7 +101,7 @@ export class Transformer {
 
   #disposeRotary(): void {
     const { q, k } = this.#rotary ?? {};
-    for (const tables of new Set([q, k])) for (const t of Object.values(tables ?? {})) t.dispose();
+    for (const tables of new Set([q, k])) for (const t of tensorsOf(tables)) t.dispose();
   }
 
   /**
@@ -120,7 +120,7 @@ export class Transformer {
     this.#disposeRotary();
     const tables = this.#buildRotary(grown);
     // Built inside a caller's tidy scope, but they outlive it.
-    for (const t of [...Object.values(tables.q), ...Object.values(tables.k)]) keep(t);
+    for (const t of [...tensorsOf(tables.q), ...tensorsOf(tables.k)]) keep(t);
     this.#rotary = tables;
     this.#rotaryRows = grown;
     return tables;
@@ -243,3 +243,4 @@ export class Transformer {
 }
 
 const fmtShape = (shape: readonly number[]) => `[${shape.join(', ')}]`;
+const tensorsOf = (tables: RotaryTables | undefined): Tensor[] => (tables ? [tables.cos, tables.sin] : []);

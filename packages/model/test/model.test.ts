@@ -20,13 +20,11 @@ import {
   paramSpecs,
   parameterCount,
   repeatBatch,
-  rotaryAt,
   rotaryTables,
 } from '../src/index.ts';
 import { influence, smallConfig } from './helpers.ts';
 
-const at0 = (tables: ReturnType<typeof rotaryTables>, dev: Device) =>
-  rotaryAt(tables, dev.tensor([0], [1, 1], 'i32'));
+const at0 = (dev: Device) => dev.tensor([0], [1, 1], 'i32');
 
 const devices = useDevices();
 const small = smallConfig;
@@ -228,7 +226,7 @@ describe('positions and masks', () => {
     const q = dev.randn([1, 1, dim], { seed: 1 });
     const k = dev.randn([1, 1, dim], { seed: 2 });
     const scores = async (pq: number, pk: number) => {
-      const at = (p: number) => rotaryAt(tables, dev.tensor([p], [1, 1], 'i32'));
+      const at = (p: number) => dev.tensor([p], [1, 1], 'i32');
       const prod = applyRotary(q, tables, at(pq)).mul(applyRotary(k, tables, at(pk)));
       return Array.from(
         await prod
@@ -244,7 +242,7 @@ describe('positions and masks', () => {
       expect(a[h]).not.toBeCloseTo(c[h]!, 3);
     }
     // Position 0 is the identity.
-    expect(Array.from(await applyRotary(q, tables, at0(tables, dev)).hostData())).toEqual(
+    expect(Array.from(await applyRotary(q, tables, at0(dev)).hostData())).toEqual(
       Array.from(await q.hostData()),
     );
   });

@@ -9,7 +9,7 @@ import { launch } from '../ops/apply.ts';
 import { binaryKernel, unaryKernel, where } from '../ops/elementwise.ts';
 import { expand, pad, permute, reshape, slice } from '../ops/layout.ts';
 import { matmul } from '../ops/matmul.ts';
-import { scatterAdd } from '../ops/nn.ts';
+import { rotaryKernel, scatterAdd } from '../ops/nn.ts';
 import { reduceKernel } from '../ops/reduce.ts';
 import { tidy } from '../scope.ts';
 import { type Shape, sameShape } from '../shape.ts';
@@ -33,6 +33,7 @@ export interface PrimitiveAttrs {
   dropout: { p: number; seed: number };
   /** A row block's first row (undefined: the whole table). */
   gather: { offset: number | undefined };
+  rotary: { headDim: number; pairing: 'half' | 'interleaved' };
 }
 
 type NoAttrs = Record<never, never>;
@@ -198,6 +199,13 @@ export const GRAD_RULES = gradRules({
   },
   gather: (g, { inputs: [table, indices], attrs }) => [
     scatterAdd(g, indices!, table!.shape[0]!, attrs.offset),
+    null,
+  ],
+  // The kernel's transpose (for real angles, the inverse rotation); the tables are constants.
+  rotary: (g, { inputs: [, positions, cos, sin], attrs }) => [
+    rotaryKernel(g, positions!, cos!, sin!, attrs, true),
+    null,
+    null,
     null,
   ],
   // Masked entries have y = 0, so the plain softmax rule gives them no gradient.

@@ -103,6 +103,54 @@ export const softmax = (x: Tensor, axis = -1) => alongAxis(x, axis, 'softmax', (
 export const logSoftmax = (x: Tensor, axis = -1) =>
   alongAxis(x, axis, 'logSoftmax', (t) => softmaxLast(t, true));
 
+export interface RotaryOptions {
+  /** Columns per head (even; divides x's last axis). */
+  headDim: number;
+  /** Which columns pair up in a head: (i, i + d/2) or (2i, 2i + 1). */
+  pairing: 'half' | 'interleaved';
+}
+
+/**
+ * Rotary position embedding of x [..., D] at i32 `positions` (x's leading shape): each pair of a head's columns
+ * rotates by the angle whose cos and sin the [P, D] tables hold at the row's position, in one kernel. The
+ * gradient is the kernel's transpose applied to the incoming gradient (the inverse rotation, for real angles);
+ * the tables and positions get none.
+ */
+export function rotary(
+  x: Tensor,
+  positions: Tensor,
+  cos: Tensor,
+  sin: Tensor,
+  options: RotaryOptions,
+): Tensor {
+  requireDtype('rotary', x, 'f32');
+  requireDtype('rotary (positions)', positions, 'i32');
+  const dim = x.shape.at(-1) ?? 1;
+  if (positions.shape.join() !== x.shape.slice(0, -1).join())
+    throw new Error(
+      `rotary: positions must be ${fmt(x.shape.slice(0, -1))} (x is ${fmt(x.shape)}), got ${fmt(positions.shape)}`,
+    );
+  for (const t of [cos, sin])
+    if (t.rank !== 2 || t.shape[1] !== dim || t.shape.join() !== cos.shape.join())
+      throw new Error(`rotary: cos and sin tables must both be [positions, ${dim}], got ${cos} and ${sin}`);
+  const out = rotaryKernel(x, positions, cos, sin, options, false);
+  return record(out, 'rotary', [x, positions, cos, sin], options);
+}
+
+/** The rotary kernel on x, forward or its transpose (the gradient). */
+export function rotaryKernel(
+  x: Tensor,
+  positions: Tensor,
+  cos: Tensor,
+  sin: Tensor,
+  options: RotaryOptions,
+  adjoint: boolean,
+): Tensor {
+  const dim = x.shape.at(-1) ?? 1;
+  const params = { rows: x.size / dim, dim, tableRows: cos.shape[0]!, adjoint, ...options };
+  return launch('rotary', 'rotary', { xs: x, pos: positions, cosT: cos, sinT: sin }, params, x.shape);
+}
+
 /**
  * Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1−p). The mask is a
  * hash of (seed, index), identical on every backend; pass a new seed each step.

@@ -21,6 +21,7 @@ import { concat, strided } from './layout.ts';
 import { matmul } from './matmul.ts';
 import { reduce } from './reduce.ts';
 import { rmsNorm, rmsNormGradInput, rmsNormGradWeight } from './rmsnorm.ts';
+import { rotary } from './rotary.ts';
 import { crossEntropy, crossEntropyGrad, softmax } from './rows.ts';
 
 export const KERNELS = {
@@ -47,6 +48,7 @@ export const KERNELS = {
   rmsNormGradInput,
   rmsNormGradWeight,
   dropout,
+  rotary,
   adamw,
   attentionForward,
   attentionRowDot,
