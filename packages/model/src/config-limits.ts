@@ -23,12 +23,12 @@ export const CONFIG_FIELD_LIMITS = {
 export const MODEL_BYTES_LIMIT = 2 ** 31;
 
 /**
- * f32 bytes the config implies when the model is built: parameters plus rotary cos/sin and rotate-half tables
- * (a second set at the keys' width under grouped-query attention).
+ * f32 bytes the config implies when the model is built: parameters plus the rotary cos/sin tables (a second
+ * pair at the keys' width under grouped-query attention).
  */
 export function configBytes(cfg: TransformerConfig): number {
   const { maxPositions } = cfg;
-  const tables = (width: number) => 2 * maxPositions * width + width * width;
+  const tables = (width: number) => 2 * maxPositions * width;
   const kvHeads = cfg.kvHeads ?? cfg.heads;
   const keyTables = kvHeads === cfg.heads ? 0 : tables((kvHeads * cfg.dModel) / cfg.heads);
   const rotary = cfg.positions === 'rotary' ? tables(cfg.dModel) + keyTables : 0;

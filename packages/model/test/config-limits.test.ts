@@ -46,7 +46,7 @@ describe('config limits', () => {
       });
       const params = Object.values(paramShapes(cfg)).reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
       expect(parameterCount(cfg)).toBe(params);
-      const tables = positions === 'rotary' ? 2 * 64 * 16 + 16 * 16 : 0;
+      const tables = positions === 'rotary' ? 2 * 64 * 16 : 0;
       expect(configBytes(cfg)).toBe(4 * (params + tables));
     }
     expect(MODEL_BYTES_LIMIT).toBe(2 ** 31);
