@@ -193,8 +193,8 @@ function registerWgsl(
     });
   }
 
-  // The last K % 4 steps, one k at a time, with scalar loads. (Never run with a texture operand, whose row length
-  // is a multiple of 64, but compiled: a texture's element idx is in texel idx / 4, row-major.)
+  // The last K % 4 steps, one k at a time, with scalar loads. (Never run with a texture operand: its vec4 axis
+  // makes K a multiple of the step. Compiled all the same: a texture's element idx is in texel idx / 4.)
   const scalar = (name: string, vec: boolean, tex: boolean) =>
     tex
       ? `${texel(name, `(idx >> 2u) % textureDimensions(${name}).x`, `(idx >> 2u) / textureDimensions(${name}).x`)}[idx & 3u]`
@@ -203,10 +203,19 @@ function registerWgsl(
         : `${name}[idx]`;
   const loadA = scalar('A', aVec, aTex);
   const loadB = scalar('B', bVec, bTex);
+  // Element indices (a texture operand's ar/bc are rows, not offsets).
   const aTail = (i: number) =>
-    transA ? `aBase + k * M + ${aVec ? `min(row0 + ${i}u, M - 1u)` : `ar${i}`}` : `ar${i} + k`;
+    transA
+      ? `aBase + k * M + ${aVec ? `min(row0 + ${i}u, M - 1u)` : `ar${i}`}`
+      : aTex
+        ? `aBase + min(row0 + ${i}u, M - 1u) * K + k`
+        : `ar${i} + k`;
   const bTail = (j: number) =>
-    transB ? `bc${j} + k` : `bBase + k * N + ${bVec ? `min(col0 + ${j}u, N - 1u)` : `bc${j}`}`;
+    transB
+      ? bTex
+        ? `bBase + min(col0 + ${j}u, N - 1u) * K + k`
+        : `bc${j} + k`
+      : `bBase + k * N + ${bVec ? `min(col0 + ${j}u, N - 1u)` : `bc${j}`}`;
   const tail = [
     ...J.map((j) => `let tb${j} = loadB(${bTail(j)});`),
     ...I.map(
