@@ -27,7 +27,8 @@ export async function toHost(params: Record<string, Tensor>): Promise<Record<str
       data.set(part, at);
       at += part.length;
     }
-    out[name] = hostTensor(joinedShape(blocks), data);
+    const whole = blocks.length === 1 && blocks[0]!.name === name;
+    out[name] = hostTensor(whole ? [...blocks[0]!.tensor.shape] : joinedShape(blocks), data);
   }
   return out;
 }
