@@ -1,8 +1,8 @@
 /**
  * @file Experiments: the statistics (means, t intervals, paired differences) against hand-computed values, the
  * config's validation and expansion, the synthetic task's labels, the aggregation's tables and verdicts, and a
- * tiny grid run end to end on the Dawn adapter that resumes by skipping finished runs and restarts an
- * interrupted one from scratch.
+ * tiny grid run end to end on the Dawn adapter that resumes by skipping finished runs, restarts a half-written
+ * run from scratch and continues a killed one from its last checkpoint.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,7 +31,7 @@ import {
 import { type PretrainedHereSettings, settingsChanges, settingsHash } from '../src/experiments/settings.ts';
 import { formatPoints, pairedDifference, summarize } from '../src/experiments/stats.ts';
 import { evenly } from '../src/experiments/task-data.ts';
-import { canonicalJson } from '../src/io/index.ts';
+import { canonicalJson, readMetrics } from '../src/io/index.ts';
 import { tinyExperimentData } from './fixtures/tiny-experiment.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'reprise-exp-'));
@@ -526,6 +526,54 @@ describe('a tiny grid on the Dawn adapter', () => {
     device = await Device.create({ device: (process.env.REPRISE_TEST_DEVICE ?? 'auto') as DeviceChoice });
   });
   afterAll(() => device?.destroy());
+
+  it('continues a run killed mid-epoch from its last checkpoint, counting the time before it once', async () => {
+    const config = baseConfig();
+    config.groups = [{ ...config.groups[0]!, variants: [{ method: 'sr', r: 1 }] }];
+    config.seeds = [1];
+    config.finetune = { ...config.finetune, epochs: 2 }; // 3 steps an epoch
+    const straightOut = tmp();
+    await runExperiment({ device, config, outDir: straightOut, code: 'abc' });
+    const out = tmp();
+    // A checkpoint after every step; the process "dies" during step 5 (in epoch 2), after step 4's checkpoint.
+    const killed = runExperiment({
+      device,
+      config,
+      outDir: out,
+      checkpointEverySeconds: 0,
+      onEvent: (e) => {
+        if (e.type === 'step' && e.step === 5) throw new Error('killed');
+      },
+    });
+    await expect(killed).rejects.toThrow('killed');
+    const runDir = join(out, 'runs', 'synthetic', 'sr-r1', 'seed1');
+    const progress = JSON.parse(readFileSync(join(runDir, 'progress.json'), 'utf8'));
+    expect(progress).toMatchObject({ segments: 1 });
+    expect(progress.wallSeconds).toBeGreaterThan(0);
+    await runExperiment({ device, config, outDir: out, checkpointEverySeconds: 0, code: 'abc' });
+    const [straight, resumed] = [straightOut, out].map(
+      (dir) => readExperimentLog(join(dir, 'runs.jsonl')).find((r) => r.kind === 'run') as RunRecord,
+    );
+    expect(resumed).toMatchObject({ segments: 2, code: 'abc', epochs: 2 });
+    expect(straight).toMatchObject({ segments: 1, code: 'abc' });
+    // The same steps on the same batches with the same dropout: the resumed run is the straight run.
+    expect(resumed.test).toEqual(straight.test);
+    const stepLosses = (dir: string) =>
+      readMetrics(join(dir, 'runs', 'synthetic', 'sr-r1', 'seed1', 'metrics.jsonl'))
+        .filter((m) => typeof m.loss === 'number')
+        .map((m) => m.loss);
+    expect(stepLosses(out)).toEqual(stepLosses(straightOut));
+    // Epoch 2's training loss spans both processes (the checkpoint carried the first one's share of it).
+    const trainLosses = (dir: string) =>
+      JSON.parse(
+        readFileSync(join(dir, 'runs', 'synthetic', 'sr-r1', 'seed1', 'results.json'), 'utf8'),
+      ).history.map((h: { trainLoss: number }) => h.trainLoss);
+    expect(trainLosses(out)).toEqual(trainLosses(straightOut));
+    // Both processes' time is in the record: at least what the first had spent by its last checkpoint.
+    expect(resumed.wallSeconds).toBeGreaterThan(progress.wallSeconds);
+    expect(resumed.cpuSeconds).toBeGreaterThan(progress.cpuSeconds);
+    expect(resumed.cpuSecondsPerEpoch).toBeGreaterThan(0);
+  });
 
   it('runs, resumes by skipping finished runs, restarts an interrupted run cleanly, and reports', async () => {
     const out = tmp();

@@ -1,8 +1,9 @@
 /**
  * @file Runs an experiment grid, resumably: the shared backbones are pretrained once (a pretraining cut short
- * continues from its checkpoint), then every fine-tuning run not yet in `runs.jsonl` is run from scratch (an
- * interrupted run's directory is removed first) and appended to the log as one JSON line with its fully merged
- * settings and their hash. A finished run is skipped only when its hash matches; runs or backbones made with
+ * continues from its checkpoint), then every fine-tuning run not yet in `runs.jsonl` is run (one cut short by a
+ * kill or Ctrl-C continues from its last checkpoint, written at least every ten minutes; a run directory made with
+ * other settings is removed first) and appended to the log as one JSON line with its fully merged settings and
+ * their hash. A finished run is skipped only when its hash matches; runs or backbones made with
  * other settings are never mixed in: the runner refuses, listing what changed, unless told to rerun them
  * (`rerunChanged`: the old records stay in the log, and the report leaves them out as stale; an old backbone
  * is moved aside, never deleted). A finished run's checkpoints are deleted (~130 runs would fill a disk); its
@@ -11,14 +12,16 @@
 import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Device } from '@reprise/core';
+import { z } from 'zod';
 import type { InductionScore } from '../analysis/induction.ts';
 import { type StrongestHead, probeBackbone } from '../analysis/probe.ts';
 import { pretrainingText } from '../data/index.ts';
 import { MetricsLog, readMetrics, resolveAtomicDir, writeFileAtomic } from '../io/index.ts';
+import { strictObject } from '../io/validate.ts';
 import type { BpeTokenizer } from '../tokenizer/index.ts';
 import { loadBackbone } from '../training/backbone-checkpoint.ts';
 import type { EventSink } from '../training/events.ts';
-import { finetune } from '../training/finetune.ts';
+import { finetune, processCpuSeconds } from '../training/finetune.ts';
 import { pretrain } from '../training/pretrain.ts';
 import { readPretrainingFacts } from '../training/pretraining-facts.ts';
 import type { TaskData } from '../training/tasks.ts';
@@ -59,10 +62,22 @@ export interface RunRecord {
   epochs: number;
   /** Training time per epoch (dev evaluation excluded). */
   secondsPerEpoch: number;
+  /**
+   * Process CPU seconds per epoch (all threads), which a paused or waiting process does not accrue: the cost
+   * to compare across runs (absent in records written before it was measured).
+   */
+  cpuSecondsPerEpoch?: number | null;
   /** Test-set inference time per sentence (batched as in evaluation). */
   inferenceMsPerSentence: number;
   tokensPerSecond: number;
+  /** The run's wall time, summed over the processes that ran it (work lost to a kill is not counted). */
   wallSeconds: number;
+  /** The same, in process CPU seconds (absent in records written before it was measured). */
+  cpuSeconds?: number;
+  /** How many processes the run took (more than 1: resumed from a checkpoint after a kill or Ctrl-C). */
+  segments?: number;
+  /** The commit the runner ran (`-dirty`: with uncommitted changes; absent in records written before it). */
+  code?: string | null;
   adapter: string;
   date: string;
 }
@@ -114,6 +129,10 @@ export interface ExperimentInput {
   outDir: string;
   /** Rerun runs (and repretrain backbones) made with other settings instead of refusing to mix them. */
   rerunChanged?: boolean;
+  /** The code the runs are made with (a commit), recorded in each run's record. */
+  code?: string | null;
+  /** A run writes a resumable checkpoint at least this often (seconds of training; default 600). */
+  checkpointEverySeconds?: number;
   onEvent?: EventSink;
 }
 
@@ -383,17 +402,51 @@ async function probeOnce(
   }
 }
 
-/** One fine-tuning run from scratch; null when interrupted. */
+/** The time a run's earlier processes spent up to its last checkpoint, kept beside it (`progress.json`). */
+const runProgressSchema = strictObject({
+  settingsHash: z.string(),
+  wallSeconds: z.number().nonnegative(),
+  cpuSeconds: z.number().nonnegative(),
+  segments: z.number().int().min(1),
+});
+type RunProgress = z.infer<typeof runProgressSchema>;
+
+/**
+ * What an interrupted run left that this run can continue from: its progress, when made with the same settings
+ * and a `last` checkpoint exists; otherwise null (the directory is then removed and the run starts over).
+ */
+function resumableProgress(runDir: string, settingsHash: string | undefined): RunProgress | null {
+  const file = join(runDir, 'progress.json');
+  if (!existsSync(file) || !resolveAtomicDir(join(runDir, 'last'))) return null;
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return null; // written atomically, so only a hand-edited file gets here: start over
+  }
+  const parsed = runProgressSchema.safeParse(json);
+  return parsed.success && parsed.data.settingsHash === settingsHash ? parsed.data : null;
+}
+
+/** One fine-tuning run (continued from its last checkpoint when a kill cut it short); null when interrupted. */
 async function fineTuneRun(
   input: ExperimentInput,
   run: PlannedRun,
   data: TaskData,
   backboneDir: string,
 ): Promise<RunRecord | null> {
-  const { device, config, outDir, onEvent } = input;
+  const { device, config, outDir, onEvent = () => {} } = input;
   const runDir = join(outDir, 'runs', ...run.id.split('/'));
-  rmSync(runDir, { recursive: true, force: true });
-  const started = performance.now();
+  const carried = resumableProgress(runDir, run.settingsHash);
+  if (!carried) rmSync(runDir, { recursive: true, force: true });
+  const started = { wall: performance.now(), cpu: processCpuSeconds() };
+  const progress = (): RunProgress => ({
+    settingsHash: run.settingsHash ?? '',
+    wallSeconds: (carried?.wallSeconds ?? 0) + (performance.now() - started.wall) / 1000,
+    cpuSeconds: (carried?.cpuSeconds ?? 0) + processCpuSeconds() - started.cpu,
+    segments: (carried?.segments ?? 0) + 1,
+  });
+  const lastDir = join(runDir, 'last');
   const { model, tokenizer } = loadBackbone(backboneDir, device);
   const { variant } = run;
   const result = await finetune({
@@ -403,13 +456,21 @@ async function fineTuneRun(
     tokenizer,
     data,
     options: finetuneOptions(config, run),
-    onEvent,
+    resume: carried !== null,
+    checkpointEverySeconds: input.checkpointEverySeconds ?? 600,
+    onEvent: (event) => {
+      // The time up to a resumable checkpoint is the run's; what a kill loses after it is not.
+      if (event.type === 'checkpoint' && event.path === lastDir)
+        writeFileAtomic(join(runDir, 'progress.json'), `${JSON.stringify(progress())}\n`);
+      onEvent(event);
+    },
   });
   result.labeler.dispose();
   if (result.interrupted || !result.test) return null;
-  for (const checkpoint of ['last', 'best'])
-    rmSync(join(runDir, checkpoint), { recursive: true, force: true });
   const best = result.history.find((h) => h.epoch === result.bestEpoch);
+  const { wallSeconds, cpuSeconds, segments } = progress();
+  for (const left of ['last', 'best', 'progress.json'])
+    rmSync(join(runDir, left), { recursive: true, force: true });
   return {
     kind: 'run',
     id: run.id,
@@ -425,9 +486,13 @@ async function fineTuneRun(
     bestEpoch: result.bestEpoch,
     epochs: result.history.length,
     secondsPerEpoch: result.secondsPerEpoch,
+    cpuSecondsPerEpoch: result.cpuSecondsPerEpoch,
     inferenceMsPerSentence: 1000 / result.test.sentencesPerSecond,
     tokensPerSecond: result.tokensPerSecond,
-    wallSeconds: (performance.now() - started) / 1000,
+    wallSeconds,
+    cpuSeconds,
+    segments,
+    code: input.code ?? null,
     adapter: device.describe(),
     date: new Date().toISOString(),
   };

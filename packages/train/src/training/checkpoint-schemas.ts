@@ -144,6 +144,7 @@ const epochRecordSchema = strictObject({
   epoch: z.number().int().min(1),
   trainLoss: z.number(),
   seconds: z.number().nonnegative(),
+  cpuSeconds: z.number().nonnegative().optional(),
   dev: strictObject({
     accuracy: z.number().min(0).max(1),
     f1: z.number().nullable(),
@@ -158,6 +159,13 @@ export const finetuneTrainerSchema = strictObject({
   history: z.array(epochRecordSchema),
   bestEpoch: count(),
   bestScore: z.number(),
+  // A checkpoint written inside an epoch: what that epoch has done so far (absent at an epoch's end).
+  epochSoFar: strictObject({
+    seconds: z.number().nonnegative(),
+    cpuSeconds: z.number().nonnegative(),
+    lossSum: z.number(),
+    lossCount: count(),
+  }).optional(),
 }).superRefine((t, ctx) => {
   t.history.forEach((h, i) => {
     if (h.epoch !== i + 1)

@@ -100,6 +100,12 @@ export interface FinetuneInput {
   options: FinetuneOptions;
   resume?: boolean;
   /**
+   * Also write the `last` checkpoint inside an epoch once this many seconds of training have passed since the
+   * previous one, so that a run killed mid-epoch resumes near where it stopped (an experiment grid spanning
+   * sessions). Without it, `last` is written at each epoch's end and on Ctrl-C.
+   */
+  checkpointEverySeconds?: number;
+  /**
    * With `options.lora`: after training, also write `<outDir>/merged`, the best epoch's labeler with the adapters
    * folded into the backbone (a plain checkpoint that needs no base). The returned labeler is then merged too.
    */
@@ -111,6 +117,11 @@ export interface EpochRecord {
   epoch: number;
   trainLoss: number;
   seconds: number;
+  /**
+   * Process CPU time of the epoch's training (all threads: the software adapter's included), which, unlike
+   * `seconds`, does not grow while the process is paused or waits (absent in checkpoints written before it existed).
+   */
+  cpuSeconds?: number;
   /** `f1`: strict span F1 (selects the best epoch); `lenientF1`: seqeval's default mode (absent before it existed). */
   dev: { accuracy: number; f1: number | null; lenientF1?: number | null };
 }
@@ -124,6 +135,8 @@ export interface FinetuneResult {
   test: Evaluation | null;
   interrupted: boolean;
   secondsPerEpoch: number;
+  /** Process CPU seconds per epoch (null when an epoch came from a checkpoint that did not record it). */
+  cpuSecondsPerEpoch: number | null;
   tokensPerSecond: number;
 }
 
@@ -133,7 +146,22 @@ interface TrainerState {
   history: EpochRecord[];
   bestEpoch: number;
   bestScore: number;
+  /** In a checkpoint written inside an epoch: that epoch's training so far. */
+  epochSoFar?: EpochProgress;
 }
+
+interface EpochProgress {
+  seconds: number;
+  cpuSeconds: number;
+  lossSum: number;
+  lossCount: number;
+}
+
+/** This process's CPU time in seconds, all threads. */
+export const processCpuSeconds = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+};
 
 export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
   const { device, outDir, backbone, tokenizer, data, options: o, onEvent = () => {} } = input;
@@ -234,12 +262,27 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
   const decision = spanScheme(data);
   const scheme = decision.scheme;
   let epochBatches: { epoch: number; batches: number[][] } | null = null;
-  let epochStart = performance.now();
-  let epochLoss = { sum: 0, count: 0 };
+  // The epoch in progress: what a checkpoint inside it carried over, plus this process's share since then.
+  let epochCarried: EpochProgress = state.epochSoFar ?? {
+    seconds: 0,
+    cpuSeconds: 0,
+    lossSum: 0,
+    lossCount: 0,
+  };
+  let epochStart = { wall: performance.now(), cpu: processCpuSeconds() };
+  const epochProgress = (): EpochProgress => ({
+    seconds: epochCarried.seconds + (performance.now() - epochStart.wall) / 1000,
+    cpuSeconds: epochCarried.cpuSeconds + processCpuSeconds() - epochStart.cpu,
+    lossSum: epochCarried.lossSum,
+    lossCount: epochCarried.lossCount,
+  });
+  let lastSaved = performance.now();
   let tokensPerSecond = 0;
   const saveLast = async (step: number, reason: 'periodic' | 'interrupt') => {
     state.step = step;
     state.dropoutCounter = backbone.dropoutCounter;
+    state.epochSoFar = step % perEpoch === 0 ? undefined : epochProgress();
+    lastSaved = performance.now();
     await saveLabeler(lastDir, labeler, tokenizer, configFile, {
       optimizer: optimizerToHost(
         await optimizer.exportState(),
@@ -267,13 +310,18 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
     },
     onStep: (info) => {
       tokensPerSecond = info.tokensPerSecond;
-      epochLoss.sum += info.loss;
-      epochLoss.count++;
+      epochCarried.lossSum += info.loss;
+      epochCarried.lossCount++;
       recordStep(log, 'finetune', info, onEvent);
     },
     afterStep: async (step) => {
-      if (step % perEpoch !== 0) return;
-      const seconds = (performance.now() - epochStart) / 1000;
+      if (step % perEpoch !== 0) {
+        const every = input.checkpointEverySeconds;
+        if (every !== undefined && (performance.now() - lastSaved) / 1000 >= every)
+          await saveLast(step, 'periodic');
+        return;
+      }
+      const { seconds, cpuSeconds, lossSum, lossCount } = epochProgress();
       const epoch = step / perEpoch;
       const result = await evaluate(labeler, data.dev, dev, vocab, {
         batchSize: evalBatch,
@@ -288,8 +336,9 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
       const lenientF1 = result.lenientSpans?.f1 ?? null;
       const record: EpochRecord = {
         epoch,
-        trainLoss: epochLoss.sum / Math.max(1, epochLoss.count),
+        trainLoss: lossSum / Math.max(1, lossCount),
         seconds,
+        cpuSeconds,
         dev: { accuracy: result.accuracy, f1, lenientF1 },
       };
       state.history.push(record);
@@ -318,8 +367,8 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
         onEvent({ type: 'checkpoint', path: bestDir, reason: 'best' });
       }
       await saveLast(step, 'periodic');
-      epochStart = performance.now();
-      epochLoss = { sum: 0, count: 0 };
+      epochCarried = { seconds: 0, cpuSeconds: 0, lossSum: 0, lossCount: 0 };
+      epochStart = { wall: performance.now(), cpu: processCpuSeconds() };
       if (patienceExhausted(state, o.patience)) {
         onEvent({
           type: 'log',
@@ -386,6 +435,9 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
     test: testEval,
     interrupted,
     secondsPerEpoch: epochs.reduce((a, h) => a + h.seconds, 0) / Math.max(1, epochs.length),
+    cpuSecondsPerEpoch: epochs.every((h) => h.cpuSeconds !== undefined)
+      ? epochs.reduce((a, h) => a + h.cpuSeconds!, 0) / Math.max(1, epochs.length)
+      : null,
     tokensPerSecond,
   };
 }

@@ -5,6 +5,7 @@
  * `--out` has no log yet but the report's published one exists (a fresh clone of a grid in progress), the run
  * starts from a copy of it.
  */
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
@@ -14,6 +15,25 @@ import { RUNS_LOG, runExperiment } from '../../experiments/runner.ts';
 import { InterruptedError, resumeCommand } from '../interrupt.ts';
 import { deviceOption, openDevice } from '../options.ts';
 import { terminalProgress } from '../progress.ts';
+
+/**
+ * The commit of the code that runs (with `-dirty` when tracked files differ from it), recorded with each run so
+ * that a report can tell which code made which timing; null outside a git checkout.
+ */
+function codeCommit(): string | null {
+  const git = (...args: string[]) =>
+    execFileSync('git', args, {
+      cwd: import.meta.dirname,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+  try {
+    const head = git('rev-parse', 'HEAD').trim();
+    return git('status', '--porcelain', '--untracked-files=no').trim() ? `${head}-dirty` : head;
+  } catch {
+    return null;
+  }
+}
 
 export function registerExperiment(program: Command): void {
   program
@@ -61,6 +81,7 @@ export function registerExperiment(program: Command): void {
             config,
             outDir: out,
             rerunChanged: a.rerunChanged === true,
+            code: codeCommit(),
             onEvent: progress,
           });
         } finally {
@@ -73,7 +94,7 @@ export function registerExperiment(program: Command): void {
         // A partial grid does not replace the report (which may be a published one).
         if (outcome.interrupted)
           throw new InterruptedError(
-            `interrupted: finished runs are kept in ${outcome.logPath} (a backbone's pretraining continues from its checkpoint; the fine-tuning run cut short starts again); the report was not rewritten\nresume with: ${resumeCommand()}`,
+            `interrupted: finished runs are kept in ${outcome.logPath} (a backbone's pretraining, and the fine-tuning run cut short, continue from their last checkpoints); the report was not rewritten\nresume with: ${resumeCommand()}`,
           );
         logPath = outcome.logPath;
       }
