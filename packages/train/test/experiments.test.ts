@@ -462,8 +462,76 @@ describe('aggregation', () => {
     expect(markdown).toContain('| synthetic | sr-r1 | +66.00 ± 12.71 | SR better |');
     expect(markdown).toContain('| sr-r1 | 92.00 ± 25.41 | 20.0 | 3.00 |');
     expect(markdown).toContain('4 of 5 planned runs (**the grid is incomplete**');
-    expect(markdown).toContain('| sr-r1 | 20.0 | 2.00 | 3.00 | 1.50 |');
+    // Without CPU times the training ratio is one of wall times.
+    expect(markdown).toContain('| sr-r1 | 20.0 | — | 2.00 | 3.00 | 1.50 |');
     expect([...charts.keys()]).toEqual(['main-synthetic.svg', 'sr-cost.svg']);
+    // The answers come first, from the same numbers.
+    expect(markdown.indexOf('## Answers (measured: 4 of 5 planned runs)')).toBeLessThan(
+      markdown.indexOf('## Setup'),
+    );
+    expect(markdown).toContain(
+      '1. **Does SR beat r = 0?** (points, paired by seed)\n   - synthetic: sr-r1 92.00 ± 25.41; against causal 26.00 ± 12.71: +66.00 ± 12.71, SR better',
+    );
+
+    // Once every row has CPU times (here 30 s and 75 s an epoch), the ratio is theirs; the code is named.
+    const timed = records.map((r) => ({
+      ...r,
+      cpuSecondsPerEpoch: r.variant.method === 'sr' ? 75 : 30,
+      code: r.seed === 1 ? 'c8e6400aaaa' : undefined,
+    }));
+    const cpu = await aggregate({
+      config,
+      records: timed,
+      logPath: 'runs.jsonl',
+      configPath: 'grid.json',
+      reportPath: 'R.md',
+    });
+    expect(cpu.markdown).toContain('| sr-r1 | 20.0 | 75 (2) | 2.50 | 3.00 | 1.50 |');
+    expect(cpu.markdown).toContain('training × r=0 (CPU)');
+    expect(cpu.markdown).toContain(
+      '- code: 2 at c8e6400, 2 logged before the code was recorded (and before CPU time was measured)',
+    );
+  });
+});
+
+describe('the answers', () => {
+  it('name the shallowest head within a point of full depth and its saving, or say none is', async () => {
+    const config = baseConfig();
+    config.groups.push({
+      name: 'early-exit',
+      title: 'early exit',
+      tasks: ['synthetic'],
+      seeds: [1],
+      variants: [
+        { method: 'causal', layer: 1 },
+        { method: 'causal' },
+        { method: 'sr', r: 1, layer: 1 },
+        { method: 'sr', r: 1 },
+      ],
+    });
+    const at = (variant: RunRecord['variant'], accuracy: number, seconds: number) => ({
+      ...record('synthetic', variant, 1, accuracy),
+      secondsPerEpoch: seconds,
+      inferenceMsPerSentence: seconds / 10,
+    });
+    const { markdown } = await aggregate({
+      config,
+      records: [
+        at({ method: 'causal', layer: 1 }, 0.255, 5),
+        at({ method: 'causal' }, 0.26, 10),
+        at({ method: 'sr', r: 1, layer: 1 }, 0.7, 12),
+        at({ method: 'sr', r: 1 }, 0.9, 20),
+      ],
+      logPath: 'runs.jsonl',
+      configPath: 'grid.json',
+      reportPath: 'R.md',
+    });
+    expect(markdown).toContain(
+      '   - synthetic, causal: the head on layer 1/2 keeps 25.50 of 26.00, training 2.00× and inference 2.00× faster (wall time)',
+    );
+    expect(markdown).toContain(
+      '   - synthetic, sr-r1: no shallower head measured so far is within a point of full depth (90.00): layer 1 70.00',
+    );
   });
 });
 

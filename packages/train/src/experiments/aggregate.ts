@@ -62,10 +62,18 @@ const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.l
 const fixed = (x: number, digits: number, suffix = '') =>
   Number.isFinite(x) ? `${x.toFixed(digits)}${suffix}` : '—';
 
+/**
+ * A variant's time on a task: wall seconds per epoch over all its runs; process CPU seconds per epoch over the
+ * runs that measured it (which a paused or waiting process does not accrue, so it compares runs made at
+ * different times fairly); inference wall time per sentence.
+ */
 function cost(records: RunRecord[], task: string, v: Variant) {
   const runs = records.filter((r) => r.task === task && variantKey(r.variant) === variantKey(v));
+  const cpu = runs.flatMap((r) => (typeof r.cpuSecondsPerEpoch === 'number' ? [r.cpuSecondsPerEpoch] : []));
   return {
     secondsPerEpoch: mean(runs.map((r) => r.secondsPerEpoch)),
+    cpuSecondsPerEpoch: mean(cpu),
+    cpuRuns: cpu.length,
     msPerSentence: mean(runs.map((r) => r.inferenceMsPerSentence)),
   };
 }
@@ -121,7 +129,7 @@ function floorCheck(
   label: (v: Variant) => string,
   floors: Map<string, number>,
   budget: TrainSentences,
-): string[] {
+): { lines: string[]; below: string[] } {
   const below: string[] = [];
   const rows = group.variants.map((v) => [
     `${label(v)}${seesWholeWord(v) ? '' : ' (first subword: cannot see its whole word)'}`,
@@ -130,18 +138,20 @@ function floorCheck(
       const floor = floors.get(floorKey(t, budget));
       if (!Number.isFinite(s.mean) || floor === undefined) return '—';
       const d = s.mean - floor;
-      if (d <= 0 && seesWholeWord(v)) below.push(`${label(v)} on ${t}`);
+      // The synthetic label is the next word's class: seeing one's own word is no help there.
+      if (d <= 0 && seesWholeWord(v) && t !== 'synthetic') below.push(`${label(v)} on ${t}`);
       return `${d >= 0 ? '+' : ''}${(100 * d).toFixed(2)}`;
     }),
   ]);
-  return [
+  const lines = [
     '### Against the most-frequent-label floor (test accuracy minus floor, points)',
     '',
     markdownTable(
       [
         'method',
         ...group.tasks.map(
-          (t) => `${t} (floor ${(100 * (floors.get(floorKey(t, budget)) ?? Number.NaN)).toFixed(2)})`,
+          (t) =>
+            `${t} (floor ${(100 * (floors.get(floorKey(t, budget)) ?? Number.NaN)).toFixed(2)}${t === 'synthetic' ? '; the next word decides: r = 0 stays at chance' : ''})`,
         ),
       ],
       rows,
@@ -149,20 +159,51 @@ function floorCheck(
     '',
     below.length
       ? `**Below the floor although it sees the whole word:** ${below.join('; ')}.`
-      : 'Every method that sees the whole word is above the floor on every task (where it has runs).',
+      : 'Every method that sees the whole word is above the floor on every Brown task (where it has runs).',
   ];
+  return { lines, below };
+}
+
+/** The issue's targets for the best tagger on each Brown task (test accuracy; span F1 for names: not all-O). */
+const TARGETS: Partial<Record<ExperimentTask, number>> = { 'pos-universal': 0.95, 'pos-brown': 0.91 };
+
+/** The best mean score per Brown task over every variant with runs, against its target where there is one. */
+function bestTaggers(runs: RunRecord[], label: (v: Variant) => string): string[] {
+  const tasks = (['pos-universal', 'pos-brown', 'names'] as const).filter((t) =>
+    runs.some((r) => r.task === t),
+  );
+  return tasks.map((t) => {
+    const m = primaryMetric(t);
+    const variants = [
+      ...new Map(runs.filter((r) => r.task === t).map((r) => [variantKey(r.variant), r.variant])).values(),
+    ];
+    const [best] = variants
+      .map((v) => ({ v, s: summarize([...scores(runs, t, v, m).values()]) }))
+      .sort((a, b) => b.s.mean - a.s.mean);
+    const target = TARGETS[t];
+    const verdict =
+      target === undefined
+        ? best!.s.mean > 0
+          ? 'a real span F1'
+          : 'all-O'
+        : `target ≥ ${(100 * target).toFixed(0)}: ${best!.s.mean >= target ? 'met' : 'missed'}`;
+    return `${t} ${label(best!.v)} ${formatPoints(best!.s)} ${m === 'f1' ? 'span F1 ' : ''}(${verdict})`;
+  });
 }
 
 /**
  * Question 6: per decoder the runs used (each probed once by the runner), its repeated-sequence score and
  * strongest twin + 1 head beside what SR r = 1 (positions continuing) gained over causal r = 0 on each task.
  */
-function inductionSection(records: ExperimentRecord[], runs: RunRecord[]): string[] {
+function inductionSection(
+  records: ExperimentRecord[],
+  runs: RunRecord[],
+): { lines: string[]; answer: string[] } {
   const hashOf = (r: RunRecord) => (r.settings ? settingsHash(r.settings.backbone) : undefined);
   const probes = records
     .filter((r): r is ProbeRecord => r.kind === 'probe')
     .filter((p) => runs.some((r) => hashOf(r) === p.settingsHash));
-  if (probes.length === 0) return [];
+  if (probes.length === 0) return { lines: [], answer: [] };
   const plainSr1: Variant = { method: 'sr', r: 1 };
   // Against both r = 0 baselines: the first subword's gap also holds what a causal decoder cannot see of its own
   // word, which has nothing to do with finding the earlier copy.
@@ -171,11 +212,39 @@ function inductionSection(records: ExperimentRecord[], runs: RunRecord[]): strin
     [{ method: 'causal', labelSubword: 'last' }, 'causal r=0, last subword'],
   ];
   const tasks = [...new Set(runs.map((r) => r.task))];
+  // The gain that needs the earlier copy: SR r = 1 over r = 0 labeling the last subword (both see the whole word).
+  const gain = (p: ProbeRecord, t: ExperimentTask) => {
+    const own = runs.filter((r) => hashOf(r) === p.settingsHash);
+    const m = primaryMetric(t);
+    return pairedDifference(scores(own, t, plainSr1, m), scores(own, t, baselines[1]![0], m));
+  };
+  const name = (p: ProbeRecord) => p.source.split('/').filter(Boolean).at(-1) ?? p.source;
+  const answer = [
+    '5. **Does the induction score explain when continuing positions work?** (SR r = 1 minus r = 0 labeling the last subword)',
+    ...probes.map(
+      (p) =>
+        `   - ${name(p)} (${p.repeatFraction === null ? 'repeated text not recorded' : `${100 * p.repeatFraction}% of pretraining sentences repeated`}): repeated-sequence accuracy ${(100 * p.induction.second.accuracy).toFixed(1)}%, strongest twin + 1 head ${(100 * p.strongest.twinNext).toFixed(1)}%; ${tasks
+          .map((t) => `${t} ${signed(gain(p, t))}`)
+          .join(', ')}`,
+    ),
+  ];
+  if (probes.length > 1) {
+    // Does a higher score go with a larger gain on every task both decoders have runs on?
+    const ordered = [...probes].sort((a, b) => a.induction.second.accuracy - b.induction.second.accuracy);
+    const measured = tasks.filter((t) => ordered.every((p) => Number.isFinite(gain(p, t).mean)));
+    const agrees = measured.filter((t) =>
+      ordered.every((p, i) => i === 0 || gain(p, t).mean > gain(ordered[i - 1]!, t).mean),
+    );
+    if (measured.length)
+      answer.push(
+        `  - the higher the score, the larger the gain on ${agrees.length} of ${measured.length} tasks measured on every decoder (${measured.join(', ')})${agrees.length === measured.length ? '' : `: not on ${measured.filter((t) => !agrees.includes(t)).join(', ')}`}`,
+      );
+  }
   const rows = probes.map((p) => {
     const own = runs.filter((r) => hashOf(r) === p.settingsHash);
     const { first, second, chance } = p.induction;
     return [
-      p.source.split('/').filter(Boolean).at(-1) ?? p.source,
+      name(p),
       p.repeatFraction === null ? '—' : String(p.repeatFraction),
       `${(100 * second.accuracy).toFixed(1)}% (first half ${(100 * first.accuracy).toFixed(1)}%, chance ${(100 * chance.accuracy).toFixed(2)}%)`,
       `${second.loss.toFixed(2)} (first half ${first.loss.toFixed(2)})`,
@@ -188,7 +257,7 @@ function inductionSection(records: ExperimentRecord[], runs: RunRecord[]): strin
       ),
     ];
   });
-  return [
+  const lines = [
     '## 6. Does the induction score explain when continuing positions work?',
     '',
     markdownTable(
@@ -208,6 +277,7 @@ function inductionSection(records: ExperimentRecord[], runs: RunRecord[]): strin
     "token's head gives the token after its twin in the copy before, under SR r = 1 with continuing positions.",
     '',
   ];
+  return { lines, answer };
 }
 
 /** Score against training sentences for each variant of the learning-curve group, with the floor at each size. */
@@ -255,6 +325,28 @@ function atTheCap(runs: RunRecord[], cap: number): string[] {
   ];
 }
 
+/**
+ * Which code made the runs (so that a timing is compared with one made by the same code) and how many were
+ * resumed after a kill; nothing when no record says.
+ */
+function provenance(runs: RunRecord[]): string[] {
+  const byCode = new Map<string, number>();
+  for (const r of runs) {
+    const key = r.code
+      ? r.code.slice(0, 7) + (r.code.endsWith('-dirty') ? ' (with uncommitted changes)' : '')
+      : '';
+    byCode.set(key, (byCode.get(key) ?? 0) + 1);
+  }
+  if (byCode.size === 1 && byCode.has('')) return [];
+  const parts = [...byCode].map(([code, n]) =>
+    code ? `${n} at ${code}` : `${n} logged before the code was recorded (and before CPU time was measured)`,
+  );
+  const resumed = runs.filter((r) => (r.segments ?? 1) > 1).length;
+  return [
+    `- code: ${parts.join(', ')}${resumed ? `; ${resumed} resumed from a checkpoint after their process was stopped` : ''}`,
+  ];
+}
+
 /** What the report says about records it left out or matched the old way (nothing when there are none). */
 function logNotes(s: ReturnType<typeof selectRecords>): string[] {
   const notes: string[] = [];
@@ -285,7 +377,7 @@ export interface AggregateInput {
    * training budget (`floorKey`).
    */
   floors?: Map<string, number>;
-  /** Hand-written discussion to include under question 3 (markdown), if any. */
+  /** Hand-written discussion to include after the answers (markdown), if any. */
   discussion?: string;
 }
 
@@ -327,6 +419,10 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
   const done = allRuns.length;
   const wall =
     allRuns.reduce((a, r) => a + r.wallSeconds, 0) + pretrains.reduce((a, r) => a + r.wallSeconds, 0);
+  // The plain answers by question (a heading line, then details), gathered from the sections below and
+  // printed above them in question order.
+  const answers = new Map<number, string[]>();
+  const answer = (q: number, ...lines: string[]) => answers.set(q, [...(answers.get(q) ?? []), ...lines]);
 
   out.push(
     '# Results: sequence repetition on small decoders trained here',
@@ -362,6 +458,7 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
         ]
       : []),
     `- adapter: ${runs[0]?.adapter ?? pretrains[0]?.adapter ?? '—'}`,
+    ...provenance(allRuns),
     `- measured wall time (sum over the runs, pretraining included): ${(wall / 3600).toFixed(2)} h for ${done} of ${planned} planned runs${done < planned ? ' (**the grid is incomplete**: missing cells show —)' : ''}`,
     '',
   );
@@ -402,6 +499,19 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
           rows.push(row);
         }
       }
+      const sr1 = srs[0];
+      for (const t of main.tasks) {
+        const m = primaryMetric(t);
+        const score = (v: Variant) => formatPoints(summarize([...scores(runs, t, v, m).values()]));
+        if (!sr1 || !Number.isFinite(summarize([...scores(runs, t, sr1, m).values()]).mean)) continue;
+        const against = [causal, causalLast].flatMap((base) => {
+          if (!base) return [];
+          const d = pairedDifference(scores(runs, t, sr1, m), scores(runs, t, base, m));
+          return [`${labelOf(base)} ${score(base)}: ${signed(d)}, ${verdict(d, 'SR better', 'SR worse')}`];
+        });
+        answer(1, `   - ${t}: ${labelOf(sr1)} ${score(sr1)}; against ${against.join('; against ')}`);
+      }
+      answers.get(1)?.unshift('1. **Does SR beat r = 0?** (points, paired by seed)');
       const head = ['task', 'method', 'minus causal r=0, first subword (points)', 'verdict'];
       if (causalLast) head.push('minus causal r=0, last subword (points)', 'verdict');
       out.push(markdownTable(head, rows), '');
@@ -416,6 +526,19 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
         return [t, signed(d), verdict(d, 'r = 8 better', 'r = 8 worse (outside the CI)')];
       });
       out.push(markdownTable(['task', 'r=8 minus r=2 (points)', 'verdict'], rows), '');
+      const both = tasks.flatMap((t) => {
+        const m = primaryMetric(t);
+        const [a, b] = [r8, r2].map((v) => summarize([...scores(runs, t, v, m).values()]));
+        if (!Number.isFinite(a!.mean) || !Number.isFinite(b!.mean)) return [];
+        const d = pairedDifference(scores(runs, t, r8, m), scores(runs, t, r2, m));
+        return [
+          `${t}: r = 8 ${formatPoints(a!)}, r = 2 ${formatPoints(b!)}, difference ${signed(d)}, ${verdict(d, 'r = 8 better', 'r = 8 worse')}`,
+        ];
+      });
+      answer(
+        2,
+        `2. **Does r = 8 degrade against r = 2** (every r keeps the same subwords of every sentence)? ${both.length ? both.join('; ') : 'not measured yet'}.`,
+      );
     }
     out.push('## 3. How do SR, full and middle unmasking and the encoder rank?', '');
     const contenders = main.variants.filter((v) => v.method !== 'causal');
@@ -428,9 +551,20 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
       return [t, ranked.map((x) => `${labelOf(x.v)} ${formatPoints(x.s)}`).join(' > ')];
     });
     out.push(markdownTable(['task', 'ranking by mean (best first)'], rows), '');
-    if (input.discussion) out.push(input.discussion.trim(), '');
+    answer(
+      3,
+      '3. **How do SR, unmasking and the encoder rank?** (by mean; intervals in the tables below)',
+      ...rows.filter((r) => r[1]).map(([t, ranking]) => `   - ${t}: ${ranking}`),
+    );
     out.push(`### Scores of every method (${main.title})`, '', groupTable(main, runs, labelOf), '');
-    if (input.floors) out.push(...floorCheck(main, runs, labelOf, input.floors, defaultBudget), '');
+    if (input.floors) {
+      const { lines, below } = floorCheck(main, runs, labelOf, input.floors, defaultBudget);
+      out.push(...lines, '');
+      answer(
+        6,
+        `6. **Above the floors?** ${below.length ? `no: ${below.join('; ')} (below the most-frequent-label floor although it sees the whole word)` : 'every method of the main table that sees the whole word is above the most-frequent-label floor on every Brown task it has runs on'}. Best tagger: ${bestTaggers(runs, labelOf).join('; ')}.`,
+      );
+    }
     for (const t of main.tasks) {
       const m = primaryMetric(t);
       const bars: BarRow[] = main.variants.map((v) => {
@@ -453,24 +587,37 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
     const byR = [causal, ...srs].filter((v): v is Variant => v !== undefined);
     const costTask = main.tasks[0];
     if (byR.length > 1 && costTask) {
-      const costs = byR.map((v) => {
-        const c = cost(runs, costTask, v);
-        return { v, epoch: c.secondsPerEpoch, infer: c.msPerSentence };
-      });
+      const costs = byR.map((v) => ({ v, ...cost(runs, costTask, v) }));
       const base = costs[0]!;
+      // The training ratio from CPU time once every row measured it (immune to pauses), else wall time.
+      const byCpu = costs.every((c) => c.cpuRuns > 0);
+      const ratio = (c: (typeof costs)[number]) =>
+        byCpu ? c.cpuSecondsPerEpoch / base.cpuSecondsPerEpoch : c.secondsPerEpoch / base.secondsPerEpoch;
       out.push(
         `## The compute cost of SR (${costTask}, ${defaultBudget} training sentences)`,
         '',
         markdownTable(
-          ['method', 's / epoch', '× r=0', 'inference ms / sentence', '× r=0'],
+          [
+            'method',
+            'wall s / epoch',
+            'CPU s / epoch (runs)',
+            `training × r=0 (${byCpu ? 'CPU' : 'wall'})`,
+            'inference ms / sentence',
+            '× r=0',
+          ],
           costs.map((c) => [
             labelOf(c.v),
-            fixed(c.epoch, 1),
-            fixed(c.epoch / base.epoch, 2),
-            fixed(c.infer, 2),
-            fixed(c.infer / base.infer, 2),
+            fixed(c.secondsPerEpoch, 1),
+            c.cpuRuns ? `${fixed(c.cpuSecondsPerEpoch, 0)} (${c.cpuRuns})` : '—',
+            fixed(ratio(c), 2),
+            fixed(c.msPerSentence, 2),
+            fixed(c.msPerSentence / base.msPerSentence, 2),
           ]),
         ),
+        '',
+        'Wall time per epoch is the mean over every run; CPU time (all threads of the process, the software',
+        "adapter's included) only over runs that measured it, which a paused or waiting process does not accrue.",
+        `The training ratio uses ${byCpu ? 'CPU time: every row has it' : 'wall time: some row has no CPU time yet'}.`,
         '',
       );
       const name = 'sr-cost.svg';
@@ -478,8 +625,12 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
         name,
         await groupedBarChartSvg(
           costs.flatMap((c) => [
-            { group: labelOf(c.v), series: 'training (× r=0 per epoch)', value: c.epoch / base.epoch },
-            { group: labelOf(c.v), series: 'inference (× r=0 per sentence)', value: c.infer / base.infer },
+            { group: labelOf(c.v), series: 'training (× r=0 per epoch)', value: ratio(c) },
+            {
+              group: labelOf(c.v),
+              series: 'inference (× r=0 per sentence)',
+              value: c.msPerSentence / base.msPerSentence,
+            },
           ]),
           { title: `time of SR relative to r = 0 (${costTask})`, yLabel: '× the time of r = 0' },
         ),
@@ -517,6 +668,25 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
         ]);
         bars.push({ group: `ℓ=${v.layer ?? layers}`, series: `${t} SR r=${v.r ?? 1}`, value: 100 * s.mean });
       }
+      // The answer: per method, the shallowest head within a point of full depth (by mean), and its saving.
+      for (const top of new Set(early.variants.map(full))) {
+        if (!top) continue;
+        const topScore = summarize([...scores(runs, t, top, m).values()]).mean;
+        const shallower = early.variants
+          .filter((v) => full(v) === top && v !== top)
+          .map((v) => ({ v, s: summarize([...scores(runs, t, v, m).values()]).mean }))
+          .filter((x) => Number.isFinite(x.s))
+          .sort((a, b) => (a.v.layer ?? layers) - (b.v.layer ?? layers));
+        if (!Number.isFinite(topScore) || shallower.length === 0) continue;
+        const kept = shallower.find((x) => topScore - x.s <= 0.01);
+        const [ct, c] = [cost(runs, t, top), kept ? cost(runs, t, kept.v) : null];
+        answer(
+          4,
+          kept && c
+            ? `   - ${t}, ${labelOf(top)}: the head on layer ${kept.v.layer}/${layers} keeps ${(100 * kept.s).toFixed(2)} of ${(100 * topScore).toFixed(2)}, training ${fixed(ct.secondsPerEpoch / c.secondsPerEpoch, 2, '×')} and inference ${fixed(ct.msPerSentence / c.msPerSentence, 2, '×')} faster (wall time)`
+            : `   - ${t}, ${labelOf(top)}: no shallower head measured so far is within a point of full depth (${(100 * topScore).toFixed(2)}): ${shallower.map((x) => `layer ${x.v.layer} ${(100 * x.s).toFixed(2)}`).join(', ')}`,
+        );
+      }
     }
     out.push(
       markdownTable(
@@ -534,6 +704,11 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
       ),
       '',
     );
+    const measured = answers.get(4) ?? [];
+    answers.set(4, [
+      `4. **How much does early exit keep, at what saving?**${measured.length ? '' : ' not measured yet (no layer below full depth has runs).'}`,
+      ...measured,
+    ]);
     charts.set(
       'early-exit.svg',
       await groupedBarChartSvg(bars, { title: early.title, yLabel: 'test score (%)' }),
@@ -548,7 +723,9 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
     out.push(...learningCurve(config, curve, curveRuns, labelOf, input.floors), '');
   }
 
-  out.push(...inductionSection(input.records, atDefaultBudget));
+  const induction = inductionSection(input.records, atDefaultBudget);
+  out.push(...induction.lines);
+  if (induction.answer.length) answer(5, ...induction.answer);
 
   const ablations = config.groups.filter(
     (g) => g.name !== 'main' && g.name !== 'early-exit' && g.name !== 'learning-curve',
@@ -599,9 +776,27 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
     '```',
     '',
     'The run is resumable: run the same command again after an interruption and finished runs are skipped, if',
-    'their recorded settings hash matches; runs made with other settings are never mixed in (the command refuses',
+    'their recorded settings hash matches, while the run that was cut short continues from its last checkpoint',
+    '(written at least every ten minutes); runs made with other settings are never mixed in (the command refuses',
     'and lists what changed; `--rerun-changed` reruns them, leaving the old records in the log as stale).',
     '',
+  );
+  // The answers and the hand-written discussion go first, before the setup and the tables they come from.
+  const answerLines = [...answers.keys()].sort((a, b) => a - b).flatMap((q) => answers.get(q)!);
+  out.splice(
+    out.indexOf('## Setup'),
+    0,
+    ...(answerLines.length
+      ? [
+          `## Answers (measured: ${done} of ${planned} planned runs)`,
+          '',
+          'Each line is recomputed from the log, like every table below; "n=1" marks a single seed (no interval).',
+          '',
+          ...answerLines,
+          '',
+        ]
+      : []),
+    ...(input.discussion ? [input.discussion.trim(), ''] : []),
   );
   const counts = { planned, done, stale: selection.stale, legacy: selection.legacy };
   return { markdown: out.join('\n'), charts, counts };
