@@ -462,6 +462,8 @@ describe('aggregation', () => {
     expect(markdown).toContain('| synthetic | sr-r1 | +66.00 ± 12.71 | SR better |');
     expect(markdown).toContain('| sr-r1 | 92.00 ± 25.41 | 20.0 | 3.00 |');
     expect(markdown).toContain('4 of 5 planned runs (**the grid is incomplete**');
+    // Every run is listed with its time (30 s: 0.5 min).
+    expect(markdown).toContain('| synthetic/sr-r1/seed1 | 90.00 | 1 / 1 | 0.5 | — | 1 | — |');
     // Without CPU times the training ratio is one of wall times.
     expect(markdown).toContain('| sr-r1 | 20.0 | — | 2.00 | 3.00 | 1.50 |');
     expect([...charts.keys()]).toEqual(['main-synthetic.svg', 'sr-cost.svg']);

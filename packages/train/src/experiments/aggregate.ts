@@ -347,6 +347,32 @@ function provenance(runs: RunRecord[]): string[] {
   ];
 }
 
+/** Every run in the report, in log order: its score, epochs, time (wall and CPU) and the code that made it. */
+function runsAppendix(runs: RunRecord[]): string[] {
+  const minutes = (s: number | undefined) => (s === undefined ? '—' : (s / 60).toFixed(1));
+  return [
+    '## Every run',
+    '',
+    markdownTable(
+      ['run', 'test', 'best epoch / epochs', 'wall min', 'CPU min', 'processes', 'code'],
+      runs.map((r) => {
+        const m = primaryMetric(r.task);
+        const score = m === 'f1' ? r.test.f1 : r.test.accuracy;
+        return [
+          r.id,
+          score === null ? '—' : `${(100 * score).toFixed(2)}${m === 'f1' ? ' F1' : ''}`,
+          `${r.bestEpoch} / ${r.epochs}`,
+          minutes(r.wallSeconds),
+          minutes(r.cpuSeconds),
+          String(r.segments ?? 1),
+          r.code?.slice(0, 7) ?? '—',
+        ];
+      }),
+    ),
+    '',
+  ];
+}
+
 /** What the report says about records it left out or matched the old way (nothing when there are none). */
 function logNotes(s: ReturnType<typeof selectRecords>): string[] {
   const notes: string[] = [];
@@ -767,6 +793,7 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
     }
   }
 
+  out.push(...runsAppendix(allRuns));
   out.push(
     '## How to reproduce',
     '',
