@@ -307,9 +307,9 @@ describe('the shipped study grid (experiments/default.json)', () => {
     const planned = planRuns(config);
     // main: 6 methods × 3 tasks × 3 seeds; then one seed of r = 2, 4, 8, reset and separator, early exit on
     // layers 1–3 for r = 0 and r = 1, two Brown-tag runs, two runs of up to 4 epochs, 1k / 4k / all sentences
-    // for r = 0 and r = 1, three methods × two tasks on the decoder pretrained without repeated text, and the six
-    // main methods on the synthetic task for up to 12 epochs.
-    expect(planned.length).toBe(54 + 3 + 2 + 6 + 2 + 2 + 6 + 6 + 6);
+    // for r = 0 (first and last subword) and r = 1, three methods × two tasks on the decoder pretrained without
+    // repeated text, and the six main methods on the synthetic task for up to 12 epochs.
+    expect(planned.length).toBe(54 + 3 + 2 + 6 + 2 + 2 + 9 + 6 + 6);
     expect(planned.map((r) => r.id)).toContain('synthetic/epochs-12/sr-r1/seed1');
     expect(planned.filter((r) => r.decoder).map((r) => r.id)).toContain(
       'pos-universal/decoder-norepeat/sr-r1/seed1',

@@ -287,9 +287,10 @@ function learningCurve(
   records: RunRecord[],
   label: (v: Variant) => string,
   floors: Map<string, number> | undefined,
-): string[] {
+): { lines: string[]; answer: string[] } {
   const budgets = groupBudgets(config, group);
   const out = [`## 5. ${group.title}`, ''];
+  const answer: string[] = [];
   for (const t of group.tasks) {
     const m = primaryMetric(t);
     const at = (b: TrainSentences) => records.filter((r) => budgetOf(r, config.data.trainSentences) === b);
@@ -297,6 +298,17 @@ function learningCurve(
       label(v),
       ...budgets.map((b) => formatPoints(summarize([...scores(at(b), t, v, m).values()]))),
     ]);
+    // Each other method's gain over the first (r = 0) at each budget: does it grow or shrink with data?
+    const [base, ...others] = group.variants;
+    for (const v of base ? others : []) {
+      const gains = budgets.map((b) =>
+        signed(pairedDifference(scores(at(b), t, v, m), scores(at(b), t, base!, m))),
+      );
+      rows.push([`${label(v)} minus ${label(base!)}`, ...gains]);
+      answer.push(
+        `   - ${t}, ${label(v)} minus ${label(base!)}: ${budgets.map((b, i) => `${b} sentences ${gains[i]}`).join(', ')}`,
+      );
+    }
     if (floors)
       rows.push([
         'most-frequent-label floor',
@@ -312,7 +324,8 @@ function learningCurve(
       '',
     );
   }
-  return out;
+  if (answer.length) answer.unshift("7. **Does SR's gain grow or shrink with training data?** (points)");
+  return { lines: out, answer };
 }
 
 /** How many runs were still improving when the epoch cap stopped them (nothing when none ran to the cap). */
@@ -746,7 +759,9 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
   if (curve) {
     const ids = idsOf(curve);
     const curveRuns = allRuns.filter((r) => ids.has(r.id));
-    out.push(...learningCurve(config, curve, curveRuns, labelOf, input.floors), '');
+    const { lines, answer: gains } = learningCurve(config, curve, curveRuns, labelOf, input.floors);
+    out.push(...lines, '');
+    if (gains.length) answer(7, ...gains);
   }
 
   const induction = inductionSection(input.records, atDefaultBudget);
