@@ -21,7 +21,7 @@ import {
   variantKey,
 } from '../src/experiments/config.ts';
 import { planRuns } from '../src/experiments/records.ts';
-import { writeExperimentReport } from '../src/experiments/report.ts';
+import { multiSubwordShare, writeExperimentReport } from '../src/experiments/report.ts';
 import {
   type ExperimentRecord,
   type RunRecord,
@@ -326,6 +326,9 @@ describe('the shipped study grid (experiments/default.json)', () => {
     ]);
     // The same subword cap for every r: r = 8 keeps what r = 0 keeps.
     expect(new Set(planned.map((r) => r.settings.finetune.maxTokens))).toEqual(new Set([256]));
+    // A quarter of the test words span several subwords of the shipped tokenizer (24,751 of 94,774 when this was
+    // written): a word-level count, never one of subwords or special tokens.
+    expect(multiSubwordShare(config)).toBeCloseTo(24751 / 94774, 4);
   });
 });
 

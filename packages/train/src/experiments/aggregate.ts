@@ -416,6 +416,8 @@ export interface AggregateInput {
    * training budget (`floorKey`).
    */
   floors?: Map<string, number>;
+  /** The share of Brown test words that the decoder's tokenizer splits into several subwords. */
+  multiSubword?: number;
   /** Hand-written discussion to include after the answers (markdown), if any. */
   discussion?: string;
 }
@@ -496,6 +498,11 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
             .join(', ')}`,
         ]
       : []),
+    ...(input.multiSubword === undefined
+      ? []
+      : [
+          `- Brown test words that the decoder's tokenizer splits into several subwords (of which a causal r = 0 labeling the first subword cannot see the rest): ${(100 * input.multiSubword).toFixed(1)}%`,
+        ]),
     `- adapter: ${runs[0]?.adapter ?? pretrains[0]?.adapter ?? '—'}`,
     ...provenance(allRuns),
     `- measured wall time (sum over the runs, pretraining included): ${(wall / 3600).toFixed(2)} h for ${done} of ${planned} planned runs${done < planned ? ' (**the grid is incomplete**: missing cells show —)' : ''}`,

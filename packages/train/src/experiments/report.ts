@@ -5,10 +5,12 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { writeFileAtomic } from '../io/index.ts';
+import { loadTokenizer } from '../tokenizer/load.ts';
 import { tagFloor } from '../training/tasks.ts';
 import { type AggregateOutput, aggregate, floorKey } from './aggregate.ts';
 import { type ExperimentConfig, groupBudgets } from './config.ts';
 import { RUNS_LOG, readExperimentLog } from './runner.ts';
+import { givenBackboneDir } from './settings.ts';
 import { experimentTaskData } from './task-data.ts';
 
 export interface ReportInput {
@@ -33,6 +35,7 @@ export async function writeExperimentReport(input: ReportInput): Promise<Aggrega
     configPath: relative(process.cwd(), input.configPath),
     reportPath: relative(process.cwd(), input.reportPath),
     floors: floors(input.config),
+    multiSubword: multiSubwordShare(input.config),
     discussion: existsSync(discussionPath) ? readFileSync(discussionPath, 'utf8') : undefined,
   });
   mkdirSync(dir, { recursive: true });
@@ -55,4 +58,25 @@ function floors(config: ExperimentConfig): Map<string, number> {
         out.set(key, tagFloor(data.train, data.test));
       }
   return out;
+}
+
+/**
+ * Of the Brown test words (every Brown task reads the same test sentences), the share that the given decoder's
+ * tokenizer splits into several subwords: the words of which a causal decoder labeling first subwords cannot
+ * see the rest. Undefined without a Brown task, or when the grid pretrains its own backbones (their tokenizer
+ * may not exist yet when the report is written).
+ */
+export function multiSubwordShare(config: ExperimentConfig): number | undefined {
+  const dir = givenBackboneDir(config, 'decoder');
+  const task = config.groups.flatMap((g) => g.tasks).find((t) => t !== 'synthetic');
+  if (!dir || !task) return undefined;
+  const tokenizer = loadTokenizer(dir);
+  let words = 0;
+  let split = 0;
+  for (const s of experimentTaskData(task, config.data).test) {
+    const { firstTokenOfWord, lastTokenOfWord } = tokenizer.encodeWords(s.words);
+    words += s.words.length;
+    split += s.words.filter((_, w) => lastTokenOfWord[w]! > firstTokenOfWord[w]!).length;
+  }
+  return split / words;
 }
