@@ -237,7 +237,7 @@ function inductionSection(
     );
     if (measured.length)
       answer.push(
-        `  - the higher the score, the larger the gain on ${agrees.length} of ${measured.length} tasks measured on every decoder (${measured.join(', ')})${agrees.length === measured.length ? '' : `: not on ${measured.filter((t) => !agrees.includes(t)).join(', ')}`}`,
+        `   - the higher the score, the larger the gain on ${agrees.length} of ${measured.length} tasks measured on every decoder (${measured.join(', ')})${agrees.length === measured.length ? '' : `: not on ${measured.filter((t) => !agrees.includes(t)).join(', ')}`}`,
       );
   }
   const rows = probes.map((p) => {
@@ -298,17 +298,17 @@ function learningCurve(
       label(v),
       ...budgets.map((b) => formatPoints(summarize([...scores(at(b), t, v, m).values()]))),
     ]);
-    // Each other method's gain over the first (r = 0) at each budget: does it grow or shrink with data?
-    const [base, ...others] = group.variants;
-    for (const v of base ? others : []) {
-      const gains = budgets.map((b) =>
-        signed(pairedDifference(scores(at(b), t, v, m), scores(at(b), t, base!, m))),
-      );
-      rows.push([`${label(v)} minus ${label(base!)}`, ...gains]);
-      answer.push(
-        `   - ${t}, ${label(v)} minus ${label(base!)}: ${budgets.map((b, i) => `${b} sentences ${gains[i]}`).join(', ')}`,
-      );
-    }
+    // Each method's gain over every one listed before it, at each budget: does it grow or shrink with data?
+    for (const [i, v] of group.variants.entries())
+      for (const base of group.variants.slice(0, i)) {
+        const gains = budgets.map((b) =>
+          signed(pairedDifference(scores(at(b), t, v, m), scores(at(b), t, base, m))),
+        );
+        rows.push([`${label(v)} minus ${label(base)}`, ...gains]);
+        answer.push(
+          `   - ${t}, ${label(v)} minus ${label(base)}: ${budgets.map((b, j) => `${b} sentences ${gains[j]}`).join(', ')}`,
+        );
+      }
     if (floors)
       rows.push([
         'most-frequent-label floor',
