@@ -113,6 +113,19 @@ export class SequenceLabeler {
     );
   }
 
+  /**
+   * The most sequences of `seq` tokens (after repetition) that one pass can take with every activation within
+   * the adapter's largest bindable buffer: the widest is [sequences · seq, max(dFF, dModel, labels)] f32 (the
+   * attention kernels choose their own form within the limit). At least 1: a single sequence too long for the
+   * adapter fails in the kernel that cannot bind it, which names the limit.
+   */
+  maxSequencesPerPass(seq: number): number {
+    const c = this.backbone.config;
+    const widest = Math.max(c.dFF, c.dModel, this.options.numLabels);
+    const bytes = this.backbone.device.backend.adapter.maxBufferBytes;
+    return Math.max(1, Math.floor(bytes / (4 * seq * widest)));
+  }
+
   /** Input embeddings of the original tokens [B, N, D] (each copy reads these rows). */
   embed(layout: RepeatedBatch): Tensor {
     const tokens = this.backbone.device.tensor(layout.baseTokens, [layout.batch, layout.baseSeq], 'i32');

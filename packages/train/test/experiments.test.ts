@@ -600,6 +600,30 @@ describe('a tiny grid on the Dawn adapter', () => {
   });
   afterAll(() => device?.destroy());
 
+  it('goes on when a run fails, and says which and why; the next invocation runs it', async () => {
+    const config = baseConfig();
+    config.groups = [config.groups[0]!];
+    config.seeds = [1];
+    const out = tmp();
+    let current = '';
+    const first = await runExperiment({
+      device,
+      config,
+      outDir: out,
+      onEvent: (e) => {
+        if (e.type === 'grid') current = e.current;
+        if (e.type === 'step' && current.startsWith('synthetic causal')) throw new Error('out of memory');
+      },
+    });
+    expect(first).toMatchObject({
+      ran: 1,
+      failed: [{ id: 'synthetic/causal/seed1', error: 'out of memory' }],
+      interrupted: false,
+    });
+    const second = await runExperiment({ device, config, outDir: out });
+    expect(second).toMatchObject({ ran: 1, skipped: 1, failed: [] });
+  });
+
   it('continues a run killed mid-epoch from its last checkpoint, counting the time before it once', async () => {
     const config = baseConfig();
     config.groups = [{ ...config.groups[0]!, variants: [{ method: 'sr', r: 1 }] }];
@@ -608,8 +632,9 @@ describe('a tiny grid on the Dawn adapter', () => {
     const straightOut = tmp();
     await runExperiment({ device, config, outDir: straightOut, code: 'abc' });
     const out = tmp();
-    // A checkpoint after every step; the process "dies" during step 5 (in epoch 2), after step 4's checkpoint.
-    const killed = runExperiment({
+    // A checkpoint after every step; the run dies during step 5 (in epoch 2), after step 4's checkpoint: the
+    // grid reports it as failed and goes on (here there is nothing else to run).
+    const killed = await runExperiment({
       device,
       config,
       outDir: out,
@@ -618,7 +643,7 @@ describe('a tiny grid on the Dawn adapter', () => {
         if (e.type === 'step' && e.step === 5) throw new Error('killed');
       },
     });
-    await expect(killed).rejects.toThrow('killed');
+    expect(killed).toMatchObject({ ran: 0, failed: [{ id: 'synthetic/sr-r1/seed1', error: 'killed' }] });
     const runDir = join(out, 'runs', 'synthetic', 'sr-r1', 'seed1');
     const progress = JSON.parse(readFileSync(join(runDir, 'progress.json'), 'utf8'));
     expect(progress).toMatchObject({ segments: 1 });

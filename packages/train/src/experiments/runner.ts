@@ -3,7 +3,8 @@
  * continues from its checkpoint), then every fine-tuning run not yet in `runs.jsonl` is run (one cut short by a
  * kill or Ctrl-C continues from its last checkpoint, written at least every ten minutes; a run directory made with
  * other settings is removed first) and appended to the log as one JSON line with its fully merged settings and
- * their hash. A finished run is skipped only when its hash matches; runs or backbones made with
+ * their hash. A run that throws is reported and left for the next invocation while the others go on. A
+ * finished run is skipped only when its hash matches; runs or backbones made with
  * other settings are never mixed in: the runner refuses, listing what changed, unless told to rerun them
  * (`rerunChanged`: the old records stay in the log, and the report leaves them out as stale; an old backbone
  * is moved aside, never deleted). A finished run's checkpoints are deleted (~130 runs would fill a disk); its
@@ -141,6 +142,8 @@ export interface ExperimentOutcome {
   skipped: number;
   /** Of `ran`: runs that had a record made with other settings (kept in the log, left out of the report). */
   rerun: number;
+  /** Runs that threw (the error of each): skipped this time, tried again by the next invocation. */
+  failed: { id: string; error: string }[];
   interrupted: boolean;
   logPath: string;
 }
@@ -216,6 +219,7 @@ export async function runExperiment(input: ExperimentInput): Promise<ExperimentO
     ran: 0,
     skipped: runs.length - todo.length,
     rerun: 0,
+    failed: [] as ExperimentOutcome['failed'],
     interrupted: false,
     logPath: log.path,
   };
@@ -267,7 +271,17 @@ export async function runExperiment(input: ExperimentInput): Promise<ExperimentO
     if (!tasks.has(taskKey))
       tasks.set(taskKey, experimentTaskData(run.task, config.data, run.trainSentences));
     const dir = backboneOf(run) === 'encoder' ? encoder!.dir : await decoderOf(run);
-    const record = await fineTuneRun(input, run, tasks.get(taskKey)!, dir);
+    let record: RunRecord | null;
+    try {
+      record = await fineTuneRun(input, run, tasks.get(taskKey)!, dir);
+    } catch (e) {
+      // One run's failure (e.g. an adapter limit) does not stop a grid that runs for hours unattended: the
+      // others go on, and the next invocation tries this one again (from its last checkpoint, if any).
+      const error = (e as Error).message;
+      outcome.failed.push({ id: run.id, error });
+      onEvent({ type: 'log', message: `run ${run.id} failed, going on with the others: ${error}` });
+      continue;
+    }
     if (!record) return { ...outcome, interrupted: true };
     log.log({ ...record });
     outcome.ran++;
@@ -464,6 +478,9 @@ async function fineTuneRun(
         writeFileAtomic(join(runDir, 'progress.json'), `${JSON.stringify(progress())}\n`);
       onEvent(event);
     },
+  }).catch((e) => {
+    model.dispose(); // the grid goes on: a failed run must not hold the adapter's memory
+    throw e;
   });
   result.labeler.dispose();
   if (result.interrupted || !result.test) return null;

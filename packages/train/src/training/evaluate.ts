@@ -9,6 +9,7 @@ import type { LabeledSentence } from '../data/index.ts';
 import { type Scheme, type SpanF1Result, chooseScheme, spanF1, tokenAccuracy } from '../metrics/index.ts';
 import { type EncodedSentence, type LabelVocab, makeBatches } from './labeled-batches.ts';
 import { yieldToEventLoop } from './loop.ts';
+import { passesOf } from './passes.ts';
 import { windowOfWords } from './windows.ts';
 
 /** What the subword cap did to a set of sentences. */
@@ -58,13 +59,17 @@ export async function predictWords(
     s.windows.map((win, k) => ({ sentence: i, window: k, ids: s.whole.ids.slice(win.start, win.end) })),
   );
   const pieceLabels: number[][] = new Array(pieces.length);
-  for (const batch of makeBatches(pieces, batchSize)) {
-    const tokenLabels = await labeler.predict(labeler.layout(batch.map((p) => pieces[p]!.ids)));
-    await yieldToEventLoop(); // the CPU backend never waits: let a Ctrl-C in
-    batch.forEach((p, b) => {
-      pieceLabels[p] = tokenLabels[b]!;
-    });
-  }
+  for (const batch of makeBatches(pieces, batchSize))
+    for (const pass of passesOf(
+      labeler,
+      batch.map((p) => ({ p, ids: pieces[p]!.ids })),
+    )) {
+      const tokenLabels = await labeler.predict(labeler.layout(pass.map((x) => x.ids)));
+      await yieldToEventLoop(); // the CPU backend never waits: let a Ctrl-C in
+      pass.forEach((x, b) => {
+        pieceLabels[x.p] = tokenLabels[b]!;
+      });
+    }
   const leftOnly = seesLeftOnly(labeler);
   const coverage: Coverage = { windowedSentences: 0, unscored: { words: 0, sentences: 0 } };
   const predictions: string[][] = [];

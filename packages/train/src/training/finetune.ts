@@ -27,11 +27,12 @@ import type { WordTokenizer } from '../tokenizer/index.ts';
 import { finetuneTrainerSchema } from './checkpoint-schemas.ts';
 import { type Evaluation, coverageNotes, evaluate } from './evaluate.ts';
 import type { EventSink } from './events.ts';
-import { batchLabels, buildLabelVocab, countCut, encodeLabeled, makeBatches } from './labeled-batches.ts';
+import { buildLabelVocab, countCut, encodeLabeled, makeBatches } from './labeled-batches.ts';
 import { type LabelerConfigFile, loadLabeler, saveLabeler, saveMergedLabeler } from './labeler-checkpoint.ts';
 import { isInterrupted, recordStep, runSteps } from './loop.ts';
 import { loraRecord } from './lora-checkpoint.ts';
 import { type LabelerSettings, type MethodOptions, labelerSettings } from './methods.ts';
+import { batchLoss } from './passes.ts';
 import { loadForResume } from './resume-check.ts';
 import { type TaskData, spanScheme } from './tasks.ts';
 import { assignFromHost, optimizerFromHost, optimizerToHost, toHost } from './weights.ts';
@@ -304,9 +305,8 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
       if (epochBatches?.epoch !== epoch)
         epochBatches = { epoch, batches: makeBatches(train, o.batchSize, { seed: o.seed, epoch }) };
       const items = epochBatches.batches[step % perEpoch]!.map((i) => train[i]!);
-      const layout = labeler.layout(items.map((s) => s.ids));
       const tokens = items.reduce((a, s) => a + s.ids.length, 0);
-      return { loss: labeler.loss(layout, batchLabels(items, layout.baseSeq)), tokens };
+      return { ...batchLoss(labeler, items), tokens };
     },
     onStep: (info) => {
       tokensPerSecond = info.tokensPerSecond;

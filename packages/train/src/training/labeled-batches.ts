@@ -105,7 +105,7 @@ export function makeBatches(
   return shuffled(batches, mixSeed(shuffle.seed, shuffle.epoch, 2));
 }
 
-function chunk<T>(items: readonly T[], size: number): T[][] {
+export function chunk<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;

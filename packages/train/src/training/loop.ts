@@ -20,8 +20,11 @@ export interface StepLoopOptions {
   /** 0-based steps run: startStep .. totalSteps − 1. */
   startStep: number;
   totalSteps: number;
-  /** The loss of step `step` (a scalar on the graph) and the tokens it covered. */
-  lossAt(step: number): { loss: Tensor; tokens: number };
+  /**
+   * The loss of step `step` (a scalar on the graph) and the tokens it covered; `backpropagated` when lossAt
+   * already ran the backward pass itself (a batch run in several passes), so the loop must not.
+   */
+  lossAt(step: number): { loss: Tensor; tokens: number; backpropagated?: boolean };
   onStep?(info: StepInfo): void;
   /** Runs after each step (with the number of steps done); the loop waits for it and ends early on 'stop'. */
   afterStep?(stepsDone: number): Promise<unknown>;
@@ -76,7 +79,7 @@ export async function runSteps(o: StepLoopOptions): Promise<number> {
       o.optimizer.zeroGrad();
       const out = o.lossAt(step);
       tokens = out.tokens;
-      out.loss.backward();
+      if (!out.backpropagated) out.loss.backward();
       o.optimizer.step();
       return keep(out.loss.detach());
     });

@@ -91,6 +91,13 @@ export function registerExperiment(program: Command): void {
         process.stderr.write(
           `${outcome.ran} runs done${outcome.rerun ? ` (${outcome.rerun} rerun with changed settings)` : ''}, ${outcome.skipped} already in ${outcome.logPath}, ${minutes} min\n`,
         );
+        if (outcome.failed.length)
+          throw new Error(
+            [
+              `${outcome.failed.length} run${outcome.failed.length > 1 ? 's' : ''} failed (the others are in ${outcome.logPath}; run the command again to retry them; the report was not rewritten):`,
+              ...outcome.failed.map((f) => `- ${f.id}: ${f.error}`),
+            ].join('\n'),
+          );
         // A partial grid does not replace the report (which may be a published one).
         if (outcome.interrupted)
           throw new InterruptedError(
