@@ -213,10 +213,19 @@ function inductionSection(
   ];
   const tasks = [...new Set(runs.map((r) => r.task))];
   // The gain that needs the earlier copy: SR r = 1 over r = 0 labeling the last subword (both see the whole word).
-  const gain = (p: ProbeRecord, t: ExperimentTask) => {
+  const gain = (p: ProbeRecord, t: ExperimentTask, sr: Variant = plainSr1) => {
     const own = runs.filter((r) => hashOf(r) === p.settingsHash);
     const m = primaryMetric(t);
-    return pairedDifference(scores(own, t, plainSr1, m), scores(own, t, baselines[1]![0], m));
+    return pairedDifference(scores(own, t, sr, m), scores(own, t, baselines[1]![0], m));
+  };
+  // With positions reset a token and its twin share a position: finding it needs no content match (a contrast
+  // to continuing positions, shown where a decoder has such runs).
+  const resetSr1: Variant = { method: 'sr', r: 1, positions: 'reset' };
+  const withReset = (p: ProbeRecord) => {
+    const measured = tasks.filter((t) => Number.isFinite(gain(p, t, resetSr1).mean));
+    return measured.length
+      ? `; with positions reset: ${measured.map((t) => `${t} ${signed(gain(p, t, resetSr1))}`).join(', ')}`
+      : '';
   };
   const name = (p: ProbeRecord) => p.source.split('/').filter(Boolean).at(-1) ?? p.source;
   const answer = [
@@ -225,7 +234,7 @@ function inductionSection(
       (p) =>
         `   - ${name(p)} (${p.repeatFraction === null ? 'repeated text not recorded' : `${100 * p.repeatFraction}% of pretraining sentences repeated`}): repeated-sequence accuracy ${(100 * p.induction.second.accuracy).toFixed(1)}%, strongest twin + 1 head ${(100 * p.strongest.twinNext).toFixed(1)}%; ${tasks
           .map((t) => `${t} ${signed(gain(p, t))}`)
-          .join(', ')}`,
+          .join(', ')}${withReset(p)}`,
     ),
   ];
   if (probes.length > 1) {
