@@ -17,6 +17,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type HostAttention, attentionRow } from '../src/analysis/attention-probs.ts';
 import { attentionToTwin } from '../src/analysis/attention-to-twin.ts';
+import { tinyModelConfig } from './fixtures/tiny-model.ts';
 
 let device: Device;
 beforeAll(async () => {
@@ -24,17 +25,7 @@ beforeAll(async () => {
 });
 afterAll(() => device?.destroy());
 
-const config = (over: Partial<TransformerConfig> = {}) =>
-  makeConfig({
-    vocabSize: 30,
-    dModel: 16,
-    heads: 2,
-    layers: 2,
-    dFF: 32,
-    maxPositions: 64,
-    dropout: 0,
-    ...over,
-  });
+const config = (over: Partial<TransformerConfig> = {}) => tinyModelConfig(30, over);
 
 /** Larger weights than GPT-2's 0.02 so that attention is far from even and the check means something. */
 function sharpModel(cfg: TransformerConfig, seed: number): Transformer {

@@ -7,12 +7,13 @@
  * the predictions are the same.
  */
 import { Device, tidy } from '@reprise/core';
-import { SequenceLabeler, Transformer, makeConfig } from '@reprise/model';
+import { SequenceLabeler, Transformer } from '@reprise/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trainBpe } from '../src/tokenizer/index.ts';
 import { predictWords } from '../src/training/evaluate.ts';
 import { encodeLabeled, labelVocab } from '../src/training/labeled-batches.ts';
 import { batchLoss, passesOf } from '../src/training/passes.ts';
+import { tinyModelConfig } from './fixtures/tiny-model.ts';
 
 const words = 'the cat sat on the mat while the other cats watched quietly from the windowsill'.split(' ');
 const tokenizer = trainBpe(
@@ -26,15 +27,7 @@ const sentences = Array.from({ length: 7 }, (_, k) => {
   return { words: ws, labels: ws.map((_, i) => 'ABC'[(i + k) % 3]!) };
 });
 const encoded = encodeLabeled(sentences, tokenizer, vocab, { maxTokens: 64 });
-const config = makeConfig({
-  vocabSize: tokenizer.vocabSize,
-  dModel: 16,
-  heads: 2,
-  layers: 2,
-  dFF: 32,
-  maxPositions: 64,
-  dropout: 0,
-});
+const config = tinyModelConfig(tokenizer.vocabSize);
 
 let whole: Device;
 let limited: Device;

@@ -5,7 +5,7 @@
  * tiny random models: seconds.
  */
 import { Device } from '@reprise/core';
-import { SequenceLabeler, Transformer, makeConfig } from '@reprise/model';
+import { SequenceLabeler, Transformer } from '@reprise/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trainBpe } from '../src/tokenizer/index.ts';
 import { coverageNotes, evaluate, predictWords, scoreWords } from '../src/training/evaluate.ts';
@@ -13,6 +13,7 @@ import { FINETUNE_DEFAULTS, subwordCap } from '../src/training/finetune.ts';
 import { countCut, encodeLabeled, labelVocab } from '../src/training/labeled-batches.ts';
 import { labelerSettings } from '../src/training/methods.ts';
 import { planWindows, windowOfWords } from '../src/training/windows.ts';
+import { tinyModelConfig } from './fixtures/tiny-model.ts';
 
 const words = 'the cat sat on the mat while the other cats watched quietly from the windowsill'.split(' ');
 const tokenizer = trainBpe(
@@ -31,16 +32,7 @@ beforeAll(async () => {
 afterAll(() => cpu?.destroy());
 
 const backboneConfig = (positions: 'rotary' | 'learned') =>
-  makeConfig({
-    vocabSize: tokenizer.vocabSize,
-    dModel: 16,
-    heads: 2,
-    layers: 2,
-    dFF: 32,
-    maxPositions: 64,
-    dropout: 0,
-    positions,
-  });
+  tinyModelConfig(tokenizer.vocabSize, { positions });
 
 /** A tiny random labeler that never predicts label 0 (the old default for cut words), so a default shows. */
 function labeler(options: { r?: number } = {}): SequenceLabeler {
