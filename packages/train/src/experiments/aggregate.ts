@@ -514,7 +514,7 @@ export async function aggregate(input: AggregateInput): Promise<AggregateOutput>
         ]),
     `- adapter: ${runs[0]?.adapter ?? pretrains[0]?.adapter ?? '—'}`,
     ...provenance(allRuns),
-    `- measured wall time (sum over the runs, pretraining included): ${(wall / 3600).toFixed(2)} h for ${done} of ${planned} planned runs${done < planned ? ' (**the grid is incomplete**: missing cells show —)' : ''}`,
+    `- measured wall time (sum over the runs${pretrains.some((p) => p.wallSeconds > 0) ? ", this grid's pretraining included" : '; the given backbones were pretrained beforehand, in the times above'}): ${(wall / 3600).toFixed(2)} h for ${done} of ${planned} planned runs${done < planned ? ' (**the grid is incomplete**: missing cells show —)' : ''}`,
     '',
   );
 
